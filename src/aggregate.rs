@@ -1,0 +1,416 @@
+//! Counting records into per-(campaign, template, state) totals, and the
+//! immutable [`Snapshot`] that a poll produces from them.
+//!
+//! Everything here is pure: the poller feeds it what the API said and the
+//! time, and it decides what `/metrics` shows, including which counts are
+//! kept after a failure and which have gone stale.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::evolux::fields::{Field, RecordFields};
+use crate::evolux::scanner::RecordSink;
+
+/// The six documented states, in funnel order.
+pub const STATES: [&str; 6] = ["pending", "scheduled", "sent", "dnd", "completed", "error"];
+
+/// Label value for a field the record does not have.
+pub const UNKNOWN: &str = "unknown";
+/// Label value for a field whose value cannot be a label (too long, or
+/// characters no identifier has).
+pub const INVALID: &str = "invalid";
+
+/// Longest identifier (campaign or template) taken as a label value.
+const MAX_ID_LEN: usize = 128;
+/// Longest name taken into an `_info` metric.
+const MAX_NAME_LEN: usize = 256;
+
+/// Subscriber counts of one (campaign, template), by state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    known: [u64; 6],
+    other: BTreeMap<Box<str>, u64>,
+}
+
+impl StateCounts {
+    /// Every state with its count: the six documented ones first (zeros
+    /// included), then any other state the API returned.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        STATES
+            .iter()
+            .copied()
+            .zip(self.known.iter().copied())
+            .chain(self.other.iter().map(|(k, v)| (k.as_ref(), *v)))
+    }
+
+    /// The count of one state.
+    pub fn get(&self, state: &str) -> u64 {
+        match STATES.iter().position(|s| *s == state) {
+            Some(i) => self.known[i],
+            None => self.other.get(state).copied().unwrap_or(0),
+        }
+    }
+
+    /// Number of series these counts make.
+    pub fn series(&self) -> usize {
+        STATES.len() + self.other.len()
+    }
+
+    /// All subscribers, whatever the state.
+    pub fn total(&self) -> u64 {
+        self.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// The counts of one campaign, by template.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CampaignCounts {
+    /// Template UUID to its counts.
+    pub templates: BTreeMap<Box<str>, StateCounts>,
+}
+
+impl CampaignCounts {
+    /// All subscribers of the campaign.
+    pub fn total(&self) -> u64 {
+        self.templates.values().map(StateCounts::total).sum()
+    }
+}
+
+/// A campaign's UUID, counts, and the name its records gave.
+pub type CountedCampaign = (String, CampaignCounts, Option<String>);
+
+/// What one query counted, built record by record as the body streams in.
+#[derive(Debug)]
+pub struct Tally {
+    /// The configured campaign this query is for; `None` in discovery,
+    /// where each record's own campaign field is used.
+    fixed_campaign: Option<Box<str>>,
+    campaigns: HashMap<Box<str>, HashMap<Box<str>, StateCounts>>,
+    campaign_names: HashMap<Box<str>, Box<str>>,
+    template_names: HashMap<Box<str>, Box<str>>,
+    series: usize,
+    max_series: usize,
+    /// Records counted.
+    pub records: u64,
+    /// Records not counted because they would have passed the series cap.
+    pub over_cap: u64,
+}
+
+impl Tally {
+    /// A tally for one configured campaign, or for discovery (`None`), that
+    /// creates at most `max_series` series.
+    pub fn new(fixed_campaign: Option<&str>, max_series: usize) -> Tally {
+        Tally {
+            fixed_campaign: fixed_campaign.map(Into::into),
+            campaigns: HashMap::new(),
+            campaign_names: HashMap::new(),
+            template_names: HashMap::new(),
+            series: 0,
+            max_series,
+            records: 0,
+            over_cap: 0,
+        }
+    }
+
+    /// Counts one record.
+    pub fn add(&mut self, r: &RecordFields<'_>) {
+        let record_campaign = r.get(Field::Campaign).map(label_id);
+        let campaign: &str = match &self.fixed_campaign {
+            Some(c) => c,
+            None => record_campaign.unwrap_or(UNKNOWN),
+        };
+        let template = r.get(Field::Template).map_or(UNKNOWN, label_id);
+        let state = r.get(Field::State).map_or(UNKNOWN, label_state);
+
+        let templates = match self.campaigns.get_mut(campaign) {
+            Some(t) => t,
+            None => self.campaigns.entry(campaign.into()).or_default(),
+        };
+        let counts = match templates.get_mut(template) {
+            Some(c) => c,
+            None => {
+                if self.series + STATES.len() > self.max_series {
+                    self.over_cap += 1;
+                    return;
+                }
+                self.series += STATES.len();
+                templates.entry(template.into()).or_default()
+            }
+        };
+        match STATES.iter().position(|s| *s == state) {
+            Some(i) => counts.known[i] += 1,
+            None => match counts.other.get_mut(state) {
+                Some(n) => *n += 1,
+                None => {
+                    if self.series >= self.max_series {
+                        self.over_cap += 1;
+                        return;
+                    }
+                    self.series += 1;
+                    counts.other.insert(state.into(), 1);
+                }
+            },
+        }
+        self.records += 1;
+
+        // Names: the first seen wins; a record only names its own campaign.
+        let same_campaign = self.fixed_campaign.is_none()
+            || record_campaign.is_none_or(|c| Some(c) == self.fixed_campaign.as_deref());
+        if same_campaign
+            && !self.campaign_names.contains_key(campaign)
+            && let Some(name) = r.get(Field::CampaignName).and_then(label_name)
+        {
+            self.campaign_names.insert(campaign.into(), name.into());
+        }
+        if template != UNKNOWN
+            && template != INVALID
+            && !self.template_names.contains_key(template)
+            && let Some(name) = r.get(Field::TemplateName).and_then(label_name)
+        {
+            self.template_names.insert(template.into(), name.into());
+        }
+    }
+
+    /// The campaigns counted (UUID, counts, name found in the records), and
+    /// the template names found.
+    pub fn into_campaigns(self) -> (Vec<CountedCampaign>, HashMap<Box<str>, Box<str>>) {
+        let mut names = self.campaign_names;
+        let mut out: Vec<_> = self
+            .campaigns
+            .into_iter()
+            .map(|(campaign, templates)| {
+                let name = names.remove(&campaign).map(String::from);
+                (
+                    String::from(campaign),
+                    CampaignCounts {
+                        templates: templates.into_iter().collect(),
+                    },
+                    name,
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        (out, self.template_names)
+    }
+}
+
+impl RecordSink for Tally {
+    fn record(&mut self, fields: &RecordFields<'_>) {
+        self.add(fields);
+    }
+}
+
+/// An identifier as a label value.
+fn label_id(v: &str) -> &str {
+    if v.is_empty() || v.len() > MAX_ID_LEN || v.chars().any(char::is_control) {
+        INVALID
+    } else {
+        v
+    }
+}
+
+/// A state as a label value: the six, or another identifier-like word.
+fn label_state(v: &str) -> &str {
+    if STATES.contains(&v)
+        || (!v.is_empty()
+            && v.len() <= 64
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+    {
+        v
+    } else {
+        INVALID
+    }
+}
+
+/// A campaign or template name as a label value, if it can be one.
+fn label_name(v: &str) -> Option<&str> {
+    let v = v.trim();
+    (!v.is_empty() && v.len() <= MAX_NAME_LEN && !v.chars().any(char::is_control)).then_some(v)
+}
+
+/// What the exporter knows of one campaign.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CampaignStatus {
+    /// Display name: configured, else from the records.
+    pub name: Option<String>,
+    /// Whether its last poll succeeded.
+    pub up: bool,
+    /// End of its last successful poll.
+    pub last_success: Option<SystemTime>,
+    /// How long its last poll took.
+    pub poll_duration: Option<Duration>,
+    /// Its last good counts; `None` before the first success and once stale.
+    pub counts: Option<Arc<CampaignCounts>>,
+    /// Why its last poll failed.
+    pub error: Option<String>,
+}
+
+/// Which query a result is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A configured campaign, with its configured name.
+    Campaign {
+        /// Its UUID.
+        uuid: String,
+        /// Its configured display name.
+        name: Option<String>,
+    },
+    /// One query without `campaigns[]`, grouped by each record's campaign.
+    Discovery,
+}
+
+/// The outcome of one query of a poll.
+#[derive(Debug)]
+pub struct QueryResult {
+    /// What was asked.
+    pub target: Target,
+    /// How long it took, pages and retries included.
+    pub duration: Duration,
+    /// The tally, or why the query failed (no personal data in it).
+    pub result: Result<Tally, String>,
+}
+
+/// Everything `/metrics` shows of the API's data, as of the end of a poll.
+/// Immutable: a poll builds a new one and swaps it in.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// Campaign UUID to what is known of it.
+    pub campaigns: BTreeMap<String, CampaignStatus>,
+    /// Template UUID to its name, for templates with counts.
+    pub template_names: BTreeMap<String, String>,
+    /// Whether the last poll of every query succeeded; `None` before the first poll.
+    pub up: Option<bool>,
+    /// Records not counted because of the series cap, in the last poll.
+    pub over_cap_records: u64,
+}
+
+impl Snapshot {
+    /// The snapshot after a poll that returned `results` at `now`. A failed
+    /// campaign keeps its last good counts until they are older than
+    /// `max_staleness`.
+    pub fn advance(
+        &self,
+        results: Vec<QueryResult>,
+        now: SystemTime,
+        max_staleness: Duration,
+    ) -> Snapshot {
+        let mut next = Snapshot {
+            up: Some(results.iter().all(|r| r.result.is_ok())),
+            ..Snapshot::default()
+        };
+        let mut template_names: HashMap<Box<str>, Box<str>> = HashMap::new();
+        let keep_if_fresh = |prev: Option<&CampaignStatus>| -> Option<Arc<CampaignCounts>> {
+            let prev = prev?;
+            let age = now.duration_since(prev.last_success?).unwrap_or_default();
+            (age <= max_staleness)
+                .then(|| prev.counts.clone())
+                .flatten()
+        };
+        for r in results {
+            match (r.target, r.result) {
+                (Target::Campaign { uuid, name }, Ok(tally)) => {
+                    next.over_cap_records += tally.over_cap;
+                    let (mut counted, names) = tally.into_campaigns();
+                    template_names.extend(names);
+                    let (counts, record_name) = match counted.pop() {
+                        Some((_, counts, record_name)) => (counts, record_name),
+                        None => (CampaignCounts::default(), None),
+                    };
+                    next.campaigns.insert(
+                        uuid,
+                        CampaignStatus {
+                            name: name.or(record_name),
+                            up: true,
+                            last_success: Some(now),
+                            poll_duration: Some(r.duration),
+                            counts: Some(Arc::new(counts)),
+                            error: None,
+                        },
+                    );
+                }
+                (Target::Campaign { uuid, name }, Err(error)) => {
+                    let prev = self.campaigns.get(&uuid);
+                    next.campaigns.insert(
+                        uuid,
+                        CampaignStatus {
+                            name: name.or_else(|| prev.and_then(|p| p.name.clone())),
+                            up: false,
+                            last_success: prev.and_then(|p| p.last_success),
+                            poll_duration: Some(r.duration),
+                            counts: keep_if_fresh(prev),
+                            error: Some(error),
+                        },
+                    );
+                }
+                (Target::Discovery, Ok(tally)) => {
+                    next.over_cap_records += tally.over_cap;
+                    let (counted, names) = tally.into_campaigns();
+                    template_names.extend(names);
+                    for (uuid, counts, name) in counted {
+                        let name =
+                            name.or_else(|| self.campaigns.get(&uuid).and_then(|p| p.name.clone()));
+                        next.campaigns.insert(
+                            uuid,
+                            CampaignStatus {
+                                name,
+                                up: true,
+                                last_success: Some(now),
+                                poll_duration: Some(r.duration),
+                                counts: Some(Arc::new(counts)),
+                                error: None,
+                            },
+                        );
+                    }
+                }
+                (Target::Discovery, Err(error)) => {
+                    for (uuid, prev) in &self.campaigns {
+                        let counts = keep_if_fresh(Some(prev));
+                        if counts.is_none() {
+                            continue; // stale: forget the campaign altogether
+                        }
+                        next.campaigns.insert(
+                            uuid.clone(),
+                            CampaignStatus {
+                                name: prev.name.clone(),
+                                up: false,
+                                last_success: prev.last_success,
+                                poll_duration: Some(r.duration),
+                                counts,
+                                error: Some(error.clone()),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        // Names of the templates still shown: new ones first, else the old.
+        for status in next.campaigns.values() {
+            let Some(counts) = &status.counts else {
+                continue;
+            };
+            for template in counts.templates.keys() {
+                let name = template_names
+                    .get(template)
+                    .map(|n| n.to_string())
+                    .or_else(|| self.template_names.get(template.as_ref()).cloned());
+                if let Some(name) = name {
+                    next.template_names.insert(template.to_string(), name);
+                }
+            }
+        }
+        next
+    }
+
+    /// Campaigns whose last poll failed.
+    pub fn failed(&self) -> impl Iterator<Item = (&str, &CampaignStatus)> {
+        self.campaigns
+            .iter()
+            .filter(|(_, s)| !s.up)
+            .map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,103 @@
+//! Wiring: from a [`Config`] to a running exporter. `main` and the tests
+//! both start the exporter through [`App`].
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::demo::{DemoOptions, DemoServer};
+use crate::evolux::EvoluxClient;
+use crate::metrics::SelfMetrics;
+use crate::poller::{Poller, Published};
+use crate::server;
+
+/// A configured exporter, ready to serve.
+pub struct App {
+    /// The poller; tests call [`Poller::poll_once`] on it.
+    pub poller: Arc<Poller>,
+    /// What the server serves.
+    pub published: Arc<Published>,
+    config: Arc<Config>,
+    /// Kept alive for as long as the app: dropping it stops the demo API.
+    _demo: Option<DemoServer>,
+}
+
+impl App {
+    /// Builds the exporter; in demo mode, starts the demo upstream and
+    /// points the client at it.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        App::build_with_demo(config, DemoOptions::default()).await
+    }
+
+    /// As [`App::build`], with the demo's knobs.
+    pub async fn build_with_demo(
+        mut config: Config,
+        demo_options: DemoOptions,
+    ) -> anyhow::Result<App> {
+        let demo = if config.demo {
+            let demo = DemoServer::start(demo_options)
+                .await
+                .context("starting the demo upstream")?;
+            config.evolux.url = demo.url().parse().context("demo upstream URL")?;
+            tracing::info!(url = %config.evolux.url, "demo upstream started");
+            Some(demo)
+        } else {
+            None
+        };
+        let config = Arc::new(config);
+        let self_metrics = Arc::new(SelfMetrics::new().context("registering self-metrics")?);
+        let client = EvoluxClient::new(
+            &config.evolux,
+            Arc::new(config.response.clone()),
+            self_metrics.api.clone(),
+        )
+        .context("building the HTTP client")?;
+        let published = Arc::new(Published::default());
+        let poller = Arc::new(Poller::new(
+            config.clone(),
+            client,
+            self_metrics,
+            published.clone(),
+        ));
+        Ok(App {
+            poller,
+            published,
+            config,
+            _demo: demo,
+        })
+    }
+
+    /// Polls in the background and serves on `listener` until `shutdown`
+    /// resolves; then stops polling and lets requests in progress finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let poll_task = tokio::spawn(self.poller.clone().run(stopped(stop_rx.clone())));
+        let server_stop = stopped(stop_rx);
+        let server = tokio::spawn(server::serve(
+            listener,
+            self.published.clone(),
+            self.config.web.telemetry_path.clone(),
+            server_stop,
+        ));
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+        let _ = poll_task.await;
+        server
+            .await
+            .context("server task")?
+            .context("serving HTTP")?;
+        Ok(())
+    }
+}

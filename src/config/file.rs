@@ -1,0 +1,144 @@
+//! The YAML configuration file (`--config.file`), as written by the user.
+//! Every key is optional; unknown keys are errors that name the key.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::cli::{LogFormat, LogLevel};
+use super::units::{ByteSize, HumanDuration};
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Where and how to reach the API.
+    #[serde(default)]
+    pub evolux: FileEvolux,
+    /// Campaigns to poll, with their own settings.
+    #[serde(default)]
+    pub campaigns: Vec<FileCampaign>,
+    /// Polling schedule and limits.
+    #[serde(default)]
+    pub poll: FilePoll,
+    /// The exporter's own HTTP server.
+    #[serde(default)]
+    pub web: FileWeb,
+    /// Logging.
+    #[serde(default)]
+    pub log: FileLog,
+    /// Where records, next links and fields are found in the response body.
+    #[serde(default)]
+    pub response: FileResponse,
+}
+
+/// `evolux:` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEvolux {
+    pub url: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub timeout: Option<HumanDuration>,
+    pub max_concurrency: Option<usize>,
+    pub max_rps: Option<f64>,
+    pub max_response_size: Option<ByteSize>,
+    pub max_retries: Option<u32>,
+}
+
+/// One entry of `campaigns:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCampaign {
+    pub uuid: Uuid,
+    /// Display name, exported in `evolux_campaign_info`.
+    pub name: Option<String>,
+    /// Overrides `poll.window` for this campaign.
+    pub window: Option<HumanDuration>,
+    /// API filters other than `campaigns[]`.
+    #[serde(default)]
+    pub filters: FileFilters,
+}
+
+/// The API's documented filters, minus `campaigns[]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileFilters {
+    pub state: Option<String>,
+    pub template_uuid: Option<Uuid>,
+    pub timezone: Option<String>,
+    pub conversation_field_key: Option<String>,
+    pub conversation_field_value: Option<String>,
+    pub phone_number: Option<String>,
+    pub name: Option<String>,
+    /// Fixed lower bound of the insertion time (RFC 3339); excludes `window`.
+    pub start: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Fixed upper bound of the insertion time (RFC 3339); excludes `window`.
+    pub end: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
+/// `poll:` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePoll {
+    pub interval: Option<HumanDuration>,
+    pub window: Option<HumanDuration>,
+    pub max_staleness: Option<HumanDuration>,
+    pub max_series: Option<usize>,
+}
+
+/// `web:` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileWeb {
+    pub listen_address: Option<String>,
+    pub telemetry_path: Option<String>,
+}
+
+/// `log:` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLog {
+    pub level: Option<LogLevel>,
+    pub format: Option<LogFormat>,
+}
+
+/// `response:` section: JSON pointers (RFC 6901), each a single pointer or a
+/// list tried in order.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileResponse {
+    pub records: Option<OneOrMany>,
+    pub next: Option<OneOrMany>,
+    pub state: Option<OneOrMany>,
+    pub template: Option<OneOrMany>,
+    pub template_name: Option<OneOrMany>,
+    pub campaign: Option<OneOrMany>,
+    pub campaign_name: Option<OneOrMany>,
+}
+
+/// A pointer or a list of pointers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The pointers, in order.
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// Parses the file's text; the error names the offending key and its line.
+pub fn parse(text: &str) -> Result<FileConfig, serde_yaml::Error> {
+    if text.trim().is_empty() {
+        return Ok(FileConfig::default());
+    }
+    serde_yaml::from_str(text)
+}

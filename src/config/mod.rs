@@ -1,0 +1,612 @@
+//! Configuration: the command line and environment ([`cli::Cli`]), the YAML
+//! file ([`file`]) and their merge into a validated [`Config`].
+//!
+//! Precedence is flag, environment, file, default. Every check that fails
+//! names the field it is about, so a bad deployment says what to fix.
+
+pub mod cli;
+pub(crate) mod file;
+pub mod units;
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset};
+use url::Url;
+use uuid::Uuid;
+
+pub use cli::{Cli, LogFormat, LogLevel};
+
+use crate::evolux::fields::ResponseLayout;
+use crate::token::TokenSource;
+use units::{ByteSize, HumanDuration};
+
+/// Default port: outside 9100–9999, which the Prometheus port registry has
+/// fully allocated.
+pub const DEFAULT_PORT: u16 = 10071;
+
+/// The validated configuration the exporter runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How to reach the API.
+    pub evolux: EvoluxConfig,
+    /// Campaigns to poll; empty means discovery.
+    pub campaigns: Vec<CampaignConfig>,
+    /// Polling schedule and limits.
+    pub poll: PollConfig,
+    /// The exporter's own HTTP server.
+    pub web: WebConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Where records, next links and fields are found in a response.
+    pub response: ResponseLayout,
+    /// Poll the built-in simulated API instead of `evolux.url`.
+    pub demo: bool,
+    /// Where the file part came from, for the summary.
+    pub config_file: Option<PathBuf>,
+}
+
+/// How to reach the API.
+#[derive(Debug, Clone)]
+pub struct EvoluxConfig {
+    /// Base URL; the report path is joined to it. A placeholder in demo mode,
+    /// replaced by the demo server's address when it starts.
+    pub url: Url,
+    /// Where the bearer token comes from.
+    pub token: TokenSource,
+    /// One request, from sending to the end of its body.
+    pub timeout: Duration,
+    /// Requests in flight at once.
+    pub max_concurrency: usize,
+    /// Requests started per second, at most.
+    pub max_rps: f64,
+    /// A response body larger than this fails the poll.
+    pub max_response_size: u64,
+    /// Retries after the first attempt of a request.
+    pub max_retries: u32,
+    /// First backoff delay; doubled on each retry, with full jitter. Not a
+    /// flag: tests shorten it.
+    pub retry_base_delay: Duration,
+    /// Longest backoff or `Retry-After` wait honoured; a longer one fails the
+    /// request at once rather than stall the poll.
+    pub retry_max_delay: Duration,
+}
+
+/// One configured campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignConfig {
+    /// The campaign's UUID, sent as `campaigns[]`.
+    pub uuid: Uuid,
+    /// Display name for `evolux_campaign_info`; the records' name otherwise.
+    pub name: Option<String>,
+    /// Count only subscribers inserted this long before the poll.
+    pub window: Option<Duration>,
+    /// Other API filters.
+    pub filters: Filters,
+}
+
+/// The API's filters other than `campaigns[]` and the window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filters {
+    /// `state`.
+    pub state: Option<String>,
+    /// `template_uuid`.
+    pub template_uuid: Option<Uuid>,
+    /// `timezone`.
+    pub timezone: Option<String>,
+    /// `conversation_field_key` and `conversation_field_value`, always together.
+    /// The value is personal data: never logged.
+    pub conversation_field: Option<(String, String)>,
+    /// `phone_number`: personal data, never logged.
+    pub phone_number: Option<String>,
+    /// `name`: personal data, never logged.
+    pub name: Option<String>,
+    /// Fixed `start`; excludes a window.
+    pub start: Option<DateTime<FixedOffset>>,
+    /// Fixed `end`; excludes a window.
+    pub end: Option<DateTime<FixedOffset>>,
+}
+
+/// Polling schedule and limits.
+#[derive(Debug, Clone)]
+pub struct PollConfig {
+    /// Time between the starts of two polls.
+    pub interval: Duration,
+    /// Default insertion window for campaigns without their own.
+    pub window: Option<Duration>,
+    /// A failing campaign's counts are removed this long after its last success.
+    pub max_staleness: Duration,
+    /// Cap on `evolux_campaign_subscribers` series.
+    pub max_series: usize,
+}
+
+/// The exporter's own HTTP server.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Where to listen.
+    pub listen_address: SocketAddr,
+    /// Path of the metrics endpoint.
+    pub telemetry_path: String,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Copy)]
+pub struct LogConfig {
+    /// Least severe level written.
+    pub level: LogLevel,
+    /// Line format.
+    pub format: LogFormat,
+}
+
+/// Why a configuration was rejected. Every variant names the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value that does not parse or is out of range.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The field, as its flag or file key.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A required value is missing.
+    #[error("{field}: required: {hint}")]
+    Missing {
+        /// The field, as its flag or file key.
+        field: String,
+        /// How to give it.
+        hint: String,
+    },
+    /// The config file cannot be read.
+    #[error("--config.file {path}: cannot read: {source}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file is not valid YAML for this schema.
+    #[error("--config.file {path}: {source}")]
+    ParseFile {
+        /// The file.
+        path: PathBuf,
+        /// serde_yaml's message, which names the key and line.
+        source: serde_yaml::Error,
+    },
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Builds the configuration from the parsed command line, reading the
+    /// config file it names and the environment (`EVOLUX_TOKEN`).
+    pub fn load(cli: Cli) -> Result<Config, ConfigError> {
+        let file = match &cli.config_file {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+                        path: path.clone(),
+                        source,
+                    })?;
+                file::parse(&text).map_err(|source| ConfigError::ParseFile {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+            None => file::FileConfig::default(),
+        };
+        let env_token = std::env::var("EVOLUX_TOKEN").ok();
+        Config::merge(cli, file, env_token)
+    }
+
+    /// Merges the command line, a parsed file and the token from the
+    /// environment, then validates. Pure but for reading the token file.
+    pub(crate) fn merge(
+        cli: Cli,
+        file: file::FileConfig,
+        env_token: Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let demo = cli.demo;
+        let url = match cli.evolux_url.or(file.evolux.url) {
+            Some(raw) => parse_base_url(&raw).map_err(|r| invalid("evolux.url", r))?,
+            None if demo => {
+                Url::parse("http://127.0.0.1/").map_err(|e| invalid("evolux.url", e.to_string()))?
+            }
+            None => {
+                return Err(ConfigError::Missing {
+                    field: "evolux.url".into(),
+                    hint: "give --evolux.url, EVOLUX_URL or evolux.url in the config file (or run with --demo)".into(),
+                });
+            }
+        };
+
+        let token_file = cli.evolux_token_file.or(file.evolux.token_file);
+        let token = match (token_file, env_token.filter(|t| !t.trim().is_empty())) {
+            (Some(path), _) => {
+                TokenSource::file(path).map_err(|r| invalid("evolux.token-file", r))?
+            }
+            (None, Some(token)) => TokenSource::literal(token),
+            (None, None) if demo => TokenSource::literal(crate::demo::DEMO_TOKEN.to_string()),
+            (None, None) => {
+                return Err(ConfigError::Missing {
+                    field: "EVOLUX_TOKEN".into(),
+                    hint: "set EVOLUX_TOKEN or give --evolux.token-file (evolux.token_file in the config file)".into(),
+                });
+            }
+        };
+
+        let timeout = cli
+            .evolux_timeout
+            .or(file.evolux.timeout)
+            .map_or(Duration::from_secs(30), |d| d.0);
+        positive("evolux.timeout", timeout)?;
+        let max_concurrency = cli
+            .evolux_max_concurrency
+            .or(file.evolux.max_concurrency)
+            .unwrap_or(4);
+        if max_concurrency == 0 {
+            return Err(invalid("evolux.max-concurrency", "must be at least 1"));
+        }
+        let max_rps = cli.evolux_max_rps.or(file.evolux.max_rps).unwrap_or(10.0);
+        if !(max_rps.is_finite() && max_rps > 0.0) {
+            return Err(invalid(
+                "evolux.max-rps",
+                format!("must be a positive number, got {max_rps}"),
+            ));
+        }
+        let max_response_size = cli
+            .evolux_max_response_size
+            .or(file.evolux.max_response_size)
+            .unwrap_or(ByteSize(2 << 30))
+            .0;
+        if max_response_size == 0 {
+            return Err(invalid("evolux.max-response-size", "must be more than 0"));
+        }
+        let max_retries = cli
+            .evolux_max_retries
+            .or(file.evolux.max_retries)
+            .unwrap_or(3);
+
+        let interval = cli
+            .poll_interval
+            .or(file.poll.interval)
+            .map_or(Duration::from_secs(60), |d| d.0);
+        positive("poll.interval", interval)?;
+        let window = cli.poll_window.or(file.poll.window).map(|d| d.0);
+        if let Some(w) = window {
+            positive("poll.window", w)?;
+        }
+        let max_staleness = cli
+            .poll_max_staleness
+            .or(file.poll.max_staleness)
+            .map_or(interval * 10, |d| d.0);
+        if max_staleness < interval {
+            return Err(invalid(
+                "poll.max-staleness",
+                format!(
+                    "{} is shorter than poll.interval {}",
+                    HumanDuration(max_staleness),
+                    HumanDuration(interval)
+                ),
+            ));
+        }
+        let max_series = cli
+            .poll_max_series
+            .or(file.poll.max_series)
+            .unwrap_or(10_000);
+        if max_series == 0 {
+            return Err(invalid("poll.max-series", "must be at least 1"));
+        }
+
+        let campaigns = merge_campaigns(cli.campaigns, file.campaigns)?;
+
+        let listen = cli
+            .web_listen_address
+            .or(file.web.listen_address)
+            .unwrap_or_else(|| format!(":{DEFAULT_PORT}"));
+        let listen_address =
+            parse_listen_address(&listen).map_err(|r| invalid("web.listen-address", r))?;
+        let telemetry_path = cli
+            .web_telemetry_path
+            .or(file.web.telemetry_path)
+            .unwrap_or_else(|| "/metrics".into());
+        if !telemetry_path.starts_with('/') || telemetry_path.len() < 2 {
+            return Err(invalid(
+                "web.telemetry-path",
+                format!("{telemetry_path:?} must start with / and name a path other than /"),
+            ));
+        }
+
+        let log = LogConfig {
+            level: cli.log_level.or(file.log.level).unwrap_or(LogLevel::Info),
+            format: cli
+                .log_format
+                .or(file.log.format)
+                .unwrap_or(LogFormat::Logfmt),
+        };
+
+        let response = ResponseLayout::from_file(file.response)
+            .map_err(|(field, reason)| invalid(format!("response.{field}"), reason))?;
+
+        Ok(Config {
+            evolux: EvoluxConfig {
+                url,
+                token,
+                timeout,
+                max_concurrency,
+                max_rps,
+                max_response_size,
+                max_retries,
+                retry_base_delay: Duration::from_millis(500),
+                retry_max_delay: Duration::from_secs(30),
+            },
+            campaigns,
+            poll: PollConfig {
+                interval,
+                window,
+                max_staleness,
+                max_series,
+            },
+            web: WebConfig {
+                listen_address,
+                telemetry_path,
+            },
+            log,
+            response,
+            demo,
+            config_file: cli.config_file,
+        })
+    }
+
+    /// The insertion window of a campaign: its own, else `poll.window`.
+    pub fn window_of(&self, campaign: &CampaignConfig) -> Option<Duration> {
+        if campaign.filters.start.is_some() || campaign.filters.end.is_some() {
+            return None;
+        }
+        campaign.window.or(self.poll.window)
+    }
+
+    /// A human summary for `--config.check`: no token, no personal filter values.
+    pub fn summary(&self) -> String {
+        Summary(self).to_string()
+    }
+}
+
+fn positive(field: &str, d: Duration) -> Result<(), ConfigError> {
+    if d.is_zero() {
+        return Err(invalid(field, "must be longer than 0s"));
+    }
+    Ok(())
+}
+
+/// Flag campaigns and file campaigns together: the file adds settings to a
+/// UUID, the flags may add more UUIDs; a UUID given twice in the file is an error.
+fn merge_campaigns(
+    flag_uuids: Vec<Uuid>,
+    file_campaigns: Vec<file::FileCampaign>,
+) -> Result<Vec<CampaignConfig>, ConfigError> {
+    let mut out: Vec<CampaignConfig> = Vec::new();
+    for (i, c) in file_campaigns.into_iter().enumerate() {
+        let field = |f: &str| format!("campaigns[{i}].{f}");
+        if out.iter().any(|o| o.uuid == c.uuid) {
+            return Err(invalid(
+                field("uuid"),
+                format!("{} is listed twice", c.uuid),
+            ));
+        }
+        if let Some(name) = &c.name
+            && name.trim().is_empty()
+        {
+            return Err(invalid(field("name"), "must not be empty"));
+        }
+        if let Some(w) = c.window {
+            positive(&field("window"), w.0)?;
+        }
+        let f = c.filters;
+        let conversation_field = match (f.conversation_field_key, f.conversation_field_value) {
+            (Some(k), Some(v)) => Some((k, v)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(invalid(
+                    field("filters.conversation_field_key"),
+                    "needs filters.conversation_field_value too",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    field("filters.conversation_field_value"),
+                    "needs filters.conversation_field_key too",
+                ));
+            }
+        };
+        if c.window.is_some() && (f.start.is_some() || f.end.is_some()) {
+            return Err(invalid(
+                field("window"),
+                "conflicts with filters.start/filters.end: give one or the other",
+            ));
+        }
+        if let (Some(s), Some(e)) = (f.start, f.end)
+            && s > e
+        {
+            return Err(invalid(field("filters.start"), "is after filters.end"));
+        }
+        for (key, value) in [("state", &f.state), ("timezone", &f.timezone)] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                return Err(invalid(
+                    field(&format!("filters.{key}")),
+                    "must not be empty",
+                ));
+            }
+        }
+        out.push(CampaignConfig {
+            uuid: c.uuid,
+            name: c.name,
+            window: c.window.map(|w| w.0),
+            filters: Filters {
+                state: f.state,
+                template_uuid: f.template_uuid,
+                timezone: f.timezone,
+                conversation_field,
+                phone_number: f.phone_number,
+                name: f.name,
+                start: f.start,
+                end: f.end,
+            },
+        });
+    }
+    for uuid in flag_uuids {
+        if !out.iter().any(|o| o.uuid == uuid) {
+            out.push(CampaignConfig {
+                uuid,
+                name: None,
+                window: None,
+                filters: Filters::default(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Checks a base URL: http(s), a host, no query, no credentials.
+fn parse_base_url(raw: &str) -> Result<Url, String> {
+    let mut url = Url::parse(raw.trim()).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{raw:?}: scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{raw:?}: no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "must not hold credentials; the token goes in EVOLUX_TOKEN or a token file".into(),
+        );
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{raw:?}: must not have a query or fragment"));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// `:port` means all interfaces, like the Prometheus exporters.
+fn parse_listen_address(raw: &str) -> Result<SocketAddr, String> {
+    let full = if raw.starts_with(':') {
+        format!("0.0.0.0{raw}")
+    } else {
+        raw.to_string()
+    };
+    if let Ok(addr) = full.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let (host, port) = full
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{raw:?}: expected host:port or :port"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("{raw:?}: invalid port {port:?}"))?;
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("{raw:?}: cannot resolve {host:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{raw:?}: {host:?} resolves to no address"))
+}
+
+/// Display of a config for `--config.check`.
+struct Summary<'a>(&'a Config);
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.0;
+        writeln!(f, "configuration OK")?;
+        if let Some(path) = &c.config_file {
+            writeln!(f, "  config file:        {}", path.display())?;
+        }
+        if c.demo {
+            writeln!(f, "  upstream:           built-in demo (--demo)")?;
+        } else {
+            writeln!(f, "  evolux.url:         {}", c.evolux.url)?;
+        }
+        writeln!(f, "  token:              {}", c.evolux.token.describe())?;
+        writeln!(
+            f,
+            "  requests:           timeout {}, {} at once, {} per second, {} retries, max body {}",
+            HumanDuration(c.evolux.timeout),
+            c.evolux.max_concurrency,
+            c.evolux.max_rps,
+            c.evolux.max_retries,
+            ByteSize(c.evolux.max_response_size)
+        )?;
+        writeln!(
+            f,
+            "  poll:               every {}, window {}, stale after {}, at most {} series",
+            HumanDuration(c.poll.interval),
+            c.poll
+                .window
+                .map_or("all time".into(), |w| HumanDuration(w).to_string()),
+            HumanDuration(c.poll.max_staleness),
+            c.poll.max_series
+        )?;
+        writeln!(
+            f,
+            "  listen:             {} (metrics at {})",
+            c.web.listen_address, c.web.telemetry_path
+        )?;
+        if c.campaigns.is_empty() {
+            writeln!(
+                f,
+                "  campaigns:          none configured: discovered from the records"
+            )?;
+        } else {
+            writeln!(f, "  campaigns:          {}", c.campaigns.len())?;
+            for camp in &c.campaigns {
+                let mut extra = Vec::new();
+                if let Some(name) = &camp.name {
+                    extra.push(format!("name {name:?}"));
+                }
+                if let Some(w) = c.window_of(camp) {
+                    extra.push(format!("window {}", HumanDuration(w)));
+                }
+                let fl = &camp.filters;
+                if let Some(s) = &fl.state {
+                    extra.push(format!("state={s}"));
+                }
+                if let Some(t) = &fl.template_uuid {
+                    extra.push(format!("template_uuid={t}"));
+                }
+                if let Some(tz) = &fl.timezone {
+                    extra.push(format!("timezone={tz}"));
+                }
+                if let Some((k, _)) = &fl.conversation_field {
+                    extra.push(format!("conversation_field_key={k} (value hidden)"));
+                }
+                if fl.phone_number.is_some() {
+                    extra.push("phone_number (hidden)".into());
+                }
+                if fl.name.is_some() {
+                    extra.push("name (hidden)".into());
+                }
+                if let Some(s) = &fl.start {
+                    extra.push(format!("start={}", s.to_rfc3339()));
+                }
+                if let Some(e) = &fl.end {
+                    extra.push(format!("end={}", e.to_rfc3339()));
+                }
+                writeln!(f, "    - {} {}", camp.uuid, extra.join(", "))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

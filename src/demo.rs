@@ -1,0 +1,472 @@
+//! The demo upstream (`--demo`): a simulated Evolux report API served over
+//! real HTTP on loopback and polled through the same client as a real one.
+//!
+//! A handful of campaigns insert subscribers at steady rates; each
+//! subscriber moves pending → scheduled → sent → completed, dnd or error
+//! over a few minutes. Every 15 minutes one campaign has a 3-minute burst
+//! of errors on one template, so dashboards and alerts have something to
+//! show. Everything is a pure function of the simulated time, so pages of
+//! one query agree and tests can predict the counts.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+use crate::aggregate::STATES;
+
+/// The token the demo server accepts.
+pub const DEMO_TOKEN: &str = "demo-token-not-a-secret";
+
+/// Knobs of the simulation.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Share of requests answered `503` with `Retry-After: 1` (retried by the client).
+    pub fault_rate: f64,
+    /// Records per page.
+    pub page_size: usize,
+    /// Simulated seconds per real second.
+    pub speed: f64,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            fault_rate: 0.02,
+            page_size: 2000,
+            speed: 1.0,
+        }
+    }
+}
+
+struct Campaign {
+    uuid: &'static str,
+    name: &'static str,
+    templates: &'static [usize],
+    per_minute: f64,
+    started_ago_s: f64,
+    error_base: f64,
+}
+
+struct Template {
+    uuid: &'static str,
+    name: &'static str,
+}
+
+const TEMPLATES: [Template; 5] = [
+    Template {
+        uuid: "70f4ddb6-ece1-4e13-ab90-3698d9d72bf0",
+        name: "Boas-vindas",
+    },
+    Template {
+        uuid: "1b2e9c1e-5f8a-4c55-9a59-2f6e0c3d7a10",
+        name: "Lembrete de pagamento",
+    },
+    Template {
+        uuid: "c6a0f7d2-8e4b-4f0f-8c1e-6d5b2a9e4f21",
+        name: "Oferta Black Friday",
+    },
+    Template {
+        uuid: "3e8d5a7b-2c1f-4e9a-b6d0-9f4c8e2a1b32",
+        name: "Pesquisa de satisfação",
+    },
+    Template {
+        uuid: "9a4f2e6c-7d3b-4a8e-9c5f-1e0d6b3a7c43",
+        name: "Confirmação de agendamento",
+    },
+];
+
+const CAMPAIGNS: [Campaign; 4] = [
+    Campaign {
+        uuid: "f45d98dc-ac5e-48f2-9c01-ebe18f86d28b",
+        name: "Black Friday",
+        templates: &[0, 2],
+        per_minute: 120.0,
+        started_ago_s: 2700.0,
+        error_base: 0.03,
+    },
+    Campaign {
+        uuid: "0c7e3f5a-9b2d-4d6e-8a1f-5c4b3a2e1d54",
+        name: "Cobrança Novembro",
+        templates: &[1],
+        per_minute: 60.0,
+        started_ago_s: 1200.0,
+        error_base: 0.05,
+    },
+    Campaign {
+        uuid: "5d2a8c4e-1f7b-4e3a-9d6c-8b5a4f3e2d65",
+        name: "Pesquisa NPS",
+        templates: &[3, 0],
+        per_minute: 30.0,
+        started_ago_s: 600.0,
+        error_base: 0.02,
+    },
+    Campaign {
+        uuid: "a8e6c4b2-3d5f-4a7e-8c9b-2f1e0d9c8b76",
+        name: "Agendamentos",
+        templates: &[4],
+        per_minute: 200.0,
+        started_ago_s: 5400.0,
+        error_base: 0.04,
+    },
+];
+
+/// Hours a campaign keeps inserting before it is full.
+const CAMPAIGN_HOURS: f64 = 6.0;
+const BURST_EVERY_S: f64 = 900.0;
+const BURST_LENGTH_S: f64 = 180.0;
+
+const FIRST_NAMES: [&str; 8] = [
+    "Maria",
+    "João",
+    "Ana",
+    "Pedro",
+    "Francisca",
+    "Carlos",
+    "Juliana",
+    "Rafael",
+];
+const LAST_NAMES: [&str; 8] = [
+    "Silva", "Santos", "Oliveira", "Souza", "Lima", "Pereira", "Costa", "do Carmo",
+];
+
+fn mix(mut x: u64) -> u64 {
+    // splitmix64
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+fn unit(h: u64) -> f64 {
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// One simulated subscriber at a simulated time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscriber {
+    /// Index of its campaign in the demo's list.
+    pub campaign: usize,
+    /// Its number within the campaign.
+    pub n: u64,
+    /// Index of its template.
+    pub template: usize,
+    /// Its state at the time asked.
+    pub state: &'static str,
+    /// Simulated seconds since the demo's epoch at which it was inserted.
+    pub inserted_s: f64,
+}
+
+/// The simulation: every subscriber of every campaign at simulated time `t`
+/// (seconds since the demo started; campaigns began before that).
+pub fn subscribers_at(t: f64) -> impl Iterator<Item = Subscriber> {
+    CAMPAIGNS.iter().enumerate().flat_map(move |(ci, c)| {
+        let period = 60.0 / c.per_minute;
+        let begun = t + c.started_ago_s;
+        let max = (c.per_minute * 60.0 * CAMPAIGN_HOURS) as u64;
+        let count = if begun < 0.0 {
+            0
+        } else {
+            ((begun / period) as u64 + 1).min(max)
+        };
+        (0..count).map(move |n| {
+            let inserted_s = -c.started_ago_s + n as f64 * period;
+            let h = mix(((ci as u64) << 40) ^ n);
+            let template = c.templates[(h % c.templates.len() as u64) as usize];
+            let state = state_of(ci, c, template, h, t - inserted_s, inserted_s);
+            Subscriber {
+                campaign: ci,
+                n,
+                template,
+                state,
+                inserted_s,
+            }
+        })
+    })
+}
+
+fn state_of(
+    ci: usize,
+    c: &Campaign,
+    template: usize,
+    h: u64,
+    age: f64,
+    inserted_s: f64,
+) -> &'static str {
+    let pending_for = 20.0 + 60.0 * unit(mix(h ^ 1));
+    let scheduled_for = 30.0 + 60.0 * unit(mix(h ^ 2));
+    let outcome_after = 30.0 + 120.0 * unit(mix(h ^ 3));
+    if age < pending_for {
+        return STATES[0];
+    }
+    if age < pending_for + scheduled_for {
+        return STATES[1];
+    }
+    let sent_at = inserted_s + pending_for + scheduled_for;
+    // A burst hits campaign (k mod 4) on its first template during minutes
+    // [15k, 15k+3) of simulated time.
+    let slot = (sent_at / BURST_EVERY_S).floor();
+    let in_burst = sent_at - slot * BURST_EVERY_S < BURST_LENGTH_S
+        && (slot as i64).rem_euclid(CAMPAIGNS.len() as i64) as usize == ci
+        && template == c.templates[0];
+    let error_p = if in_burst { 0.45 } else { c.error_base };
+    let r = unit(mix(h ^ 4));
+    if r < error_p {
+        // Errors show at once: the dispatch itself failed.
+        return STATES[5];
+    }
+    if age < pending_for + scheduled_for + outcome_after {
+        return STATES[2];
+    }
+    let r = unit(mix(h ^ 5));
+    if r < 0.07 {
+        STATES[3]
+    } else if r < 0.75 {
+        STATES[4]
+    } else {
+        STATES[2]
+    }
+}
+
+/// The demo server's state.
+struct Demo {
+    epoch: SystemTime,
+    options: DemoOptions,
+}
+
+impl Demo {
+    fn sim_seconds(&self, now: SystemTime) -> f64 {
+        now.duration_since(self.epoch)
+            .unwrap_or_default()
+            .as_secs_f64()
+            * self.options.speed
+    }
+
+    fn wall_time(&self, sim_s: f64) -> SystemTime {
+        let real = sim_s / self.options.speed;
+        if real >= 0.0 {
+            self.epoch + Duration::from_secs_f64(real)
+        } else {
+            self.epoch - Duration::from_secs_f64(-real)
+        }
+    }
+}
+
+/// The demo server, bound to a loopback port.
+pub struct DemoServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl DemoServer {
+    /// Binds 127.0.0.1 on a free port and serves the simulated API in the background.
+    pub async fn start(options: DemoOptions) -> std::io::Result<DemoServer> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let app = router(options);
+        let handle = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "demo upstream stopped");
+            }
+        });
+        Ok(DemoServer { addr, handle })
+    }
+
+    /// The base URL to give the client.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+/// The demo API's router.
+pub fn router(options: DemoOptions) -> Router {
+    let demo = Arc::new(Demo {
+        epoch: SystemTime::now(),
+        options,
+    });
+    Router::new()
+        .route("/api/v1/reports/campaign/subscribers", get(report))
+        .with_state(demo)
+}
+
+#[derive(Default)]
+struct Filter {
+    campaigns: Vec<String>,
+    state: Option<String>,
+    template: Option<String>,
+    start: Option<SystemTime>,
+    end: Option<SystemTime>,
+    page: usize,
+    at: Option<f64>,
+}
+
+fn parse_time(v: &str) -> Option<SystemTime> {
+    chrono::DateTime::parse_from_rfc3339(v)
+        .ok()
+        .map(SystemTime::from)
+}
+
+fn parse_filter(query: &str) -> Filter {
+    let mut f = Filter::default();
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "campaigns[]" => f.campaigns.push(v.into_owned()),
+            "state" => f.state = Some(v.into_owned()),
+            "template_uuid" => f.template = Some(v.into_owned()),
+            "start" => f.start = parse_time(&v),
+            "end" => f.end = parse_time(&v),
+            "page" => f.page = v.parse().unwrap_or(0),
+            "at" => f.at = v.parse().ok(),
+            _ => {}
+        }
+    }
+    f
+}
+
+async fn report(
+    State(demo): State<Arc<Demo>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let authorized = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {DEMO_TOKEN}"));
+    if !authorized {
+        return (StatusCode::UNAUTHORIZED, "{\"error\":\"invalid token\"}").into_response();
+    }
+    if fastrand::f64() < demo.options.fault_rate {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "{\"error\":\"try again\"}",
+        )
+            .into_response();
+    }
+    let query = query.unwrap_or_default();
+    let filter = parse_filter(&query);
+    let t = filter
+        .at
+        .unwrap_or_else(|| demo.sim_seconds(SystemTime::now()));
+    let page_size = demo.options.page_size.max(1);
+    let matching = subscribers_at(t).filter(|s| {
+        let c = &CAMPAIGNS[s.campaign];
+        let inserted = demo.wall_time(s.inserted_s);
+        (filter.campaigns.is_empty() || filter.campaigns.iter().any(|u| u == c.uuid))
+            && filter.state.as_deref().is_none_or(|st| st == s.state)
+            && filter
+                .template
+                .as_deref()
+                .is_none_or(|tp| tp == TEMPLATES[s.template].uuid)
+            && filter.start.is_none_or(|st| inserted >= st)
+            && filter.end.is_none_or(|e| inserted <= e)
+    });
+    let mut body = String::with_capacity(page_size * 420);
+    body.push_str("{\"data\":[");
+    let mut more = false;
+    for (i, s) in matching.skip(filter.page * page_size).enumerate() {
+        if i == page_size {
+            more = true;
+            break;
+        }
+        if i > 0 {
+            body.push(',');
+        }
+        write_record(&mut body, &demo, &s);
+    }
+    body.push_str("],\"links\":{\"next\":");
+    if more {
+        let next: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(
+                url::form_urlencoded::parse(query.as_bytes())
+                    .filter(|(k, _)| k != "page" && k != "at"),
+            )
+            .append_pair("page", &(filter.page + 1).to_string())
+            .append_pair("at", &t.to_string())
+            .finish();
+        let _ = write!(body, "\"/api/v1/reports/campaign/subscribers?{next}\"");
+    } else {
+        body.push_str("null");
+    }
+    body.push_str("}}");
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn write_record(out: &mut String, demo: &Demo, s: &Subscriber) {
+    let c = &CAMPAIGNS[s.campaign];
+    let t = &TEMPLATES[s.template];
+    let h = mix(((s.campaign as u64) << 40) ^ s.n ^ 0xABCD);
+    let first = FIRST_NAMES[(h % 8) as usize];
+    let last = LAST_NAMES[((h >> 8) % 8) as usize];
+    let phone = 11_900_000_000 + (h >> 16) % 99_999_999;
+    let cpf = (h >> 20) % 1_000_000_000;
+    let inserted = chrono::DateTime::<chrono::Utc>::from(demo.wall_time(s.inserted_s))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let _ = write!(
+        out,
+        "{{\"uuid\":\"{:016x}-{:04x}\",\"name\":\"{first} {last}\",\"phone_number\":\"55{phone}\",\
+\"state\":\"{}\",\"template_uuid\":\"{}\",\"template_name\":\"{}\",\"campaign_uuid\":\"{}\",\
+\"campaign_name\":\"{}\",\"inserted_at\":\"{inserted}\",\"conversation_fields\":{{\"CPF\":\"{:03}.{:03}.{:03}-{:02}\",\"perfil\":\"Pessoa F\\u00edsica\"}}}}",
+        h,
+        s.n & 0xffff,
+        s.state,
+        t.uuid,
+        t.name,
+        c.uuid,
+        c.name,
+        cpf / 1_000_000,
+        (cpf / 1000) % 1000,
+        cpf % 1000,
+        h % 100
+    );
+}
+
+/// UUIDs and names of the demo campaigns, for tests and the README.
+pub fn campaigns() -> impl Iterator<Item = (&'static str, &'static str)> {
+    CAMPAIGNS.iter().map(|c| (c.uuid, c.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn campaigns_grow_and_move_through_the_states() {
+        let early: Vec<_> = subscribers_at(0.0).collect();
+        let later: Vec<_> = subscribers_at(600.0).collect();
+        assert!(later.len() > early.len());
+        for state in STATES {
+            assert!(
+                later.iter().any(|s| s.state == state),
+                "no {state} subscriber"
+            );
+        }
+        // A subscriber never goes back to pending.
+        let young = later.iter().filter(|s| s.state == "pending").count();
+        assert!(young < later.len() / 5);
+    }
+
+    #[test]
+    fn bursts_raise_the_error_ratio() {
+        let ratio = |t: f64| {
+            let subs: Vec<_> = subscribers_at(t).filter(|s| s.campaign == 0).collect();
+            subs.iter().filter(|s| s.state == "error").count() as f64 / subs.len() as f64
+        };
+        // Campaign 0 bursts during [0, 180) s of each hour-long cycle of 4 slots.
+        assert!(ratio(3600.0 + 170.0) > ratio(3600.0 - 60.0));
+    }
+}

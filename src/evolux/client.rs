@@ -1,0 +1,370 @@
+//! The HTTP client of the report API: auth, limits, retries, pagination,
+//! and the streaming count of each response body.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Response, StatusCode};
+use tracing::debug;
+use url::Url;
+
+use super::fields::ResponseLayout;
+use super::limiter::Limiter;
+use super::query::REPORT_PATH;
+use super::retry::{backoff, is_retryable, parse_retry_after};
+use super::scanner::{BodyScanner, RecordSink, ScanError};
+use crate::config::EvoluxConfig;
+use crate::metrics::ApiMetrics;
+use crate::token::{TokenError, TokenSource};
+
+/// Most pages followed in one query; a next link chain longer than this is
+/// taken for a server that paginates forever.
+pub const MAX_PAGES: usize = 10_000;
+
+/// Why a query failed. Messages hold no token, no query string (filters may
+/// be personal data) and no body content.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// No usable token.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The server answered with an error status (after any retries).
+    #[error("HTTP {status}{hint}")]
+    Status {
+        /// The status.
+        status: StatusCode,
+        /// What it likely means.
+        hint: &'static str,
+    },
+    /// `Retry-After` asked for a longer wait than the exporter allows.
+    #[error("HTTP {status} with Retry-After {wait:?}, longer than the {max:?} the exporter waits")]
+    RetryAfterTooLong {
+        /// The status.
+        status: StatusCode,
+        /// What the server asked for.
+        wait: Duration,
+        /// The exporter's limit.
+        max: Duration,
+    },
+    /// No response: connection refused, DNS, TLS, timeout.
+    #[error("request failed: {0}")]
+    Transport(String),
+    /// The body broke off or timed out while streaming.
+    #[error("reading the body failed after {bytes} bytes: {reason}")]
+    Body {
+        /// Bytes read before the failure.
+        bytes: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The body passed `--evolux.max-response-size`.
+    #[error("response larger than --evolux.max-response-size ({limit} bytes)")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// An HTML page instead of JSON (a maintenance page, a login page).
+    #[error("the server sent an HTML page (Content-Type {0}), not JSON")]
+    Html(String),
+    /// The body is not a page of records.
+    #[error("bad response body: {0}")]
+    Scan(#[from] ScanError),
+    /// A next link to another host: the token is not sent there.
+    #[error("a next link points to another host ({0}); not following it with the token")]
+    ForeignNext(String),
+    /// A next link that cannot be resolved.
+    #[error("a next link is not a valid URL")]
+    BadNext,
+    /// A next link back to a page already read.
+    #[error("the next links loop back to page {0} of this query")]
+    PageLoop(usize),
+    /// Too many pages.
+    #[error("more than {MAX_PAGES} pages")]
+    TooManyPages,
+}
+
+/// What a query did, for the poll's log line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct QueryStats {
+    /// Pages read.
+    pub pages: usize,
+    /// Elements of the records arrays.
+    pub records: u64,
+    /// Elements that were not usable records.
+    pub invalid: u64,
+    /// Body bytes read.
+    pub bytes: u64,
+}
+
+/// A client of one Evolux server.
+#[derive(Clone, Debug)]
+pub struct EvoluxClient {
+    http: reqwest::Client,
+    report_url: Url,
+    token: TokenSource,
+    layout: Arc<ResponseLayout>,
+    limiter: Arc<Limiter>,
+    metrics: ApiMetrics,
+    timeout: Duration,
+    max_response_size: u64,
+    max_retries: u32,
+    retry_base_delay: Duration,
+    retry_max_delay: Duration,
+}
+
+impl EvoluxClient {
+    /// A client for `config.url`, reading where `layout` says, recording
+    /// each request in `metrics`.
+    pub fn new(
+        config: &EvoluxConfig,
+        layout: Arc<ResponseLayout>,
+        metrics: ApiMetrics,
+    ) -> Result<EvoluxClient, reqwest::Error> {
+        let origin = config.url.origin();
+        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 5 {
+                attempt.error("too many redirects")
+            } else if attempt.url().origin() == origin {
+                attempt.follow()
+            } else {
+                // Never carry the token to another host: hand the 3xx back.
+                attempt.stop()
+            }
+        });
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("evolux-exporter/", env!("CARGO_PKG_VERSION")))
+            .redirect(redirect)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .build()?;
+        let report_url = config
+            .url
+            .join(REPORT_PATH)
+            .unwrap_or_else(|_| config.url.clone());
+        Ok(EvoluxClient {
+            http,
+            report_url,
+            token: config.token.clone(),
+            layout,
+            limiter: Arc::new(Limiter::new(config.max_concurrency, config.max_rps)),
+            metrics,
+            timeout: config.timeout,
+            max_response_size: config.max_response_size,
+            max_retries: config.max_retries,
+            retry_base_delay: config.retry_base_delay,
+            retry_max_delay: config.retry_max_delay,
+        })
+    }
+
+    /// The report endpoint's URL.
+    pub fn report_url(&self) -> &Url {
+        &self.report_url
+    }
+
+    /// Runs one query: the first page with `params`, then every next link,
+    /// handing each record to `sink` as it streams in.
+    pub async fn run_query(
+        &self,
+        params: &[(&'static str, String)],
+        sink: &mut impl RecordSink,
+    ) -> Result<QueryStats, FetchError> {
+        let token = self.token.current()?.header_value()?;
+        let mut url = self.report_url.clone();
+        if !params.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let mut stats = QueryStats::default();
+        let mut seen: HashSet<Url> = HashSet::new();
+        loop {
+            if !seen.insert(url.clone()) {
+                return Err(FetchError::PageLoop(stats.pages));
+            }
+            if stats.pages >= MAX_PAGES {
+                return Err(FetchError::TooManyPages);
+            }
+            let next = self.fetch_page(&url, &token, sink, &mut stats).await?;
+            stats.pages += 1;
+            let Some(next) = next else { return Ok(stats) };
+            let next_url = url.join(&next).map_err(|_| FetchError::BadNext)?;
+            if next_url.origin() != self.report_url.origin() {
+                return Err(FetchError::ForeignNext(
+                    next_url.host_str().unwrap_or("?").to_string(),
+                ));
+            }
+            url = next_url;
+        }
+    }
+
+    /// One page, with retries before the body starts.
+    async fn fetch_page(
+        &self,
+        url: &Url,
+        token: &reqwest::header::HeaderValue,
+        sink: &mut impl RecordSink,
+        stats: &mut QueryStats,
+    ) -> Result<Option<String>, FetchError> {
+        let mut attempt = 0;
+        loop {
+            let permit = self.limiter.acquire().await;
+            let started = Instant::now();
+            let sent = self
+                .http
+                .get(url.clone())
+                .header(AUTHORIZATION, token.clone())
+                .header(ACCEPT, "application/json")
+                .timeout(self.timeout)
+                .send()
+                .await;
+            let wait = match sent {
+                Ok(resp) if resp.status().is_success() => {
+                    self.metrics.request(resp.status().as_str());
+                    let result = self.read_body(resp, sink, stats).await;
+                    self.metrics.observe(started.elapsed());
+                    drop(permit);
+                    return result;
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    self.metrics.request(status.as_str());
+                    self.metrics.observe(started.elapsed());
+                    if !is_retryable(status) || attempt >= self.max_retries {
+                        return Err(status_error(status));
+                    }
+                    let retry_after = (status == StatusCode::TOO_MANY_REQUESTS
+                        || status == StatusCode::SERVICE_UNAVAILABLE)
+                        .then(|| resp.headers().get(RETRY_AFTER))
+                        .flatten()
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                    if let Some(wait) = retry_after
+                        && wait > self.retry_max_delay
+                    {
+                        return Err(FetchError::RetryAfterTooLong {
+                            status,
+                            wait,
+                            max: self.retry_max_delay,
+                        });
+                    }
+                    debug!(
+                        status = status.as_u16(),
+                        attempt, "retrying after error status"
+                    );
+                    retry_after.unwrap_or_else(|| self.backoff(attempt))
+                }
+                Err(e) => {
+                    self.metrics.request("error");
+                    self.metrics.observe(started.elapsed());
+                    let reason = transport_reason(e, self.timeout);
+                    if attempt >= self.max_retries {
+                        return Err(FetchError::Transport(reason));
+                    }
+                    debug!(%reason, attempt, "retrying after transport error");
+                    self.backoff(attempt)
+                }
+            };
+            drop(permit);
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        backoff(
+            attempt,
+            self.retry_base_delay,
+            self.retry_max_delay,
+            fastrand::f64(),
+        )
+    }
+
+    /// Streams a 2xx body through the scanner.
+    async fn read_body(
+        &self,
+        mut resp: Response,
+        sink: &mut impl RecordSink,
+        stats: &mut QueryStats,
+    ) -> Result<Option<String>, FetchError> {
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if content_type.starts_with("text/html") {
+            return Err(FetchError::Html(content_type));
+        }
+        let declared = resp
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max_response_size) {
+            return Err(FetchError::TooLarge {
+                limit: self.max_response_size,
+            });
+        }
+        let mut scanner = BodyScanner::new(&self.layout);
+        let mut bytes: u64 = 0;
+        loop {
+            let chunk = match resp.chunk().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(FetchError::Body {
+                        bytes,
+                        reason: transport_reason(e, self.timeout),
+                    });
+                }
+            };
+            bytes += chunk.len() as u64;
+            if bytes > self.max_response_size {
+                return Err(FetchError::TooLarge {
+                    limit: self.max_response_size,
+                });
+            }
+            scanner.feed(&chunk, sink)?;
+        }
+        let end = scanner.finish()?;
+        stats.records += end.records;
+        stats.invalid += end.invalid;
+        stats.bytes += bytes;
+        Ok(end.next)
+    }
+}
+
+fn status_error(status: StatusCode) -> FetchError {
+    let hint = match status.as_u16() {
+        401 => ": the token was refused (check EVOLUX_TOKEN or the token file)",
+        403 => ": the token may not read this report",
+        404 => ": no such endpoint (check --evolux.url)",
+        429 => ": rate limited (lower --evolux.max-rps)",
+        300..=399 => ": a redirect to another host, not followed",
+        500..=599 => ": the server failed",
+        _ => "",
+    };
+    FetchError::Status { status, hint }
+}
+
+/// A reqwest error as text without its URL (the query may hold personal data).
+fn transport_reason(e: reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        return format!("timed out after {timeout:?} (--evolux.timeout)");
+    }
+    let kind = if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "body error"
+    } else {
+        "error"
+    };
+    let mut msg = kind.to_string();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}

@@ -1,0 +1,12 @@
+//! The Evolux report API: the client ([`EvoluxClient`]) and what it needs:
+//! query building, request limits, retries, the response layout and the
+//! streaming body scanner.
+
+pub mod client;
+pub mod fields;
+pub mod limiter;
+pub mod query;
+pub mod retry;
+pub mod scanner;
+
+pub use client::{EvoluxClient, FetchError, QueryStats};

@@ -1,0 +1,35 @@
+//! evolux-exporter: a Prometheus exporter for Evolux Chat campaigns.
+//!
+//! It polls the campaign-subscribers report API of an Evolux server in the
+//! background, counts the subscribers of each campaign by template and
+//! state while the response streams in, and serves the counts on
+//! `/metrics` from bytes rendered once per poll.
+//!
+//! # Layout
+//!
+//! - [`config`]: the command line, environment and YAML file, merged into a
+//!   validated [`config::Config`].
+//! - [`token`]: the API token, from the environment or a re-read file, kept
+//!   out of every log and error.
+//! - [`evolux`]: the API client: query building, request limits, retries,
+//!   pagination, and the streaming body scanner that counts records as
+//!   bytes arrive.
+//! - [`aggregate`]: counting records into the immutable
+//!   [`aggregate::Snapshot`], with the rules for failures and staleness.
+//! - [`poller`]: the poll loop and its public [`poller::Poller::poll_once`].
+//! - [`metrics`]: snapshot and self-metrics into exposition bytes.
+//! - [`server`]: the axum router: `/metrics`, `/healthz`, `/readyz`, `/`.
+//! - [`demo`]: the simulated Evolux API behind `--demo`.
+//! - [`telemetry`]: logging in logfmt or JSON.
+//! - [`app`]: wiring, used by `main` and by the tests.
+
+pub mod aggregate;
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod evolux;
+pub mod metrics;
+pub mod poller;
+pub mod server;
+pub mod telemetry;
+pub mod token;

@@ -1,0 +1,279 @@
+//! Turning a [`Snapshot`] and the exporter's own counters into exposition
+//! bytes (text format 0.0.4, via the `prometheus` crate), once per poll.
+//!
+//! `/metrics` then serves those bytes as they are, plain or gzipped: a
+//! scrape costs a pointer copy, never an API call or a render.
+
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::{Encoder, Histogram, HistogramOpts, IntCounterVec, Opts, Registry, TextEncoder};
+
+use crate::aggregate::Snapshot;
+
+/// The content type of the text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+const REFRESH_NOTE: &str = "Refreshed by a background poll every poll.interval, not per scrape.";
+
+/// The exporter's counters about its requests to the API.
+#[derive(Clone, Debug)]
+pub struct ApiMetrics {
+    requests: IntCounterVec,
+    duration: Histogram,
+}
+
+impl ApiMetrics {
+    /// Counts one request by its status code, or `error` when no response came.
+    pub fn request(&self, code: &str) {
+        self.requests.with_label_values(&[code]).inc();
+    }
+
+    /// Records how long a request took.
+    pub fn observe(&self, d: Duration) {
+        self.duration.observe(d.as_secs_f64());
+    }
+}
+
+/// The long-lived metrics of the exporter itself.
+#[derive(Debug)]
+pub struct SelfMetrics {
+    registry: Registry,
+    /// Handed to the API client.
+    pub api: ApiMetrics,
+}
+
+impl SelfMetrics {
+    /// Registers the counters and the build info.
+    pub fn new() -> Result<SelfMetrics, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "evolux_api_requests_total",
+                "Requests to the Evolux API, by HTTP status code, or code=\"error\" when no response came back.",
+            ),
+            &["code"],
+        )?;
+        let duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "evolux_api_request_duration_seconds",
+                "Duration of requests to the Evolux API, body included.",
+            )
+            .buckets(vec![
+                0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+            ]),
+        )?;
+        let build_info = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "evolux_exporter_build_info",
+                "Version and git revision of the exporter; always 1.",
+            ),
+            &["version", "revision"],
+        )?;
+        build_info
+            .with_label_values(&[
+                env!("CARGO_PKG_VERSION"),
+                option_env!("EVOLUX_GIT_REVISION").unwrap_or("unknown"),
+            ])
+            .set(1);
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(build_info))?;
+        Ok(SelfMetrics {
+            registry,
+            api: ApiMetrics { requests, duration },
+        })
+    }
+}
+
+/// One rendering of `/metrics`, shared by every scrape until the next poll.
+#[derive(Clone, Debug, Default)]
+pub struct Exposition {
+    /// The text format.
+    pub plain: Bytes,
+    /// The same, gzipped.
+    pub gzip: Bytes,
+    /// Subscriber series left out by the series cap.
+    pub series_dropped: usize,
+}
+
+/// Renders the snapshot and the self-metrics; at most `max_series`
+/// `evolux_campaign_subscribers` series are written.
+pub fn render(snapshot: &Snapshot, self_metrics: &SelfMetrics, max_series: usize) -> Exposition {
+    let (mut families, series_dropped) = snapshot_families(snapshot, max_series);
+    families.extend(self_metrics.registry.gather());
+    families.sort_by(|a, b| a.name().cmp(b.name()));
+    let mut plain = Vec::with_capacity(64 * 1024);
+    // Encoding into a Vec cannot fail but for a family without metrics,
+    // which gather() and snapshot_families() never produce.
+    if let Err(e) = TextEncoder::new().encode(&families, &mut plain) {
+        tracing::error!(error = %e, "rendering metrics failed");
+    }
+    let gzip = gzip(&plain);
+    Exposition {
+        plain: Bytes::from(plain),
+        gzip: Bytes::from(gzip),
+        series_dropped,
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 8 + 64), Compression::fast());
+    // Writing into a Vec never fails.
+    let _ = enc.write_all(data);
+    enc.finish().unwrap_or_default()
+}
+
+fn family(name: &str, help: &str, kind: MetricType) -> MetricFamily {
+    let mut f = MetricFamily::default();
+    f.set_name(name.to_string());
+    f.set_help(help.to_string());
+    f.set_field_type(kind);
+    f
+}
+
+fn gauge(labels: &[(&str, &str)], value: f64) -> Metric {
+    let mut g = Gauge::default();
+    g.set_value(value);
+    let mut m = Metric::from_gauge(g);
+    m.set_label(
+        labels
+            .iter()
+            .map(|(k, v)| {
+                let mut l = LabelPair::default();
+                l.set_name((*k).to_string());
+                l.set_value((*v).to_string());
+                l
+            })
+            .collect(),
+    );
+    m
+}
+
+fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+/// The families that describe the API's data. Pure; returns the number of
+/// subscriber series the cap left out.
+pub fn snapshot_families(s: &Snapshot, max_series: usize) -> (Vec<MetricFamily>, usize) {
+    let mut subscribers = family(
+        "evolux_campaign_subscribers",
+        &format!(
+            "Subscribers of the campaign (inserted within its window) by template and state. {REFRESH_NOTE}"
+        ),
+        MetricType::GAUGE,
+    );
+    let mut info = family(
+        "evolux_campaign_info",
+        "Campaign names, where known (config or records); always 1.",
+        MetricType::GAUGE,
+    );
+    let mut up = family(
+        "evolux_campaign_up",
+        "1 when the campaign's last poll succeeded, else 0.",
+        MetricType::GAUGE,
+    );
+    let mut last = family(
+        "evolux_campaign_last_success_timestamp_seconds",
+        "Unix time of the end of the campaign's last successful poll.",
+        MetricType::GAUGE,
+    );
+    let mut duration = family(
+        "evolux_poll_duration_seconds",
+        "How long the campaign's last poll took, pages and retries included.",
+        MetricType::GAUGE,
+    );
+    let mut dropped = 0usize;
+    let mut written = 0usize;
+    let mut subs = Vec::new();
+    for (campaign, status) in &s.campaigns {
+        if let Some(name) = &status.name {
+            info.mut_metric().push(gauge(
+                &[("campaign", campaign), ("campaign_name", name)],
+                1.0,
+            ));
+        }
+        up.mut_metric().push(gauge(
+            &[("campaign", campaign)],
+            f64::from(u8::from(status.up)),
+        ));
+        if let Some(t) = status.last_success {
+            last.mut_metric()
+                .push(gauge(&[("campaign", campaign)], unix_seconds(t)));
+        }
+        if let Some(d) = status.poll_duration {
+            duration
+                .mut_metric()
+                .push(gauge(&[("campaign", campaign)], d.as_secs_f64()));
+        }
+        let Some(counts) = &status.counts else {
+            continue;
+        };
+        for (template, states) in &counts.templates {
+            if written + states.series() > max_series {
+                dropped += states.series();
+                continue;
+            }
+            written += states.series();
+            for (state, n) in states.iter() {
+                subs.push(gauge(
+                    &[
+                        ("campaign", campaign),
+                        ("template", template),
+                        ("state", state),
+                    ],
+                    n as f64,
+                ));
+            }
+        }
+    }
+    subscribers.set_metric(subs);
+    let mut templates = family(
+        "evolux_template_info",
+        "Template names, where known (records); always 1.",
+        MetricType::GAUGE,
+    );
+    for (template, name) in &s.template_names {
+        templates.mut_metric().push(gauge(
+            &[("template", template), ("template_name", name)],
+            1.0,
+        ));
+    }
+    let mut evolux_up = family(
+        "evolux_up",
+        "1 when the last poll of every campaign succeeded, else 0.",
+        MetricType::GAUGE,
+    );
+    if let Some(ok) = s.up {
+        evolux_up
+            .mut_metric()
+            .push(gauge(&[], f64::from(u8::from(ok))));
+    }
+    let mut dropped_family = family(
+        "evolux_series_dropped",
+        "evolux_campaign_subscribers series left out of the last poll's snapshot by poll.max_series.",
+        MetricType::GAUGE,
+    );
+    dropped_family.mut_metric().push(gauge(&[], dropped as f64));
+    let out = [
+        subscribers,
+        info,
+        templates,
+        evolux_up,
+        up,
+        last,
+        duration,
+        dropped_family,
+    ]
+    .into_iter()
+    .filter(|f| !f.get_metric().is_empty())
+    .collect();
+    (out, dropped)
+}
