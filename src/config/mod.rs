@@ -188,6 +188,11 @@ impl Config {
     /// Builds the configuration from the parsed command line, reading the
     /// config file it names and the environment (`EVOLUX_TOKEN`).
     pub fn load(cli: Cli) -> Result<Config, ConfigError> {
+        Config::load_with_token(cli, std::env::var("EVOLUX_TOKEN").ok())
+    }
+
+    /// As [`Config::load`], with the token that `EVOLUX_TOKEN` would give.
+    pub fn load_with_token(cli: Cli, env_token: Option<String>) -> Result<Config, ConfigError> {
         let file = match &cli.config_file {
             Some(path) => {
                 let text =
@@ -202,7 +207,6 @@ impl Config {
             }
             None => file::FileConfig::default(),
         };
-        let env_token = std::env::var("EVOLUX_TOKEN").ok();
         Config::merge(cli, file, env_token)
     }
 

@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests.
 
+pub mod app;
 pub mod dashboards;
 pub mod tools;

@@ -1,0 +1,565 @@
+//! Conventions of the Grafana dashboards in `dashboards/`.
+//!
+//! Every dashboard: a `datasource` variable used by every panel, target and query
+//! variable as `${datasource}` (no `__inputs`, no `${DS_PROMETHEUS}`); `job` and
+//! `instance` variables matched by every `evolux_*`/`up` selector; `$__rate_interval` in
+//! every `rate`/`increase`; a description and a unit on every panel; a fixed, unique uid;
+//! tags; `"id": null`; a recent schemaVersion. Recorded series used by a dashboard must
+//! be defined in `deploy/prometheus/evolux-rules.yml`.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs;
+use std::path::Path;
+
+use common::dashboards::{
+    all_panels, load_dashboards, promql_expressions, substitute_variables, uid, variable_query,
+    variable_query_to_promql, variables,
+};
+use serde_json::{Value, json};
+
+const EXPECTED_FILES: &[&str] = &[
+    "evolux-campaign-detail.json",
+    "evolux-campaigns-overview.json",
+    "evolux-exporter-health.json",
+];
+const PANEL_TYPES: &[&str] = &["timeseries", "stat", "bargauge", "table", "gauge"];
+const JOB_MATCHER: &str = r#"job=~"$job""#;
+const INSTANCE_MATCHER: &str = r#"instance=~"$instance""#;
+
+fn datasource_ref() -> Value {
+    json!({"type": "prometheus", "uid": "${datasource}"})
+}
+
+// ------------------------------------------------------------------------------------
+// A small PromQL scanner: enough to find metric selectors and function calls, skipping
+// string literals (label_replace arguments, matcher values).
+
+#[derive(Debug, PartialEq)]
+struct Selector {
+    metric: String,
+    /// The matchers between the braces, whitespace removed; `None` without braces.
+    matchers: Option<Vec<String>>,
+}
+
+/// Index just past the string literal starting at `start` (a quote character).
+fn skip_string(chars: &[char], start: usize) -> usize {
+    let quote = chars[start];
+    let mut i = start + 1;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if quote != '`' => i += 2,
+            c if c == quote => return i + 1,
+            _ => i += 1,
+        }
+    }
+    i
+}
+
+/// Index of the bracket closing the one at `open`.
+fn matching_close(chars: &[char], open: usize) -> usize {
+    let (opening, closing) = match chars[open] {
+        '(' => ('(', ')'),
+        '{' => ('{', '}'),
+        _ => ('[', ']'),
+    };
+    let mut depth = 0;
+    let mut i = open;
+    while i < chars.len() {
+        match chars[i] {
+            '"' | '\'' | '`' => {
+                i = skip_string(chars, i);
+                continue;
+            }
+            c if c == opening => depth += 1,
+            c if c == closing => {
+                depth -= 1;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    chars.len()
+}
+
+fn split_matchers(inner: &[char]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut i = 0;
+    while i < inner.len() {
+        match inner[i] {
+            '"' | '\'' | '`' => {
+                let end = skip_string(inner, i).min(inner.len());
+                current.extend(&inner[i..end]);
+                i = end;
+                continue;
+            }
+            ',' => out.push(std::mem::take(&mut current)),
+            c if c.is_whitespace() => {}
+            c => current.push(c),
+        }
+        i += 1;
+    }
+    out.push(current);
+    out.into_iter().filter(|m| !m.is_empty()).collect()
+}
+
+/// Every vector selector of `expr`: a metric name (not followed by `(`), with or without
+/// braces, and bare `{...}` selectors (metric "").
+fn selectors(expr: &str) -> Vec<Selector> {
+    let chars: Vec<char> = expr.chars().collect();
+    let is_start = |c: char| c.is_ascii_alphabetic() || c == '_' || c == ':';
+    let is_part = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let next_non_space = |mut i: usize| {
+        while i < chars.len() && chars[i].is_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if matches!(c, '"' | '\'' | '`') {
+            i = skip_string(&chars, i);
+        } else if c == '[' {
+            // range or subquery duration
+            i = matching_close(&chars, i) + 1;
+        } else if c == '{' {
+            let close = matching_close(&chars, i);
+            out.push(Selector {
+                metric: String::new(),
+                matchers: Some(split_matchers(&chars[i + 1..close.min(chars.len())])),
+            });
+            i = close + 1;
+        } else if is_start(c) && (i == 0 || !is_part(chars[i - 1])) {
+            let start = i;
+            while i < chars.len() && is_part(chars[i]) {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let next = next_non_space(i);
+            if next < chars.len() && chars[next] == '(' {
+                // function, aggregation, or a `by (...)`-style label list: the labels in
+                // it are not selectors
+                if matches!(
+                    word.as_str(),
+                    "by" | "without" | "on" | "ignoring" | "group_left" | "group_right"
+                ) {
+                    i = matching_close(&chars, next) + 1;
+                }
+                continue;
+            }
+            if next < chars.len() && chars[next] == '{' {
+                let close = matching_close(&chars, next);
+                out.push(Selector {
+                    metric: word,
+                    matchers: Some(split_matchers(&chars[next + 1..close.min(chars.len())])),
+                });
+                i = close + 1;
+            } else if !is_keyword(&word) {
+                out.push(Selector {
+                    metric: word,
+                    matchers: None,
+                });
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn is_keyword(word: &str) -> bool {
+    matches!(
+        word,
+        "and"
+            | "or"
+            | "unless"
+            | "bool"
+            | "offset"
+            | "by"
+            | "without"
+            | "on"
+            | "ignoring"
+            | "group_left"
+            | "group_right"
+            | "atan2"
+            | "inf"
+            | "Inf"
+            | "nan"
+            | "NaN"
+    ) || word.chars().all(|c| c.is_ascii_alphabetic()) && word.len() == 1 // unit of a duration, e.g. the "m" of 5m
+}
+
+/// The selectors of `expr` that concern the exporter (`evolux_*`, recorded
+/// `*:evolux_*:*`, `up`, or a bare `{...}`) and lack the job or instance matcher.
+fn selectors_missing_job_matchers(expr: &str) -> Vec<String> {
+    selectors(expr)
+        .into_iter()
+        .filter(|s| s.metric.is_empty() || s.metric.contains("evolux_") || s.metric == "up")
+        .filter(|s| {
+            let matchers = s.matchers.as_deref().unwrap_or_default();
+            !(matchers.iter().any(|m| m == JOB_MATCHER)
+                && matchers.iter().any(|m| m == INSTANCE_MATCHER))
+        })
+        .map(|s| {
+            format!(
+                "{}{{{}}}",
+                s.metric,
+                s.matchers.unwrap_or_default().join(",")
+            )
+        })
+        .collect()
+}
+
+/// The `rate(...)`/`increase(...)` calls of `expr` whose range is not `$__rate_interval`.
+fn rates_without_rate_interval(expr: &str) -> Vec<String> {
+    let chars: Vec<char> = expr.chars().collect();
+    let mut out = Vec::new();
+    for function in ["rate", "increase"] {
+        let name: Vec<char> = function.chars().collect();
+        let mut i = 0;
+        while i + name.len() <= chars.len() {
+            let boundary = i == 0 || !(chars[i - 1].is_ascii_alphanumeric() || chars[i - 1] == '_');
+            if boundary && chars[i..i + name.len()] == name[..] {
+                let mut open = i + name.len();
+                while open < chars.len() && chars[open].is_whitespace() {
+                    open += 1;
+                }
+                if open < chars.len() && chars[open] == '(' {
+                    let close = matching_close(&chars, open).min(chars.len() - 1);
+                    let call: String = chars[i..=close].iter().collect();
+                    let compact: String = call.chars().filter(|c| !c.is_whitespace()).collect();
+                    if !compact.contains("[$__rate_interval]")
+                        && !compact.contains("[${__rate_interval}]")
+                    {
+                        out.push(call);
+                    }
+                }
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Identifiers with a colon: recorded series (`level:metric:operations`).
+fn recorded_series(expr: &str) -> BTreeSet<String> {
+    selectors(expr)
+        .into_iter()
+        .map(|s| s.metric)
+        .filter(|m| m.contains(':'))
+        .collect()
+}
+
+fn recording_rules() -> BTreeSet<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/evolux-rules.yml");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let rules: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
+    rules["groups"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|group| group["rules"].as_sequence().into_iter().flatten())
+        .filter_map(|rule| rule["record"].as_str().map(str::to_string))
+        .collect()
+}
+
+// ------------------------------------------------------------------------------------
+// The checker checks itself.
+
+#[test]
+fn scanner_finds_selectors_and_their_matchers() {
+    let expr = r#"sum by (campaign) (evolux_campaign_subscribers{job=~"$job", instance=~"$instance", state="a,b}"})
+        / on (campaign) group_left (campaign_name) evolux_campaign_info
+        + label_replace(up{job=~"$job"}, "x", "$1", "y", "evolux_fake(.*)")
+        + rate(evolux_api_requests_total{job=~"$job", instance=~"$instance"}[5m] offset 1h)"#;
+    let found = selectors(expr);
+    let names: Vec<&str> = found.iter().map(|s| s.metric.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "evolux_campaign_subscribers",
+            "evolux_campaign_info",
+            "up",
+            "evolux_api_requests_total"
+        ]
+    );
+    assert_eq!(
+        found[0].matchers.as_deref().unwrap(),
+        [JOB_MATCHER, INSTANCE_MATCHER, r#"state="a,b}""#]
+    );
+    assert_eq!(found[1].matchers, None);
+    assert_eq!(
+        selectors_missing_job_matchers(expr),
+        ["evolux_campaign_info{}", r#"up{job=~"$job"}"#]
+    );
+    assert_eq!(
+        rates_without_rate_interval(expr),
+        [r#"rate(evolux_api_requests_total{job=~"$job", instance=~"$instance"}[5m] offset 1h)"#]
+    );
+    assert!(rates_without_rate_interval("irate(x[5m]) + increase(y[$__rate_interval])").is_empty());
+    assert_eq!(
+        recorded_series("campaign:evolux_subscribers_error:delta1h{a=\"b\"} / on (c) d"),
+        BTreeSet::from(["campaign:evolux_subscribers_error:delta1h".to_string()])
+    );
+}
+
+#[test]
+fn variables_are_substituted_for_test_queries() {
+    assert_eq!(
+        substitute_variables(
+            r#"rate(x{job=~"$job", instance=~"${instance}", c=~"[[campaign]]"}[$__rate_interval]) + label_replace(y, "a", "$1", "b", "(.+)") + $__range_s + $unknown"#
+        ),
+        r#"rate(x{job=~"evolux", instance=~".*", c=~".*"}[1m]) + label_replace(y, "a", "$1", "b", "(.+)") + 3600 + $unknown"#
+    );
+    assert_eq!(
+        variable_query_to_promql(r#"label_values(evolux_up{job=~"$job"}, instance)"#).as_deref(),
+        Some(r#"evolux_up{job=~"$job"}"#)
+    );
+    assert_eq!(
+        variable_query_to_promql("label_values(job)").as_deref(),
+        Some(r#"{job!=""}"#)
+    );
+    assert_eq!(variable_query_to_promql("label_names()"), None);
+}
+
+// ------------------------------------------------------------------------------------
+// The dashboards.
+
+#[test]
+fn the_three_dashboards_exist() {
+    let files: BTreeSet<String> = load_dashboards()
+        .iter()
+        .map(|(path, _)| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for expected in EXPECTED_FILES {
+        assert!(
+            files.contains(*expected),
+            "dashboards/{expected} is missing"
+        );
+    }
+}
+
+#[test]
+fn dashboards_follow_the_conventions() {
+    let mut problems = Vec::new();
+    let mut uids: HashMap<String, String> = HashMap::new();
+    let recorded = recording_rules();
+
+    for (path, dashboard) in load_dashboards() {
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let mut problem = |what: String| problems.push(format!("{file}: {what}"));
+        let text = fs::read_to_string(&path).unwrap();
+
+        // Identity and metadata
+        if text.contains("__inputs") || text.contains("DS_PROMETHEUS") {
+            problem("uses __inputs or ${DS_PROMETHEUS}; use the datasource variable".into());
+        }
+        if !dashboard["id"].is_null() {
+            problem(format!("id is {}, expected null", dashboard["id"]));
+        }
+        let uid = uid(&dashboard).to_string();
+        if uid.is_empty() {
+            problem("no uid".into());
+        } else if let Some(other) = uids.insert(uid.clone(), file.clone()) {
+            problem(format!("uid {uid} also used by {other}"));
+        }
+        if dashboard["title"].as_str().is_none_or(str::is_empty) {
+            problem("no title".into());
+        }
+        let tags = dashboard["tags"].as_array().cloned().unwrap_or_default();
+        if !tags.contains(&json!("evolux")) {
+            problem(format!("tags {tags:?} do not include \"evolux\""));
+        }
+        if dashboard["schemaVersion"].as_u64().is_none_or(|v| v < 36) {
+            problem(format!("schemaVersion {} < 36", dashboard["schemaVersion"]));
+        }
+
+        // Variables
+        let vars = variables(&dashboard);
+        let by_name = |name: &str| vars.iter().find(|v| v["name"] == name).copied();
+        match by_name("datasource") {
+            Some(v) if v["type"] == "datasource" && v["query"] == "prometheus" => {}
+            _ => problem("no `datasource` variable of type datasource, query prometheus".into()),
+        }
+        for name in ["job", "instance"] {
+            match by_name(name) {
+                Some(v) if v["type"] == "query" => {}
+                _ => problem(format!("no `{name}` query variable")),
+            }
+        }
+        for v in &vars {
+            if v["type"] != "query" {
+                continue;
+            }
+            let name = v["name"].as_str().unwrap_or("?");
+            if v["datasource"] != datasource_ref() {
+                problem(format!(
+                    "variable {name}: datasource {} is not ${{datasource}}",
+                    v["datasource"]
+                ));
+            }
+            match variable_query(v) {
+                Some(q) if variable_query_to_promql(q).is_some() => {}
+                other => problem(format!("variable {name}: unsupported query {other:?}")),
+            }
+        }
+
+        // Panels
+        let panels = all_panels(&dashboard);
+        if panels.is_empty() {
+            problem("no panels".into());
+        }
+        let mut ids = BTreeSet::new();
+        let mut areas: Vec<(String, [i64; 4])> = Vec::new();
+        for panel in panels {
+            let title = panel["title"].as_str().unwrap_or("").to_string();
+            let mut problem =
+                |what: String| problems.push(format!("{file}: panel {title:?}: {what}"));
+            let kind = panel["type"].as_str().unwrap_or("");
+            if kind == "row" {
+                continue;
+            }
+            if !PANEL_TYPES.contains(&kind) {
+                problem(format!("type {kind:?} is not one of {PANEL_TYPES:?}"));
+            }
+            if title.is_empty() {
+                problem("no title".into());
+            }
+            if !ids.insert(panel["id"].to_string()) {
+                problem(format!("duplicate id {}", panel["id"]));
+            }
+            let grid = &panel["gridPos"];
+            let pos: Vec<i64> = ["x", "y", "w", "h"]
+                .iter()
+                .filter_map(|k| grid[*k].as_i64())
+                .collect();
+            if let [x, y, w, h] = pos[..] {
+                if w <= 0 || h <= 0 || x < 0 || y < 0 || x + w > 24 {
+                    problem(format!("bad gridPos {grid}"));
+                }
+                for (other, [ox, oy, ow, oh]) in &areas {
+                    if x < ox + ow && *ox < x + w && y < oy + oh && *oy < y + h {
+                        problem(format!("gridPos overlaps panel {other:?}"));
+                    }
+                }
+                areas.push((title.clone(), [x, y, w, h]));
+            } else {
+                problem(format!("gridPos {grid} needs x, y, w, h"));
+            }
+            if panel["description"]
+                .as_str()
+                .is_none_or(|d| d.trim().is_empty())
+            {
+                problem("no description".into());
+            }
+            if panel["fieldConfig"]["defaults"]["unit"]
+                .as_str()
+                .is_none_or(str::is_empty)
+            {
+                problem("no fieldConfig.defaults.unit".into());
+            }
+            if panel["datasource"] != datasource_ref() {
+                problem(format!(
+                    "datasource {} is not ${{datasource}}",
+                    panel["datasource"]
+                ));
+            }
+            let targets = panel["targets"].as_array().cloned().unwrap_or_default();
+            if targets.is_empty() {
+                problem("no targets".into());
+            }
+            for target in &targets {
+                let reference = target["refId"].as_str().unwrap_or("?");
+                if !target["datasource"].is_null() && target["datasource"] != datasource_ref() {
+                    problem(format!(
+                        "target {reference}: datasource is not ${{datasource}}"
+                    ));
+                }
+                let Some(expr) = target["expr"].as_str().filter(|e| !e.trim().is_empty()) else {
+                    problem(format!("target {reference}: no expr"));
+                    continue;
+                };
+                for selector in selectors_missing_job_matchers(expr) {
+                    problem(format!(
+                        "target {reference}: selector {selector} lacks {JOB_MATCHER} and {INSTANCE_MATCHER}"
+                    ));
+                }
+                for call in rates_without_rate_interval(expr) {
+                    problem(format!(
+                        "target {reference}: {call} does not use $__rate_interval"
+                    ));
+                }
+                for series in recorded_series(expr) {
+                    if !recorded.contains(&series) {
+                        problem(format!(
+                            "target {reference}: {series} is not a recording rule of evolux-rules.yml"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn every_promql_expression_is_listed_with_variables_substituted() {
+    let exprs = promql_expressions();
+    let uids: BTreeSet<&str> = exprs.iter().map(|(uid, _, _)| uid.as_str()).collect();
+    assert_eq!(
+        uids,
+        BTreeSet::from([
+            "evolux-campaign-detail",
+            "evolux-exporter-health",
+            "evolux-overview"
+        ])
+    );
+    let mut problems = Vec::new();
+    for (uid, title, expr) in &exprs {
+        // only `$1`-style label_replace references may remain
+        let leftover = expr
+            .match_indices('$')
+            .map(|(i, _)| &expr[i..])
+            .find(|rest| !rest[1..].starts_with(|c: char| c.is_ascii_digit()));
+        if let Some(rest) = leftover {
+            problems.push(format!(
+                "{uid} / {title}: unsubstituted variable at {:.20}",
+                rest
+            ));
+        }
+        if expr.contains("[[") || expr.contains("${") {
+            problems.push(format!("{uid} / {title}: unsubstituted variable in {expr}"));
+        }
+        let balance = |open: char, close: char| {
+            expr.chars().filter(|c| *c == open).count()
+                == expr.chars().filter(|c| *c == close).count()
+        };
+        if !(balance('(', ')') && balance('{', '}') && balance('[', ']')) {
+            problems.push(format!("{uid} / {title}: unbalanced brackets in {expr}"));
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+    for name in ["variable job", "variable instance", "variable campaign"] {
+        assert!(
+            exprs
+                .iter()
+                .any(|(uid, title, _)| uid == "evolux-overview" && title == name),
+            "{name} of evolux-overview not listed"
+        );
+    }
+    let (_, _, rate_expr) = exprs
+        .iter()
+        .find(|(_, title, _)| title == "API requests by status code")
+        .expect("panel API requests by status code");
+    assert!(
+        rate_expr.contains(r#"job=~"evolux", instance=~".*""#) && rate_expr.contains("[1m]"),
+        "{rate_expr}"
+    );
+}
