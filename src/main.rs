@@ -9,7 +9,19 @@ use evolux_exporter::app::App;
 use evolux_exporter::config::{Cli, Config};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // A bad flag is a bad configuration: exit 1, as --config.check promises.
+            let _ = e.print();
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
     let check_only = cli.config_check;
     let config = match Config::load(cli) {
         Ok(c) => c,

@@ -277,3 +277,90 @@ pub fn snapshot_families(s: &Snapshot, max_series: usize) -> (Vec<MetricFamily>,
     .collect();
     (out, dropped)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::{QueryResult, Target, Tally};
+    use crate::evolux::fields::ResponseLayout;
+
+    fn snapshot() -> Snapshot {
+        let layout = ResponseLayout::default();
+        let mut t = Tally::new(Some("c1"), 1000);
+        for rec in [
+            r#"{"state":"sent","template_uuid":"t1","template_name":"Boas \"vindas\"\n"}"#,
+            r#"{"state":"error","template_uuid":"t2"}"#,
+        ] {
+            t.add(&layout.extract(rec.as_bytes()).unwrap().unwrap());
+        }
+        Snapshot::default().advance(
+            vec![
+                QueryResult {
+                    target: Target::Campaign {
+                        uuid: "c1".into(),
+                        name: Some("Black Friday".into()),
+                    },
+                    duration: Duration::from_millis(1500),
+                    result: Ok(t),
+                },
+                QueryResult {
+                    target: Target::Campaign {
+                        uuid: "c2".into(),
+                        name: None,
+                    },
+                    duration: Duration::from_millis(20),
+                    result: Err("HTTP 500".into()),
+                },
+            ],
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            Duration::from_secs(600),
+        )
+    }
+
+    #[test]
+    fn renders_the_design_metrics() {
+        let self_metrics = SelfMetrics::new().unwrap();
+        self_metrics.api.request("200");
+        let text = String::from_utf8(render(&snapshot(), &self_metrics, 10_000).plain.to_vec()).unwrap();
+        for line in [
+            "# TYPE evolux_campaign_subscribers gauge",
+            r#"evolux_campaign_subscribers{campaign="c1",template="t1",state="sent"} 1"#,
+            r#"evolux_campaign_subscribers{campaign="c1",template="t1",state="pending"} 0"#,
+            r#"evolux_campaign_subscribers{campaign="c1",template="t2",state="error"} 1"#,
+            r#"evolux_campaign_info{campaign="c1",campaign_name="Black Friday"} 1"#,
+            r#"evolux_template_info{template="t1",template_name="Boas \"vindas\""} 1"#,
+            "evolux_up 0",
+            r#"evolux_campaign_up{campaign="c1"} 1"#,
+            r#"evolux_campaign_up{campaign="c2"} 0"#,
+            r#"evolux_campaign_last_success_timestamp_seconds{campaign="c1"} 1700000000"#,
+            r#"evolux_poll_duration_seconds{campaign="c1"} 1.5"#,
+            r#"evolux_api_requests_total{code="200"} 1"#,
+            "# TYPE evolux_api_request_duration_seconds histogram",
+            "# TYPE evolux_exporter_build_info gauge",
+            "evolux_series_dropped 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+        assert_eq!(text.matches("evolux_campaign_subscribers{").count(), 12);
+        assert!(!text.contains(r#"evolux_campaign_last_success_timestamp_seconds{campaign="c2"}"#));
+    }
+
+    #[test]
+    fn the_series_cap_drops_whole_templates_and_says_so() {
+        let self_metrics = SelfMetrics::new().unwrap();
+        let e = render(&snapshot(), &self_metrics, 6);
+        let text = String::from_utf8(e.plain.to_vec()).unwrap();
+        assert_eq!(e.series_dropped, 6);
+        assert_eq!(text.matches("evolux_campaign_subscribers{").count(), 6);
+        assert!(text.contains("evolux_series_dropped 6"));
+    }
+
+    #[test]
+    fn gzip_variant_holds_the_same_bytes() {
+        let self_metrics = SelfMetrics::new().unwrap();
+        let e = render(&snapshot(), &self_metrics, 10_000);
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&e.gzip[..]), &mut out).unwrap();
+        assert_eq!(out, e.plain);
+    }
+}

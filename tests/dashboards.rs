@@ -174,6 +174,7 @@ fn selectors(expr: &str) -> Vec<Selector> {
     out
 }
 
+/// Words that are not metric names when no `(` follows them (`sum by (x) (...)`).
 fn is_keyword(word: &str) -> bool {
     matches!(
         word,
@@ -193,7 +194,19 @@ fn is_keyword(word: &str) -> bool {
             | "Inf"
             | "nan"
             | "NaN"
-    ) || word.chars().all(|c| c.is_ascii_alphabetic()) && word.len() == 1 // unit of a duration, e.g. the "m" of 5m
+            | "sum"
+            | "min"
+            | "max"
+            | "avg"
+            | "count"
+            | "group"
+            | "stddev"
+            | "stdvar"
+            | "topk"
+            | "bottomk"
+            | "quantile"
+            | "count_values"
+    )
 }
 
 /// The selectors of `expr` that concern the exporter (`evolux_*`, recorded

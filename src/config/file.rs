@@ -135,10 +135,24 @@ impl OneOrMany {
     }
 }
 
-/// Parses the file's text; the error names the offending key and its line.
-pub fn parse(text: &str) -> Result<FileConfig, serde_yaml::Error> {
+/// Parses the file's text; the error names the offending key (as a path
+/// such as `campaigns[0].filters.state`) and its line.
+pub fn parse(text: &str) -> Result<FileConfig, String> {
     if text.trim().is_empty() {
         return Ok(FileConfig::default());
     }
-    serde_yaml::from_str(text)
+    serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text)).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // serde_yaml prefixes its own, coarser, path: keep the precise one.
+        let message = match inner.split_once(": ") {
+            Some((head, rest)) if !head.contains(char::is_whitespace) => rest.to_string(),
+            _ => inner,
+        };
+        if path.is_empty() || path == "." {
+            message
+        } else {
+            format!("{path}: {message}")
+        }
+    })
 }

@@ -168,12 +168,12 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The config file is not valid YAML for this schema.
-    #[error("--config.file {path}: {source}")]
+    #[error("--config.file {path}: {message}")]
     ParseFile {
         /// The file.
         path: PathBuf,
-        /// serde_yaml's message, which names the key and line.
-        source: serde_yaml::Error,
+        /// What is wrong, naming the key and line.
+        message: String,
     },
 }
 
@@ -200,9 +200,9 @@ impl Config {
                         path: path.clone(),
                         source,
                     })?;
-                file::parse(&text).map_err(|source| ConfigError::ParseFile {
+                file::parse(&text).map_err(|message| ConfigError::ParseFile {
                     path: path.clone(),
-                    source,
+                    message,
                 })?
             }
             None => file::FileConfig::default(),
@@ -605,7 +605,11 @@ impl fmt::Display for Summary<'_> {
                 if let Some(e) = &fl.end {
                     extra.push(format!("end={}", e.to_rfc3339()));
                 }
-                writeln!(f, "    - {} {}", camp.uuid, extra.join(", "))?;
+                if extra.is_empty() {
+                    writeln!(f, "    - {}", camp.uuid)?;
+                } else {
+                    writeln!(f, "    - {} ({})", camp.uuid, extra.join(", "))?;
+                }
             }
         }
         Ok(())

@@ -1,1 +1,198 @@
+use super::*;
+use clap::Parser;
 
+fn cli(args: &[&str]) -> Cli {
+    let mut argv = vec!["evolux-exporter"];
+    argv.extend_from_slice(args);
+    Cli::try_parse_from(argv).unwrap()
+}
+
+fn merge(args: &[&str], yaml: &str) -> Result<Config, ConfigError> {
+    let file = file::parse(yaml).map_err(|message| ConfigError::ParseFile {
+        path: "test.yaml".into(),
+        message,
+    })?;
+    Config::merge(cli(args), file, Some("tok".into()))
+}
+
+fn err(args: &[&str], yaml: &str) -> String {
+    match merge(args, yaml) {
+        Ok(_) => panic!("accepted {args:?} {yaml:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const URL: &str = "--evolux.url=https://acme.evolux.cx";
+
+#[test]
+fn defaults_follow_the_design() {
+    let c = merge(&[URL], "").unwrap();
+    assert_eq!(c.evolux.timeout, Duration::from_secs(30));
+    assert_eq!(c.evolux.max_concurrency, 4);
+    assert_eq!(c.evolux.max_rps, 10.0);
+    assert_eq!(c.evolux.max_response_size, 2 << 30);
+    assert_eq!(c.poll.interval, Duration::from_secs(60));
+    assert_eq!(c.poll.window, None);
+    assert_eq!(c.poll.max_staleness, Duration::from_secs(600));
+    assert_eq!(c.poll.max_series, 10_000);
+    assert_eq!(c.web.listen_address, "0.0.0.0:10071".parse().unwrap());
+    assert_eq!(c.web.telemetry_path, "/metrics");
+    assert_eq!(c.log.level, LogLevel::Info);
+    assert_eq!(c.log.format, LogFormat::Logfmt);
+    assert!(c.campaigns.is_empty());
+    assert_eq!(c.evolux.url.as_str(), "https://acme.evolux.cx/");
+}
+
+#[test]
+fn flags_beat_the_file() {
+    let yaml = "evolux:\n  url: https://file.evolux.cx\n  timeout: 5s\npoll:\n  interval: 2m\n  window: 7d\nweb:\n  listen_address: 127.0.0.1:9999\n";
+    let c = merge(&["--poll.interval=30s"], yaml).unwrap();
+    assert_eq!(c.evolux.url.host_str(), Some("file.evolux.cx"));
+    assert_eq!(c.evolux.timeout, Duration::from_secs(5));
+    assert_eq!(c.poll.interval, Duration::from_secs(30));
+    assert_eq!(c.poll.window, Some(Duration::from_secs(7 * 86400)));
+    assert_eq!(c.poll.max_staleness, Duration::from_secs(300));
+    let c = merge(&["--evolux.url=https://flag.evolux.cx"], yaml).unwrap();
+    assert_eq!(c.evolux.url.host_str(), Some("flag.evolux.cx"));
+}
+
+#[test]
+fn the_design_example_file_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "abc\n").unwrap();
+    let yaml = format!(
+        r#"
+evolux:
+  url: https://acme.evolux.cx
+  token_file: {}
+poll:
+  interval: 60s
+campaigns:
+  - uuid: f45d98dc-ac5e-48f2-9c01-ebe18f86d28b
+    name: Black Friday
+    window: 7d
+    filters:
+      template_uuid: 70f4ddb6-ece1-4e13-ab90-3698d9d72bf0
+      conversation_field_key: perfil
+      conversation_field_value: Pessoa Jurídica
+      timezone: America/Sao_Paulo
+response:
+  records: /data
+  next: /links/next
+  state: [/state]
+  template: [/template_uuid, /template/uuid]
+"#,
+        token.display()
+    );
+    let c = merge(&[], &yaml).unwrap();
+    assert_eq!(c.campaigns.len(), 1);
+    let camp = &c.campaigns[0];
+    assert_eq!(camp.name.as_deref(), Some("Black Friday"));
+    assert_eq!(c.window_of(camp), Some(Duration::from_secs(7 * 86400)));
+    assert_eq!(
+        camp.filters.conversation_field,
+        Some(("perfil".into(), "Pessoa Jurídica".into()))
+    );
+    assert!(matches!(c.evolux.token, TokenSource::File(_)));
+    // The summary names the campaign but hides the personal filter value.
+    let summary = c.summary();
+    assert!(summary.contains("f45d98dc-ac5e-48f2-9c01-ebe18f86d28b"), "{summary}");
+    assert!(!summary.contains("Pessoa Jurídica"), "{summary}");
+    assert!(!summary.contains("abc"), "{summary}");
+}
+
+#[test]
+fn flag_campaigns_add_to_file_campaigns() {
+    let yaml = "campaigns:\n  - uuid: f45d98dc-ac5e-48f2-9c01-ebe18f86d28b\n    name: BF\n";
+    let c = merge(
+        &[
+            URL,
+            "--campaign=f45d98dc-ac5e-48f2-9c01-ebe18f86d28b,0c7e3f5a-9b2d-4d6e-8a1f-5c4b3a2e1d54",
+        ],
+        yaml,
+    )
+    .unwrap();
+    assert_eq!(c.campaigns.len(), 2);
+    assert_eq!(c.campaigns[0].name.as_deref(), Some("BF"));
+}
+
+#[test]
+fn bad_values_name_their_field() {
+    let cases: &[(&[&str], &str, &str)] = &[
+        (&[], "", "evolux.url"),
+        (&["--evolux.url=ftp://x"], "", "evolux.url"),
+        (&["--evolux.url=not a url"], "", "evolux.url"),
+        (&["--evolux.url=https://u:p@x.cx"], "", "evolux.url"),
+        (&[URL, "--evolux.max-concurrency=0"], "", "evolux.max-concurrency"),
+        (&[URL, "--evolux.max-rps=0"], "", "evolux.max-rps"),
+        (&[URL, "--poll.max-series=0"], "", "poll.max-series"),
+        (&[URL, "--web.listen-address=nonsense"], "", "web.listen-address"),
+        (&[URL, "--web.listen-address=:99999"], "", "web.listen-address"),
+        (&[URL, "--web.telemetry-path=metrics"], "", "web.telemetry-path"),
+        (&[URL, "--poll.interval=1m", "--poll.max-staleness=30s"], "", "poll.max-staleness"),
+        (&[URL, "--evolux.token-file=/nonexistent/token"], "", "evolux.token-file"),
+        (&[URL], "poll:\n  intervall: 1m\n", "intervall"),
+        (&[URL], "poll:\n  interval: 5x\n", "poll.interval"),
+        (&[URL], "evolux:\n  max_response_size: 2XB\n", "evolux.max_response_size"),
+        (&[URL], "campaigns:\n  - uuid: not-a-uuid\n", "campaigns[0].uuid"),
+        (
+            &[URL],
+            "campaigns:\n  - uuid: f45d98dc-ac5e-48f2-9c01-ebe18f86d28b\n    filters:\n      conversation_field_key: CPF\n",
+            "campaigns[0].filters.conversation_field_key",
+        ),
+        (
+            &[URL],
+            "campaigns:\n  - uuid: f45d98dc-ac5e-48f2-9c01-ebe18f86d28b\n    filters:\n      conversation_field_value: x\n",
+            "campaigns[0].filters.conversation_field_value",
+        ),
+        (
+            &[URL],
+            "campaigns:\n  - uuid: f45d98dc-ac5e-48f2-9c01-ebe18f86d28b\n    filters:\n      campaigns: [x]\n",
+            "campaigns",
+        ),
+        (
+            &[URL],
+            "campaigns:\n  - uuid: f45d98dc-ac5e-48f2-9c01-ebe18f86d28b\n  - uuid: f45d98dc-ac5e-48f2-9c01-ebe18f86d28b\n",
+            "campaigns[1].uuid",
+        ),
+        (
+            &[URL],
+            "campaigns:\n  - uuid: f45d98dc-ac5e-48f2-9c01-ebe18f86d28b\n    window: 1d\n    filters:\n      start: 2024-09-05T00:00:00Z\n",
+            "campaigns[0].window",
+        ),
+        (&[URL], "response:\n  state: status\n", "response.state"),
+        (&[URL], "log:\n  format: xml\n", "log.format"),
+    ];
+    for (args, yaml, field) in cases {
+        let msg = err(args, yaml);
+        assert!(msg.contains(field), "{args:?} {yaml:?}: {msg:?} does not name {field}");
+    }
+}
+
+#[test]
+fn missing_token_is_an_error_naming_both_sources() {
+    let e = Config::merge(cli(&[URL]), file::FileConfig::default(), None).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("EVOLUX_TOKEN") && msg.contains("token-file"), "{msg}");
+    // The demo needs neither URL nor token.
+    let c = Config::merge(cli(&["--demo"]), file::FileConfig::default(), None).unwrap();
+    assert!(c.demo);
+}
+
+#[test]
+fn listen_addresses() {
+    assert_eq!(
+        parse_listen_address(":8080").unwrap(),
+        "0.0.0.0:8080".parse().unwrap()
+    );
+    assert_eq!(
+        parse_listen_address("127.0.0.1:1").unwrap(),
+        "127.0.0.1:1".parse().unwrap()
+    );
+    assert_eq!(
+        parse_listen_address("[::1]:10071").unwrap(),
+        "[::1]:10071".parse().unwrap()
+    );
+    assert!(parse_listen_address("localhost:10071").unwrap().ip().is_loopback());
+}

@@ -1,0 +1,215 @@
+//! The Prometheus rules in `deploy/prometheus/`: `promtool check rules` and
+//! `promtool test rules` must pass (skipped without promtool, unless `CI=true`), and
+//! every alert must be documented in RUNBOOK.md and covered by the unit tests.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::tools::require_tool;
+use serde_yaml::Value;
+
+const RULES: &str = "evolux-rules.yml";
+const RULE_TESTS: &str = "evolux-rules.test.yml";
+const RUNBOOK: &str = "RUNBOOK.md";
+const RUNBOOK_URL: &str =
+    "https://github.com/evolux/evolux-exporter/blob/main/deploy/prometheus/RUNBOOK.md#";
+const SEVERITIES: &[&str] = &["critical", "warning", "info"];
+
+fn rules_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus")
+}
+
+fn read(name: &str) -> String {
+    let path = rules_dir().join(name);
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+fn yaml(name: &str) -> Value {
+    serde_yaml::from_str(&read(name)).unwrap_or_else(|e| panic!("{name} is not valid YAML: {e}"))
+}
+
+fn rules(kind: &str) -> Vec<Value> {
+    yaml(RULES)["groups"]
+        .as_sequence()
+        .expect("groups")
+        .iter()
+        .flat_map(|group| group["rules"].as_sequence().cloned().unwrap_or_default())
+        .filter(|rule| rule.get(kind).is_some())
+        .collect()
+}
+
+/// Runs `promtool args...` in deploy/prometheus and fails with its output unless it
+/// succeeds.
+fn promtool(promtool: &Path, args: &[&str]) {
+    let output = Command::new(promtool)
+        .args(args)
+        .current_dir(rules_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", promtool.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "`promtool {}` failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        args.join(" "),
+        output.status
+    );
+    println!("promtool {}:\n{stdout}{stderr}", args.join(" "));
+}
+
+#[test]
+fn promtool_check_rules() {
+    let Some(path) = require_tool("promtool") else {
+        return;
+    };
+    promtool(&path, &["check", "rules", RULES]);
+}
+
+#[test]
+fn promtool_test_rules() {
+    let Some(path) = require_tool("promtool") else {
+        return;
+    };
+    promtool(&path, &["test", "rules", RULE_TESTS]);
+}
+
+/// GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces to
+/// hyphens.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+#[test]
+fn every_alert_has_labels_annotations_and_a_runbook_section() {
+    let runbook = read(RUNBOOK);
+    let anchors: BTreeSet<String> = runbook
+        .lines()
+        .filter_map(|line| line.strip_prefix('#'))
+        .map(|heading| anchor(heading.trim_start_matches('#')))
+        .collect();
+    let alerts = rules("alert");
+    assert!(!alerts.is_empty(), "no alert in {RULES}");
+    let mut problems = Vec::new();
+    for rule in &alerts {
+        let name = rule["alert"].as_str().unwrap_or("?");
+        let mut problem = |what: &str| problems.push(format!("{name}: {what}"));
+        let severity = rule["labels"]["severity"].as_str().unwrap_or("");
+        if !SEVERITIES.contains(&severity) {
+            problem(&format!(
+                "labels.severity {severity:?} is not one of {SEVERITIES:?}"
+            ));
+        }
+        for key in ["summary", "description", "runbook_url"] {
+            if rule["annotations"][key]
+                .as_str()
+                .is_none_or(|s| s.trim().is_empty())
+            {
+                problem(&format!("no annotations.{key}"));
+            }
+        }
+        let summary = rule["annotations"]["summary"].as_str().unwrap_or("");
+        if !summary.ends_with('.') || summary.contains('\n') || summary.contains("{{") {
+            problem("the summary should be one plain sentence");
+        }
+        if !rule["annotations"]["description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("{{")
+        {
+            problem("the description should be templated");
+        }
+        match rule["annotations"]["runbook_url"]
+            .as_str()
+            .and_then(|url| url.strip_prefix(RUNBOOK_URL))
+        {
+            Some(fragment) if fragment == name.to_lowercase() && anchors.contains(fragment) => {}
+            _ => problem(&format!(
+                "runbook_url must be {RUNBOOK_URL}{} with a `## {name}` heading in {RUNBOOK}",
+                name.to_lowercase()
+            )),
+        }
+        if rule["for"].as_str().is_none() {
+            problem("no `for:` (a single bad evaluation should not alert)");
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn every_alert_is_unit_tested_firing_and_silent() {
+    let tests = yaml(RULE_TESTS);
+    assert_eq!(
+        tests["rule_files"][0].as_str(),
+        Some(RULES),
+        "{RULE_TESTS} must test {RULES}"
+    );
+    let cases: Vec<&Value> = tests["tests"]
+        .as_sequence()
+        .expect("tests")
+        .iter()
+        .flat_map(|group| group["alert_rule_test"].as_sequence().into_iter().flatten())
+        .collect();
+    let mut problems = Vec::new();
+    for rule in rules("alert") {
+        let name = rule["alert"].as_str().unwrap_or("?");
+        let mine: Vec<&&Value> = cases.iter().filter(|c| c["alertname"] == name).collect();
+        let firing: Vec<&&Value> = mine
+            .iter()
+            .copied()
+            .filter(|c| c["exp_alerts"].as_sequence().is_some_and(|a| !a.is_empty()))
+            .collect();
+        if firing.is_empty() {
+            problems.push(format!("{name}: no test where it fires"));
+        }
+        if !mine
+            .iter()
+            .any(|c| c["exp_alerts"].as_sequence().is_none_or(Vec::is_empty))
+        {
+            problems.push(format!("{name}: no test where it stays silent"));
+        }
+        for case in firing {
+            for alert in case["exp_alerts"].as_sequence().into_iter().flatten() {
+                if alert["exp_labels"]["severity"].is_null() {
+                    problems.push(format!(
+                        "{name}: an expected alert without exp_labels.severity"
+                    ));
+                }
+                if alert["exp_annotations"]["description"].is_null() {
+                    problems.push(format!("{name}: an expected alert without exp_annotations"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn recording_rules_are_named_level_metric_operations() {
+    let mut seen = BTreeSet::new();
+    for rule in rules("record") {
+        let name = rule["record"].as_str().unwrap_or("");
+        let parts: Vec<&str> = name.split(':').collect();
+        assert!(
+            parts.len() == 3
+                && parts.iter().all(|p| {
+                    !p.is_empty()
+                        && p.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                })
+                && parts[1].starts_with("evolux_"),
+            "recording rule {name:?} is not level:evolux_metric:operations"
+        );
+        assert!(seen.insert(name.to_string()), "{name} recorded twice");
+    }
+    assert!(!seen.is_empty(), "no recording rule in {RULES}");
+}
