@@ -1,0 +1,195 @@
+//! The binary's command line: `--config.check`, bad configurations rejected
+//! with a message naming the field, and `--help`.
+
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_evolux-exporter");
+const CAMPAIGN: &str = "f45d98dc-ac5e-48f2-9c01-ebe18f86d28b";
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("EVOLUX_TOKEN");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("EVOLUX_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run the exporter binary")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn config_check_prints_a_summary_without_secrets() {
+    let o = run(
+        &[
+            "--config.check",
+            "--evolux.url=https://acme.evolux.cx",
+            &format!("--campaign={CAMPAIGN}"),
+        ],
+        &[
+            ("EVOLUX_TOKEN", "s3cret-token-value"),
+            ("EVOLUX_POLL_WINDOW", "7d"),
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("configuration OK"), "{out}");
+    assert!(out.contains(CAMPAIGN), "{out}");
+    assert!(out.contains("window 7d"), "env var read: {out}");
+    assert!(!out.contains("s3cret-token-value"), "token printed: {out}");
+}
+
+#[test]
+fn bad_configurations_are_rejected_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p.display().to_string()
+    };
+    let unknown_key = write("unknown.yaml", "poll:\n  intervall: 1m\n");
+    let half_pair = write(
+        "half.yaml",
+        &format!(
+            "campaigns:\n  - uuid: {CAMPAIGN}\n    filters:\n      conversation_field_key: CPF\n"
+        ),
+    );
+    let bad_uuid = write("uuid.yaml", "campaigns:\n  - uuid: 1234\n");
+    let bad_duration = write("dur.yaml", "poll:\n  window: seven days\n");
+    let url = "--evolux.url=https://acme.evolux.cx";
+    let token = [("EVOLUX_TOKEN", "t")];
+    let cases: Vec<(Vec<String>, &[(&str, &str)], &str)> = vec![
+        (vec!["--evolux.url=ftp://acme".into()], &token, "evolux.url"),
+        (vec![], &token, "evolux.url"),
+        (vec![url.into()], &[], "EVOLUX_TOKEN"),
+        (
+            vec![url.into(), "--evolux.token-file=/nonexistent/token".into()],
+            &[],
+            "evolux.token-file",
+        ),
+        (
+            vec![url.into(), "--campaign=not-a-uuid".into()],
+            &token,
+            "--campaign",
+        ),
+        (
+            vec![url.into(), "--poll.interval=soon".into()],
+            &token,
+            "--poll.interval",
+        ),
+        (
+            vec![url.into(), "--evolux.max-response-size=huge".into()],
+            &token,
+            "--evolux.max-response-size",
+        ),
+        (
+            vec![url.into(), "--web.listen-address=nowhere".into()],
+            &token,
+            "web.listen-address",
+        ),
+        (
+            vec![url.into(), "--log.format=xml".into()],
+            &token,
+            "--log.format",
+        ),
+        (
+            vec![url.into(), format!("--config.file={unknown_key}")],
+            &token,
+            "poll.intervall",
+        ),
+        (
+            vec![url.into(), format!("--config.file={half_pair}")],
+            &token,
+            "conversation_field_key",
+        ),
+        (
+            vec![url.into(), format!("--config.file={bad_uuid}")],
+            &token,
+            "campaigns[0].uuid",
+        ),
+        (
+            vec![url.into(), format!("--config.file={bad_duration}")],
+            &token,
+            "poll.window",
+        ),
+        (
+            vec![url.into(), "--config.file=/nonexistent.yaml".into()],
+            &token,
+            "config.file",
+        ),
+    ];
+    for (args, env, field) in cases {
+        let mut argv: Vec<&str> = vec!["--config.check"];
+        argv.extend(args.iter().map(String::as_str));
+        let o = run(&argv, env);
+        let out = text(&o);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{args:?} should fail with exit 1: {out}"
+        );
+        assert!(
+            out.contains(field),
+            "{args:?}: message does not name {field}: {out}"
+        );
+    }
+}
+
+#[test]
+fn env_vars_configure_like_flags() {
+    let o = run(
+        &["--config.check"],
+        &[
+            ("EVOLUX_URL", "https://env.evolux.cx"),
+            ("EVOLUX_TOKEN", "t"),
+            (
+                "EVOLUX_CAMPAIGNS",
+                &format!("{CAMPAIGN},0c7e3f5a-9b2d-4d6e-8a1f-5c4b3a2e1d54"),
+            ),
+            ("EVOLUX_WEB_LISTEN_ADDRESS", "127.0.0.1:12345"),
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("https://env.evolux.cx"), "{out}");
+    assert!(out.contains("campaigns:          2"), "{out}");
+    assert!(out.contains("127.0.0.1:12345"), "{out}");
+}
+
+#[test]
+fn help_lists_every_flag_of_the_design() {
+    let o = run(&["--help"], &[]);
+    let out = text(&o);
+    assert!(o.status.success());
+    for flag in [
+        "--evolux.url",
+        "--evolux.token-file",
+        "--evolux.timeout",
+        "--evolux.max-concurrency",
+        "--evolux.max-rps",
+        "--evolux.max-response-size",
+        "--campaign",
+        "--poll.interval",
+        "--poll.window",
+        "--config.file",
+        "--config.check",
+        "--web.listen-address",
+        "--web.telemetry-path",
+        "--log.level",
+        "--log.format",
+        "--demo",
+        "EVOLUX_TOKEN",
+    ] {
+        assert!(out.contains(flag), "--help lacks {flag}");
+    }
+}

@@ -1,0 +1,62 @@
+//! `promtool check metrics` on a real scrape of the exporter.
+
+mod common;
+
+use common::app::*;
+use common::tools::require_tool;
+use serde_json::json;
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[tokio::test]
+async fn a_real_scrape_passes_promtool_check_metrics() {
+    let Some(promtool) = require_tool("promtool") else {
+        return;
+    };
+    let upstream = MockServer::start().await;
+    let mut recs = records(CAMPAIGN_A, TEMPLATE_1, 50).0;
+    recs.push(json!({"state": "custom_state", "template": {"uuid": TEMPLATE_2, "name": "Name with \"quotes\" and \\ backslash"}}));
+    recs.push(json!({"state": "sent"}));
+    Mock::given(path(REPORT_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": recs})))
+        .mount(&upstream)
+        .await;
+    let app = spawn_app(config(&[
+        &format!("--evolux.url={}", upstream.uri()),
+        &format!("--campaign={CAMPAIGN_A}"),
+        &format!("--campaign={CAMPAIGN_B}"),
+    ]))
+    .await;
+    app.wait_ready().await;
+    let scrape = app.scrape().await.0;
+    assert!(scrape.contains("evolux_campaign_subscribers{"), "{scrape}");
+
+    let mut child = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(scrape.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{report}\n--- scrape ---\n{scrape}"
+    );
+    assert!(
+        report.trim().is_empty(),
+        "promtool has remarks (lint):\n{report}"
+    );
+}
