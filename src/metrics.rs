@@ -281,7 +281,7 @@ pub fn snapshot_families(s: &Snapshot, max_series: usize) -> (Vec<MetricFamily>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::{QueryResult, Target, Tally};
+    use crate::aggregate::{QueryResult, Tally, Target};
     use crate::evolux::fields::ResponseLayout;
 
     fn snapshot() -> Snapshot {
@@ -321,7 +321,8 @@ mod tests {
     fn renders_the_design_metrics() {
         let self_metrics = SelfMetrics::new().unwrap();
         self_metrics.api.request("200");
-        let text = String::from_utf8(render(&snapshot(), &self_metrics, 10_000).plain.to_vec()).unwrap();
+        let text =
+            String::from_utf8(render(&snapshot(), &self_metrics, 10_000).plain.to_vec()).unwrap();
         for line in [
             "# TYPE evolux_campaign_subscribers gauge",
             r#"evolux_campaign_subscribers{campaign="c1",template="t1",state="sent"} 1"#,
@@ -339,7 +340,10 @@ mod tests {
             "# TYPE evolux_exporter_build_info gauge",
             "evolux_series_dropped 0",
         ] {
-            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
         }
         assert_eq!(text.matches("evolux_campaign_subscribers{").count(), 12);
         assert!(!text.contains(r#"evolux_campaign_last_success_timestamp_seconds{campaign="c2"}"#));
@@ -360,7 +364,8 @@ mod tests {
         let self_metrics = SelfMetrics::new().unwrap();
         let e = render(&snapshot(), &self_metrics, 10_000);
         let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&e.gzip[..]), &mut out).unwrap();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&e.gzip[..]), &mut out)
+            .unwrap();
         assert_eq!(out, e.plain);
     }
 }

@@ -118,7 +118,7 @@ impl Poller {
         let targets: Vec<Option<CampaignConfig>> = if self.config.campaigns.is_empty() {
             vec![None]
         } else {
-            self.config.campaigns.iter().cloned().map(Some).collect()
+            self.config.owned_campaigns().cloned().map(Some).collect()
         };
         let mut report = PollReport {
             queries: targets.len(),

@@ -68,7 +68,8 @@ fn bad_configurations_are_rejected_naming_the_field() {
     let bad_duration = write("dur.yaml", "poll:\n  window: seven days\n");
     let url = "--evolux.url=https://acme.evolux.cx";
     let token = [("EVOLUX_TOKEN", "t")];
-    let cases: Vec<(Vec<String>, &[(&str, &str)], &str)> = vec![
+    type Case<'a> = (Vec<String>, &'a [(&'a str, &'a str)], &'a str);
+    let cases: Vec<Case> = vec![
         (vec!["--evolux.url=ftp://acme".into()], &token, "evolux.url"),
         (vec![], &token, "evolux.url"),
         (vec![url.into()], &[], "EVOLUX_TOKEN"),

@@ -33,7 +33,10 @@ fn campaign(uuid: &str) -> Target {
 fn tally_of(campaign: &str, states: &[&str]) -> Tally {
     let mut t = Tally::new(Some(campaign), 10_000);
     for s in states {
-        add(&mut t, &format!(r#"{{"state":"{s}","template_uuid":"t1","template_name":"T one"}}"#));
+        add(
+            &mut t,
+            &format!(r#"{{"state":"{s}","template_uuid":"t1","template_name":"T one"}}"#),
+        );
     }
     t
 }
@@ -46,7 +49,10 @@ fn counts_by_template_and_state_with_zero_fill() {
     add(&mut t, r#"{"state":"error","template":{"uuid":"t2"}}"#);
     add(&mut t, r#"{"state":"paused","template_uuid":"t2"}"#);
     add(&mut t, r#"{"template_uuid":"t2"}"#);
-    add(&mut t, r#"{"state":"has spaces and a phone 5511999","template_uuid":"t2"}"#);
+    add(
+        &mut t,
+        r#"{"state":"has spaces and a phone 5511999","template_uuid":"t2"}"#,
+    );
     assert_eq!(t.records, 6);
     let (campaigns, _) = t.into_campaigns();
     assert_eq!(campaigns.len(), 1);
@@ -75,8 +81,14 @@ fn counts_by_template_and_state_with_zero_fill() {
 #[test]
 fn discovery_groups_by_the_records_campaign() {
     let mut t = Tally::new(None, 10_000);
-    add(&mut t, r#"{"state":"sent","campaign_uuid":"a","campaign_name":"A"}"#);
-    add(&mut t, r#"{"state":"sent","campaign":{"uuid":"b","name":"B"}}"#);
+    add(
+        &mut t,
+        r#"{"state":"sent","campaign_uuid":"a","campaign_name":"A"}"#,
+    );
+    add(
+        &mut t,
+        r#"{"state":"sent","campaign":{"uuid":"b","name":"B"}}"#,
+    );
     add(&mut t, r#"{"state":"sent"}"#);
     let (campaigns, _) = t.into_campaigns();
     let names: Vec<_> = campaigns
@@ -97,7 +109,10 @@ fn discovery_groups_by_the_records_campaign() {
 fn the_series_cap_stops_new_series_and_counts_what_it_refused() {
     let mut t = Tally::new(Some("c"), 13);
     for i in 0..5 {
-        add(&mut t, &format!(r#"{{"state":"sent","template_uuid":"t{i}"}}"#));
+        add(
+            &mut t,
+            &format!(r#"{{"state":"sent","template_uuid":"t{i}"}}"#),
+        );
     }
     // Two templates fit (12 series), the third would pass 13.
     assert_eq!(t.records, 2);
@@ -122,7 +137,10 @@ fn success_replaces_and_failure_keeps_last_good_counts() {
     assert_eq!(s1.up, Some(true));
     assert_eq!(s1.template_names["t1"], "T one");
     let s2 = s1.advance(
-        vec![failed(campaign("a")), ok(campaign("b"), tally_of("b", &["sent", "sent"]))],
+        vec![
+            failed(campaign("a")),
+            ok(campaign("b"), tally_of("b", &["sent", "sent"])),
+        ],
         t0 + Duration::from_secs(60),
         Duration::from_secs(600),
     );
@@ -144,9 +162,20 @@ fn counts_go_stale_after_max_staleness() {
         t0,
         Duration::from_secs(600),
     );
-    let s2 = s1.advance(vec![failed(campaign("a"))], t0 + Duration::from_secs(600), Duration::from_secs(600));
-    assert!(s2.campaigns["a"].counts.is_some(), "exactly max_staleness old: kept");
-    let s3 = s2.advance(vec![failed(campaign("a"))], t0 + Duration::from_secs(601), Duration::from_secs(600));
+    let s2 = s1.advance(
+        vec![failed(campaign("a"))],
+        t0 + Duration::from_secs(600),
+        Duration::from_secs(600),
+    );
+    assert!(
+        s2.campaigns["a"].counts.is_some(),
+        "exactly max_staleness old: kept"
+    );
+    let s3 = s2.advance(
+        vec![failed(campaign("a"))],
+        t0 + Duration::from_secs(601),
+        Duration::from_secs(600),
+    );
     let a = &s3.campaigns["a"];
     assert!(a.counts.is_none(), "stale counts dropped");
     assert!(!a.up);
@@ -160,13 +189,25 @@ fn discovery_failure_keeps_every_known_campaign() {
     let mut t = Tally::new(None, 100);
     add(&mut t, r#"{"state":"sent","campaign_uuid":"a"}"#);
     add(&mut t, r#"{"state":"dnd","campaign_uuid":"b"}"#);
-    let s1 = Snapshot::default().advance(vec![ok(Target::Discovery, t)], t0, Duration::from_secs(600));
+    let s1 =
+        Snapshot::default().advance(vec![ok(Target::Discovery, t)], t0, Duration::from_secs(600));
     assert_eq!(s1.campaigns.len(), 2);
-    let s2 = s1.advance(vec![failed(Target::Discovery)], t0 + Duration::from_secs(1), Duration::from_secs(600));
+    let s2 = s1.advance(
+        vec![failed(Target::Discovery)],
+        t0 + Duration::from_secs(1),
+        Duration::from_secs(600),
+    );
     assert_eq!(s2.campaigns.len(), 2);
     assert!(s2.campaigns.values().all(|c| !c.up && c.counts.is_some()));
-    let s3 = s2.advance(vec![failed(Target::Discovery)], t0 + Duration::from_secs(700), Duration::from_secs(600));
-    assert!(s3.campaigns.is_empty(), "stale discovered campaigns are forgotten");
+    let s3 = s2.advance(
+        vec![failed(Target::Discovery)],
+        t0 + Duration::from_secs(700),
+        Duration::from_secs(600),
+    );
+    assert!(
+        s3.campaigns.is_empty(),
+        "stale discovered campaigns are forgotten"
+    );
     assert_eq!(s3.up, Some(false));
 }
 
@@ -174,7 +215,10 @@ fn discovery_failure_keeps_every_known_campaign() {
 fn configured_names_win_over_record_names() {
     let t0 = SystemTime::UNIX_EPOCH;
     let mut t = Tally::new(Some("a"), 100);
-    add(&mut t, r#"{"state":"sent","campaign_uuid":"a","campaign_name":"From records"}"#);
+    add(
+        &mut t,
+        r#"{"state":"sent","campaign_uuid":"a","campaign_name":"From records"}"#,
+    );
     let s = Snapshot::default().advance(
         vec![ok(
             Target::Campaign {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 use uuid::Uuid;
 
+use super::shard::ShardIndex;
 use super::units::{ByteSize, HumanDuration};
 
 /// Prometheus exporter for Evolux Chat campaigns: polls the campaign-subscribers
@@ -142,6 +143,16 @@ pub struct Cli {
     /// Poll a built-in simulated Evolux API instead of a real one.
     #[arg(long = "demo")]
     pub demo: bool,
+
+    /// This replica's shard, from 0: a number or a StatefulSet pod name ending
+    /// in -<ordinal> [default: 0].
+    #[arg(long = "shard.index", env = "EVOLUX_SHARD_INDEX", value_name = "N")]
+    pub shard_index: Option<ShardIndex>,
+
+    /// Replicas sharing the configured campaigns; each polls only the campaigns
+    /// whose UUID hashes to its index [default: 1].
+    #[arg(long = "shard.count", env = "EVOLUX_SHARD_COUNT", value_name = "N")]
+    pub shard_count: Option<u32>,
 }
 
 /// How verbose the logs are.

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::cli::{LogFormat, LogLevel};
+use super::shard::ShardIndex;
 use super::units::{ByteSize, HumanDuration};
 
 /// The whole file.
@@ -31,6 +32,17 @@ pub struct FileConfig {
     /// Where records, next links and fields are found in the response body.
     #[serde(default)]
     pub response: FileResponse,
+    /// This replica's share of the campaigns.
+    #[serde(default)]
+    pub shard: FileShard,
+}
+
+/// `shard:` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileShard {
+    pub index: Option<ShardIndex>,
+    pub count: Option<u32>,
 }
 
 /// `evolux:` section.

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub(crate) mod file;
+pub mod shard;
 pub mod units;
 
 use std::fmt;
@@ -18,6 +19,7 @@ use url::Url;
 use uuid::Uuid;
 
 pub use cli::{Cli, LogFormat, LogLevel};
+pub use shard::Shard;
 
 use crate::evolux::fields::ResponseLayout;
 use crate::token::TokenSource;
@@ -44,6 +46,8 @@ pub struct Config {
     pub response: ResponseLayout,
     /// Poll the built-in simulated API instead of `evolux.url`.
     pub demo: bool,
+    /// This replica's share of the configured campaigns.
+    pub shard: Shard,
     /// Where the file part came from, for the summary.
     pub config_file: Option<PathBuf>,
 }
@@ -336,6 +340,26 @@ impl Config {
                 .unwrap_or(LogFormat::Logfmt),
         };
 
+        let shard = Shard {
+            index: cli.shard_index.or(file.shard.index).map_or(0, |i| i.0),
+            count: cli.shard_count.or(file.shard.count).unwrap_or(1),
+        };
+        if shard.count == 0 {
+            return Err(invalid("shard.count", "must be at least 1"));
+        }
+        if shard.index >= shard.count {
+            return Err(invalid(
+                "shard.index",
+                format!("{} is not below shard.count {}", shard.index, shard.count),
+            ));
+        }
+        if shard.count > 1 && campaigns.is_empty() {
+            return Err(invalid(
+                "shard.count",
+                "sharding splits the configured campaigns: configure campaigns (discovery cannot be split)",
+            ));
+        }
+
         let response = ResponseLayout::from_file(file.response)
             .map_err(|(field, reason)| invalid(format!("response.{field}"), reason))?;
 
@@ -365,8 +389,14 @@ impl Config {
             log,
             response,
             demo,
+            shard,
             config_file: cli.config_file,
         })
+    }
+
+    /// The campaigns this replica polls: all, or its shard's share.
+    pub fn owned_campaigns(&self) -> impl Iterator<Item = &CampaignConfig> {
+        self.campaigns.iter().filter(|c| self.shard.owns(&c.uuid))
     }
 
     /// The insertion window of a campaign: its own, else `poll.window`.
@@ -572,7 +602,7 @@ impl fmt::Display for Summary<'_> {
             )?;
         } else {
             writeln!(f, "  campaigns:          {}", c.campaigns.len())?;
-            for camp in &c.campaigns {
+            for camp in c.owned_campaigns() {
                 let mut extra = Vec::new();
                 if let Some(name) = &camp.name {
                     extra.push(format!("name {name:?}"));

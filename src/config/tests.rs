@@ -97,7 +97,10 @@ response:
     assert!(matches!(c.evolux.token, TokenSource::File(_)));
     // The summary names the campaign but hides the personal filter value.
     let summary = c.summary();
-    assert!(summary.contains("f45d98dc-ac5e-48f2-9c01-ebe18f86d28b"), "{summary}");
+    assert!(
+        summary.contains("f45d98dc-ac5e-48f2-9c01-ebe18f86d28b"),
+        "{summary}"
+    );
     assert!(!summary.contains("Pessoa Jurídica"), "{summary}");
     assert!(!summary.contains("abc"), "{summary}");
 }
@@ -124,18 +127,50 @@ fn bad_values_name_their_field() {
         (&["--evolux.url=ftp://x"], "", "evolux.url"),
         (&["--evolux.url=not a url"], "", "evolux.url"),
         (&["--evolux.url=https://u:p@x.cx"], "", "evolux.url"),
-        (&[URL, "--evolux.max-concurrency=0"], "", "evolux.max-concurrency"),
+        (
+            &[URL, "--evolux.max-concurrency=0"],
+            "",
+            "evolux.max-concurrency",
+        ),
         (&[URL, "--evolux.max-rps=0"], "", "evolux.max-rps"),
         (&[URL, "--poll.max-series=0"], "", "poll.max-series"),
-        (&[URL, "--web.listen-address=nonsense"], "", "web.listen-address"),
-        (&[URL, "--web.listen-address=:99999"], "", "web.listen-address"),
-        (&[URL, "--web.telemetry-path=metrics"], "", "web.telemetry-path"),
-        (&[URL, "--poll.interval=1m", "--poll.max-staleness=30s"], "", "poll.max-staleness"),
-        (&[URL, "--evolux.token-file=/nonexistent/token"], "", "evolux.token-file"),
+        (
+            &[URL, "--web.listen-address=nonsense"],
+            "",
+            "web.listen-address",
+        ),
+        (
+            &[URL, "--web.listen-address=:99999"],
+            "",
+            "web.listen-address",
+        ),
+        (
+            &[URL, "--web.telemetry-path=metrics"],
+            "",
+            "web.telemetry-path",
+        ),
+        (
+            &[URL, "--poll.interval=1m", "--poll.max-staleness=30s"],
+            "",
+            "poll.max-staleness",
+        ),
+        (
+            &[URL, "--evolux.token-file=/nonexistent/token"],
+            "",
+            "evolux.token-file",
+        ),
         (&[URL], "poll:\n  intervall: 1m\n", "intervall"),
         (&[URL], "poll:\n  interval: 5x\n", "poll.interval"),
-        (&[URL], "evolux:\n  max_response_size: 2XB\n", "evolux.max_response_size"),
-        (&[URL], "campaigns:\n  - uuid: not-a-uuid\n", "campaigns[0].uuid"),
+        (
+            &[URL],
+            "evolux:\n  max_response_size: 2XB\n",
+            "evolux.max_response_size",
+        ),
+        (
+            &[URL],
+            "campaigns:\n  - uuid: not-a-uuid\n",
+            "campaigns[0].uuid",
+        ),
         (
             &[URL],
             "campaigns:\n  - uuid: f45d98dc-ac5e-48f2-9c01-ebe18f86d28b\n    filters:\n      conversation_field_key: CPF\n",
@@ -166,7 +201,10 @@ fn bad_values_name_their_field() {
     ];
     for (args, yaml, field) in cases {
         let msg = err(args, yaml);
-        assert!(msg.contains(field), "{args:?} {yaml:?}: {msg:?} does not name {field}");
+        assert!(
+            msg.contains(field),
+            "{args:?} {yaml:?}: {msg:?} does not name {field}"
+        );
     }
 }
 
@@ -174,7 +212,10 @@ fn bad_values_name_their_field() {
 fn missing_token_is_an_error_naming_both_sources() {
     let e = Config::merge(cli(&[URL]), file::FileConfig::default(), None).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("EVOLUX_TOKEN") && msg.contains("token-file"), "{msg}");
+    assert!(
+        msg.contains("EVOLUX_TOKEN") && msg.contains("token-file"),
+        "{msg}"
+    );
     // The demo needs neither URL nor token.
     let c = Config::merge(cli(&["--demo"]), file::FileConfig::default(), None).unwrap();
     assert!(c.demo);
@@ -194,5 +235,10 @@ fn listen_addresses() {
         parse_listen_address("[::1]:10071").unwrap(),
         "[::1]:10071".parse().unwrap()
     );
-    assert!(parse_listen_address("localhost:10071").unwrap().ip().is_loopback());
+    assert!(
+        parse_listen_address("localhost:10071")
+            .unwrap()
+            .ip()
+            .is_loopback()
+    );
 }
