@@ -1,0 +1,446 @@
+//! The real binary, run as a child process with debug logging, against an
+//! upstream whose records (and error pages) hold personal data and the
+//! token: none of it may reach `/metrics`, the logs or the command line.
+//! SIGTERM ends it gracefully.
+
+mod common;
+
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use common::app::{CAMPAIGN_A, CAMPAIGN_B, Metrics, REPORT_PATH, TEMPLATE_1, wait_for};
+use serde_json::{Value, json};
+use wiremock::matchers::{path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const BIN: &str = env!("CARGO_BIN_EXE_evolux-exporter");
+
+const SECRET_TOKEN: &str = "evx-tok-Zq8Rw3Kd91PmX";
+const PHONE: &str = "5511987654321";
+const NAME: &str = "Maria Confidencial";
+const CPF: &str = "123.456.789-09";
+/// What must never show anywhere the exporter writes.
+const SECRETS: [&str; 4] = [SECRET_TOKEN, PHONE, NAME, CPF];
+
+/// Records served for campaign A.
+const RECORDS: usize = 7;
+
+fn subscriber(i: usize) -> Value {
+    let states = ["pending", "sent", "completed", "error"];
+    json!({
+        "uuid": format!("0d3c2b1a-0000-4000-8000-{i:012}"),
+        "name": NAME,
+        "phone_number": PHONE,
+        "state": states[i % states.len()],
+        "template_uuid": TEMPLATE_1,
+        "template_name": "Boas-vindas",
+        "campaign_uuid": CAMPAIGN_A,
+        "campaign_name": "Campanha Teste",
+        "conversation_fields": {"CPF": CPF, "nome": NAME},
+        "custom_fields": {"cpf": CPF, "telefone": PHONE}
+    })
+}
+
+/// A 500 page that repeats personal data and the token, as a misconfigured
+/// proxy might.
+fn leaky_error_page() -> String {
+    format!(
+        "<html><body><h1>500 Internal Server Error</h1><pre>request from {NAME} ({PHONE}, CPF {CPF})\nAuthorization: Bearer {SECRET_TOKEN}</pre></body></html>"
+    )
+}
+
+/// The address the binary says it listens on, from its "evolux-exporter
+/// started" line (logfmt `address=…` or JSON `"address":"…"`).
+fn listen_address(logs: &str) -> Option<String> {
+    let line = logs
+        .lines()
+        .find(|l| l.contains("evolux-exporter started"))?;
+    let at = line
+        .find("address=")
+        .map(|i| i + "address=".len())
+        .or_else(|| {
+            line.find("\"address\":\"")
+                .map(|i| i + "\"address\":\"".len())
+        })?;
+    let addr: String = line[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+        .collect();
+    addr.parse::<std::net::SocketAddr>()
+        .ok()
+        .filter(|a| a.port() != 0)
+        .map(|a| a.to_string())
+}
+
+/// Kills the child if the test panics before it exits.
+struct ChildGuard(Option<Child>);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// What one run of the binary left behind.
+struct Run {
+    metrics: Metrics,
+    logs: String,
+    cmdline: String,
+    status: ExitStatus,
+    shutdown_took: Duration,
+    upstream: MockServer,
+}
+
+/// Runs the binary against a wiremock upstream until it has counted campaign
+/// A (and, when `failing`, found campaign B failing), scrapes it, then sends
+/// SIGTERM.
+async fn run_binary(format: &str, failing: bool) -> Run {
+    let upstream = MockServer::start().await;
+    let recs: Vec<Value> = (0..RECORDS).map(subscriber).collect();
+    Mock::given(path(REPORT_PATH))
+        .and(query_param("campaigns[]", CAMPAIGN_A))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": recs})))
+        .mount(&upstream)
+        .await;
+    Mock::given(path(REPORT_PATH))
+        .and(query_param("campaigns[]", CAMPAIGN_B))
+        .respond_with(if failing {
+            ResponseTemplate::new(500).set_body_raw(leaky_error_page(), "text/html")
+        } else {
+            ResponseTemplate::new(200).set_body_json(json!({"data": []}))
+        })
+        .mount(&upstream)
+        .await;
+
+    // Personal data in the query too: filters the exporter must not log.
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = dir.path().join("config.yaml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "campaigns:\n  - uuid: {CAMPAIGN_A}\n    filters:\n      phone_number: \"{PHONE}\"\n      name: {NAME}\n      conversation_field_key: cpf\n      conversation_field_value: \"{CPF}\"\n"
+        ),
+    )
+    .unwrap();
+    let stdout_path = dir.path().join("stdout.log");
+    let stderr_path = dir.path().join("stderr.log");
+
+    let mut child = ChildGuard(Some(
+        Command::new(BIN)
+            .env_clear()
+            .env("EVOLUX_TOKEN", SECRET_TOKEN)
+            .arg(format!("--evolux.url={}", upstream.uri()))
+            .arg(format!("--config.file={}", config_file.display()))
+            .arg(format!("--campaign={CAMPAIGN_B}"))
+            // Port 0, and the address read back from the log: no race with
+            // other tests for a port picked in advance.
+            .arg("--web.listen-address=127.0.0.1:0")
+            .arg("--log.level=debug")
+            .arg(format!("--log.format={format}"))
+            // One retry of the failing campaign, so that the debug line of
+            // the retry is written too.
+            .arg("--evolux.max-retries=1")
+            .arg("--evolux.timeout=5s")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout_path).unwrap())
+            .stderr(std::fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .expect("the binary starts"),
+    ));
+    let pid = child.0.as_ref().unwrap().id();
+
+    let http = reqwest::Client::builder()
+        .no_gzip()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let http = &http;
+    let logs_so_far = || {
+        format!(
+            "{}{}",
+            std::fs::read_to_string(&stdout_path).unwrap_or_default(),
+            std::fs::read_to_string(&stderr_path).unwrap_or_default()
+        )
+    };
+    // Not wait_for: a binary that never gets ready must show its logs.
+    let started = Instant::now();
+    let mut base = None;
+    loop {
+        if base.is_none() {
+            base = listen_address(&logs_so_far()).map(|a| format!("http://{a}"));
+        }
+        if let Some(base) = &base
+            && http
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        let exited = child.0.as_mut().unwrap().try_wait().expect("try_wait");
+        if exited.is_some() || started.elapsed() > Duration::from_secs(15) {
+            panic!(
+                "not ready after {:?} (exit: {exited:?}); logs:\n{}",
+                started.elapsed(),
+                logs_so_far()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let base = base.unwrap();
+    let base = base.as_str();
+    // Read once the binary serves: right after spawn() the kernel may not
+    // have set up the new program's arguments yet.
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .expect("read the child's /proc/<pid>/cmdline");
+    let scrape = || async {
+        let text = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("/metrics")
+            .text()
+            .await
+            .expect("/metrics body");
+        Metrics(text)
+    };
+    wait_for(
+        "a scrape with the counts",
+        Duration::from_secs(10),
+        || async { scrape().await.campaign_total(CAMPAIGN_A) == RECORDS as f64 },
+    )
+    .await;
+    let metrics = scrape().await;
+
+    let term = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(term.success(), "kill -TERM {pid}");
+    let signalled = Instant::now();
+    let mut status = None;
+    wait_for(
+        "the binary to exit after SIGTERM",
+        Duration::from_secs(5),
+        || {
+            if status.is_none() {
+                status = child.0.as_mut().unwrap().try_wait().expect("try_wait");
+            }
+            std::future::ready(status.is_some())
+        },
+    )
+    .await;
+    let shutdown_took = signalled.elapsed();
+    child.0 = None; // reaped
+    Run {
+        metrics,
+        logs: logs_so_far(),
+        cmdline,
+        status: status.unwrap(),
+        shutdown_took,
+        upstream,
+    }
+}
+
+/// Checks shared by every run.
+async fn assert_private(run: &Run, what: &str) {
+    assert!(
+        run.status.success(),
+        "{what}: graceful exit, got {:?}\n{}",
+        run.status,
+        run.logs
+    );
+    assert!(
+        run.shutdown_took < Duration::from_secs(5),
+        "{what}: shutdown took {:?}",
+        run.shutdown_took
+    );
+    for secret in SECRETS {
+        assert!(
+            !run.metrics.0.contains(secret),
+            "{what}: /metrics holds {secret:?}\n{}",
+            run.metrics.0
+        );
+        assert!(
+            !run.logs.contains(secret),
+            "{what}: the logs hold {secret:?}\n{}",
+            run.logs
+        );
+    }
+    assert!(!run.metrics.0.contains("Bearer"), "{what}");
+    assert!(!run.logs.contains("Bearer"), "{what}: {}", run.logs);
+    assert!(
+        !run.cmdline.contains(SECRET_TOKEN),
+        "{what}: the token shows in ps: {}",
+        run.cmdline
+    );
+    assert!(run.cmdline.contains("--log.level=debug"), "{}", run.cmdline);
+    // The counts were there, and the data really went through the exporter:
+    // the records held the personal data and the query carried it as filters.
+    assert_eq!(
+        run.metrics
+            .get("evolux_campaign_up", &[("campaign", CAMPAIGN_A)]),
+        Some(1.0),
+        "{what}"
+    );
+    let requests = run.upstream.received_requests().await.unwrap();
+    let to_a = requests
+        .iter()
+        .find(|r| {
+            r.url
+                .query_pairs()
+                .any(|(k, v)| k == "campaigns[]" && v == CAMPAIGN_A)
+        })
+        .expect("a request for campaign A");
+    let q: Vec<(String, String)> = to_a
+        .url
+        .query_pairs()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    for (k, v) in [
+        ("phone_number", PHONE),
+        ("name", NAME),
+        ("conversation_field_value", CPF),
+    ] {
+        assert!(
+            q.iter().any(|(qk, qv)| qk == k && qv == v),
+            "{what}: the query carries {k}: {q:?}"
+        );
+    }
+    assert_eq!(
+        to_a.headers["authorization"],
+        format!("Bearer {SECRET_TOKEN}").as_str()
+    );
+}
+
+fn assert_failing_b(run: &Run) {
+    assert_eq!(
+        run.metrics
+            .get("evolux_campaign_up", &[("campaign", CAMPAIGN_B)]),
+        Some(0.0),
+        "{}",
+        run.metrics.0
+    );
+    assert_eq!(run.metrics.get("evolux_up", &[]), Some(0.0));
+    assert_eq!(
+        run.metrics
+            .get("evolux_api_requests_total", &[("code", "500")]),
+        Some(2.0)
+    );
+}
+
+fn logfmt_lines(logs: &str) -> Vec<&str> {
+    let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
+    for l in &lines {
+        assert!(l.starts_with("ts="), "not a logfmt line: {l}");
+    }
+    lines
+}
+
+fn json_lines(logs: &str) -> Vec<Value> {
+    logs.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn json_message(v: &Value) -> &str {
+    v["message"]
+        .as_str()
+        .or_else(|| v["fields"]["message"].as_str())
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn logfmt_run_leaks_nothing() {
+    let run = run_binary("logfmt", false).await;
+    assert_private(&run, "logfmt").await;
+    let lines = logfmt_lines(&run.logs);
+    assert!(
+        lines.iter().any(|l| l.contains(r#"msg="poll finished""#)
+            && l.contains("campaigns=2")
+            && l.contains("failed=0")),
+        "{}",
+        run.logs
+    );
+    assert_eq!(run.metrics.get("evolux_up", &[]), Some(1.0));
+}
+
+#[tokio::test]
+async fn logfmt_run_with_a_leaky_error_page_leaks_nothing() {
+    let run = run_binary("logfmt", true).await;
+    assert_private(&run, "logfmt, failing").await;
+    assert_failing_b(&run);
+    let lines = logfmt_lines(&run.logs);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(r#"msg="poll finished""#) && l.contains("failed=1")),
+        "{}",
+        run.logs
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("level=warn")
+            && l.contains(&format!("campaign={CAMPAIGN_B}"))
+            && l.contains("HTTP 500")),
+        "a warning names the failing campaign\n{}",
+        run.logs
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("level=debug") && l.contains("retrying")),
+        "debug lines were written\n{}",
+        run.logs
+    );
+}
+
+#[tokio::test]
+async fn json_run_leaks_nothing() {
+    let run = run_binary("json", false).await;
+    assert_private(&run, "json").await;
+    let lines = json_lines(&run.logs);
+    assert!(
+        lines
+            .iter()
+            .any(|v| json_message(v) == "poll finished" && v["failed"] == json!(0)),
+        "{}",
+        run.logs
+    );
+    assert_eq!(run.metrics.get("evolux_up", &[]), Some(1.0));
+}
+
+#[tokio::test]
+async fn json_run_with_a_leaky_error_page_leaks_nothing() {
+    let run = run_binary("json", true).await;
+    assert_private(&run, "json, failing").await;
+    assert_failing_b(&run);
+    let lines = json_lines(&run.logs);
+    assert!(
+        lines
+            .iter()
+            .any(|v| json_message(v) == "poll finished" && v["failed"] == json!(1)),
+        "{}",
+        run.logs
+    );
+    assert!(
+        lines.iter().any(|v| v["level"] == "WARN"
+            && v["campaign"] == CAMPAIGN_B
+            && v["error"].as_str().is_some_and(|e| e.contains("HTTP 500"))),
+        "a warning names the failing campaign\n{}",
+        run.logs
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["level"] == "DEBUG" && json_message(v).contains("retrying")),
+        "debug lines were written\n{}",
+        run.logs
+    );
+}
