@@ -104,7 +104,10 @@ async fn poll(client: &EvoluxClient, n: u64) -> (u64, usize) {
     let params = vec![("campaigns[]", n.to_string())];
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
-    let stats = client.run_query(&params, &mut tally).await.expect("poll succeeds");
+    let stats = client
+        .run_query(&params, &mut tally)
+        .await
+        .expect("poll succeeds");
     let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
     assert_eq!(stats.records, n);
     (tally.records, peak)
@@ -114,34 +117,55 @@ async fn poll(client: &EvoluxClient, n: u64) -> (u64, usize) {
 async fn a_million_records_need_no_more_memory_than_a_thousand() {
     let app = axum::Router::new().route(
         "/api/v1/reports/campaign/subscribers",
-        get(|q: axum::extract::Query<Vec<(String, String)>>| async move {
-            let n: u64 = q.0.iter().find(|(k, _)| k == "campaigns[]").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
-            Body::from_stream(body_stream(n))
-        }),
+        get(
+            |q: axum::extract::Query<Vec<(String, String)>>| async move {
+                let n: u64 =
+                    q.0.iter()
+                        .find(|(k, _)| k == "campaigns[]")
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(0);
+                Body::from_stream(body_stream(n))
+            },
+        ),
     );
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     std_listener.set_nonblocking(true).unwrap();
     let addr = std_listener.local_addr().unwrap();
     std::thread::spawn(move || {
         UNCOUNTED.with(|u| u.set(true));
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
             axum::serve(listener, app).await
         })
     });
 
-    let cli = Cli::try_parse_from(["x", &format!("--evolux.url=http://{addr}"), "--evolux.timeout=5m"]).unwrap();
+    let cli = Cli::try_parse_from([
+        "x",
+        &format!("--evolux.url=http://{addr}"),
+        "--evolux.timeout=5m",
+    ])
+    .unwrap();
     let config = Config::load_with_token(cli, Some("t".into())).unwrap();
     let metrics = SelfMetrics::new().unwrap();
-    let client = EvoluxClient::new(&config.evolux, Arc::new(config.response.clone()), metrics.api.clone()).unwrap();
+    let client = EvoluxClient::new(
+        &config.evolux,
+        Arc::new(config.response.clone()),
+        metrics.api.clone(),
+    )
+    .unwrap();
 
     // Warm up: the pooled connection's buffers grow to their bounded
     // steady-state size on the first long body, and stay allocated.
     poll(&client, 200_000).await;
     let (small_count, small_peak) = poll(&client, 1_000).await;
     let (large_count, large_peak) = poll(&client, 1_000_000).await;
-    println!("peak heap above baseline: 1 000 records {small_peak} B, 1 000 000 records {large_peak} B");
+    println!(
+        "peak heap above baseline: 1 000 records {small_peak} B, 1 000 000 records {large_peak} B"
+    );
     assert_eq!(small_count, 1_000);
     assert_eq!(large_count, 1_000_000);
     // Constant: the million-record poll (about 330 MB of JSON) stays within
