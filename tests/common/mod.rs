@@ -2,4 +2,5 @@
 
 pub mod app;
 pub mod dashboards;
+pub mod prometheus;
 pub mod tools;
