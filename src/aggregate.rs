@@ -6,6 +6,7 @@
 //! kept after a failure and which have gone stale.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -77,18 +78,59 @@ impl CampaignCounts {
     }
 }
 
+/// A fast, unkeyed hasher for the tally's few keys (UUIDs), looked up once
+/// per record. Flooding it is pointless: the series cap bounds the keys.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            self.mix(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(word));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.mix(u64::from(i));
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl KeyHasher {
+    #[inline]
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+/// A map keyed by label values, hashed with [`KeyHasher`].
+pub type KeyMap<V> = HashMap<Box<str>, V, BuildHasherDefault<KeyHasher>>;
+
 /// A campaign's UUID, counts, and the name its records gave.
 pub type CountedCampaign = (String, CampaignCounts, Option<String>);
 
 /// What one query counted, built record by record as the body streams in.
 #[derive(Debug)]
 pub struct Tally {
-    /// The configured campaign this query is for; `None` in discovery,
-    /// where each record's own campaign field is used.
-    fixed_campaign: Option<Box<str>>,
-    campaigns: HashMap<Box<str>, HashMap<Box<str>, StateCounts>>,
-    campaign_names: HashMap<Box<str>, Box<str>>,
-    template_names: HashMap<Box<str>, Box<str>>,
+    /// The configured campaign this query is for, and its counts; `None` in
+    /// discovery, where each record's own campaign field is used.
+    fixed: Option<(Box<str>, CampaignTally)>,
+    discovered: KeyMap<CampaignTally>,
     series: usize,
     max_series: usize,
     /// Records counted.
@@ -97,15 +139,27 @@ pub struct Tally {
     pub over_cap: u64,
 }
 
+/// One campaign's counts while they are being made.
+#[derive(Debug, Default)]
+struct CampaignTally {
+    templates: KeyMap<TemplateTally>,
+    name: Option<Box<str>>,
+}
+
+/// One template's counts while they are being made.
+#[derive(Debug, Default)]
+struct TemplateTally {
+    counts: StateCounts,
+    name: Option<Box<str>>,
+}
+
 impl Tally {
     /// A tally for one configured campaign, or for discovery (`None`), that
     /// creates at most `max_series` series.
     pub fn new(fixed_campaign: Option<&str>, max_series: usize) -> Tally {
         Tally {
-            fixed_campaign: fixed_campaign.map(Into::into),
-            campaigns: HashMap::new(),
-            campaign_names: HashMap::new(),
-            template_names: HashMap::new(),
+            fixed: fixed_campaign.map(|c| (c.into(), CampaignTally::default())),
+            discovered: KeyMap::default(),
             series: 0,
             max_series,
             records: 0,
@@ -114,30 +168,36 @@ impl Tally {
     }
 
     /// Counts one record.
+    #[inline]
     pub fn add(&mut self, r: &RecordFields<'_>) {
         let record_campaign = r.get(Field::Campaign).map(label_id);
-        let campaign: &str = match &self.fixed_campaign {
-            Some(c) => c,
-            None => record_campaign.unwrap_or(UNKNOWN),
-        };
         let template = r.get(Field::Template).map_or(UNKNOWN, label_id);
         let state = r.get(Field::State).map_or(UNKNOWN, label_state);
 
-        let templates = match self.campaigns.get_mut(campaign) {
-            Some(t) => t,
-            None => self.campaigns.entry(campaign.into()).or_default(),
+        // A record only names its own campaign.
+        let (campaign, names_campaign) = match &mut self.fixed {
+            Some((uuid, entry)) => (entry, record_campaign.is_none_or(|c| c == &**uuid)),
+            None => {
+                let key = record_campaign.unwrap_or(UNKNOWN);
+                let entry = match self.discovered.get_mut(key) {
+                    Some(e) => e,
+                    None => self.discovered.entry(key.into()).or_default(),
+                };
+                (entry, true)
+            }
         };
-        let counts = match templates.get_mut(template) {
-            Some(c) => c,
+        let entry = match campaign.templates.get_mut(template) {
+            Some(e) => e,
             None => {
                 if self.series + STATES.len() > self.max_series {
                     self.over_cap += 1;
                     return;
                 }
                 self.series += STATES.len();
-                templates.entry(template.into()).or_default()
+                campaign.templates.entry(template.into()).or_default()
             }
         };
+        let counts = &mut entry.counts;
         match STATES.iter().position(|s| *s == state) {
             Some(i) => counts.known[i] += 1,
             None => match counts.other.get_mut(state) {
@@ -154,44 +214,49 @@ impl Tally {
         }
         self.records += 1;
 
-        // Names: the first seen wins; a record only names its own campaign.
-        let same_campaign = self.fixed_campaign.is_none()
-            || record_campaign.is_none_or(|c| Some(c) == self.fixed_campaign.as_deref());
-        if same_campaign
-            && !self.campaign_names.contains_key(campaign)
-            && let Some(name) = r.get(Field::CampaignName).and_then(label_name)
-        {
-            self.campaign_names.insert(campaign.into(), name.into());
-        }
-        if template != UNKNOWN
+        // Names: the first seen wins.
+        if entry.name.is_none()
+            && template != UNKNOWN
             && template != INVALID
-            && !self.template_names.contains_key(template)
             && let Some(name) = r.get(Field::TemplateName).and_then(label_name)
         {
-            self.template_names.insert(template.into(), name.into());
+            entry.name = Some(name.into());
+        }
+        if names_campaign
+            && campaign.name.is_none()
+            && let Some(name) = r.get(Field::CampaignName).and_then(label_name)
+        {
+            campaign.name = Some(name.into());
         }
     }
 
     /// The campaigns counted (UUID, counts, name found in the records), and
     /// the template names found.
-    pub fn into_campaigns(self) -> (Vec<CountedCampaign>, HashMap<Box<str>, Box<str>>) {
-        let mut names = self.campaign_names;
-        let mut out: Vec<_> = self
-            .campaigns
-            .into_iter()
-            .map(|(campaign, templates)| {
-                let name = names.remove(&campaign).map(String::from);
+    pub fn into_campaigns(self) -> (Vec<CountedCampaign>, KeyMap<Box<str>>) {
+        let mut template_names = KeyMap::default();
+        let campaigns = self.fixed.into_iter().chain(self.discovered);
+        let mut out: Vec<CountedCampaign> = campaigns
+            .filter(|(_, c)| !c.templates.is_empty() || c.name.is_some())
+            .map(|(uuid, c)| {
+                let templates = c
+                    .templates
+                    .into_iter()
+                    .map(|(template, t)| {
+                        if let Some(name) = t.name {
+                            template_names.entry(template.clone()).or_insert(name);
+                        }
+                        (template, t.counts)
+                    })
+                    .collect();
                 (
-                    String::from(campaign),
-                    CampaignCounts {
-                        templates: templates.into_iter().collect(),
-                    },
-                    name,
+                    String::from(uuid),
+                    CampaignCounts { templates },
+                    c.name.map(String::from),
                 )
             })
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        (out, self.template_names)
+        (out, template_names)
     }
 }
 
@@ -300,7 +365,7 @@ impl Snapshot {
             up: Some(results.iter().all(|r| r.result.is_ok())),
             ..Snapshot::default()
         };
-        let mut template_names: HashMap<Box<str>, Box<str>> = HashMap::new();
+        let mut template_names: KeyMap<Box<str>> = KeyMap::default();
         let keep_if_fresh = |prev: Option<&CampaignStatus>| -> Option<Arc<CampaignCounts>> {
             let prev = prev?;
             let age = now.duration_since(prev.last_success?).unwrap_or_default();

@@ -3,15 +3,15 @@
 //!
 //! The defaults accept the shapes of `evolux-api.md` without configuration;
 //! the `response:` section of the config file overrides any of them.
-//! A record's fields are pulled out by one pass of serde over the record's
-//! bytes, descending only into keys that lead to a wanted field and skipping
-//! the rest (names, phone numbers, custom fields) without copying them.
+//! A record's fields are pulled out by one pass over the record's bytes in
+//! place ([`ResponseLayout::walk_record`]), descending only into keys that
+//! lead to a wanted field and skipping the rest (names, phone numbers,
+//! custom fields) without decoding or copying them.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-
+use super::json::{Stop, Walked, byte_at, decode_escaped, skip_value, skip_ws, string_end};
 use crate::config::file::FileResponse;
 
 /// One JSON pointer, split into unescaped reference tokens.
@@ -190,21 +190,36 @@ impl ResponseLayout {
         Ok(ResponseLayout::new(records, next, fields))
     }
 
-    /// Pulls the counted fields out of one record's JSON bytes. `Ok(None)`
-    /// when the record is valid JSON but not an object.
-    pub fn extract<'a>(
-        &self,
-        record: &'a [u8],
-    ) -> Result<Option<RecordFields<'a>>, serde_json::Error> {
-        let mut out = RecordFields::default();
-        let mut de = serde_json::Deserializer::from_slice(record);
-        let is_object = NodeSeed {
-            node: &self.tree,
-            out: &mut out,
+    /// Walks the record that starts at `buf[0]` (a `{`), filling `out`
+    /// with the wanted fields; returns the index just past the record.
+    /// [`Stop::Incomplete`] when `buf` ends inside it.
+    #[inline]
+    pub fn walk_record<'a>(&self, buf: &'a [u8], out: &mut RecordFields<'a>) -> Walked {
+        if byte_at(buf, 0)? != b'{' {
+            return Err(Stop::Invalid);
         }
-        .deserialize(&mut de)?;
-        de.end()?;
-        Ok(is_object.then_some(out))
+        walk_object(buf, 0, &self.tree, out)
+    }
+
+    /// Pulls the counted fields out of one whole record's bytes. `Ok(None)`
+    /// when the value is not an object.
+    pub fn extract<'a>(&self, record: &'a [u8]) -> Result<Option<RecordFields<'a>>, Stop> {
+        let start = skip_ws(record, 0);
+        if byte_at(record, start)? != b'{' {
+            return skip_value(record, start).and_then(|end| {
+                if skip_ws(record, end) == record.len() {
+                    Ok(None)
+                } else {
+                    Err(Stop::Invalid)
+                }
+            });
+        }
+        let mut out = RecordFields::default();
+        let end = self.walk_record(&record[start..], &mut out)?;
+        if skip_ws(record, start + end) != record.len() {
+            return Err(Stop::Invalid);
+        }
+        Ok(Some(out))
     }
 }
 
@@ -255,9 +270,18 @@ impl Node {
     }
 
     fn child(&self, key: &str) -> Option<&Node> {
+        self.child_bytes(key.as_bytes())
+    }
+
+    #[inline]
+    fn child_bytes(&self, key: &[u8]) -> Option<&Node> {
+        // Length and first byte first: most keys of a record are not wanted.
         self.children
             .iter()
-            .find(|(k, _, _)| k == key)
+            .find(|(k, _, _)| {
+                let k = k.as_bytes();
+                k.len() == key.len() && k.first() == key.first() && k == key
+            })
             .map(|(_, _, n)| n)
     }
 
@@ -269,122 +293,92 @@ impl Node {
     }
 }
 
-/// Visits a value at a node of the tree; returns whether it was an object.
-struct NodeSeed<'t, 'o, 'a> {
-    node: &'t Node,
-    out: &'o mut RecordFields<'a>,
-}
-
-impl<'de: 'a, 'a> DeserializeSeed<'de> for NodeSeed<'_, '_, 'a> {
-    type Value = bool;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_any(self)
+/// A string value's content, borrowed when it holds no escapes.
+#[inline]
+fn string_value(buf: &[u8], start: usize, end: usize, escaped: bool) -> Result<Cow<'_, str>, Stop> {
+    let raw = &buf[start..end];
+    if escaped {
+        decode_escaped(raw).map(Cow::Owned).ok_or(Stop::Invalid)
+    } else {
+        std::str::from_utf8(raw)
+            .map(Cow::Borrowed)
+            .map_err(|_| Stop::Invalid)
     }
 }
 
-impl<'de: 'a, 'a> Visitor<'de> for NodeSeed<'_, '_, 'a> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<bool, E> {
-        for (field, priority) in &self.node.leaves {
-            self.out.set(*field, *priority, Cow::Borrowed(v));
-        }
-        Ok(false)
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-        for (field, priority) in &self.node.leaves {
-            self.out.set(*field, *priority, Cow::Owned(v.to_owned()));
-        }
-        Ok(false)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            match self.node.child(&key) {
-                Some(node) => {
-                    map.next_value_seed(NodeSeed {
-                        node,
-                        out: &mut *self.out,
-                    })?;
-                }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+/// Walks a value at `node` of the tree, from its first byte.
+fn walk_value<'a>(buf: &'a [u8], i: usize, node: &Node, out: &mut RecordFields<'a>) -> Walked {
+    match byte_at(buf, i)? {
+        b'"' if !node.leaves.is_empty() => {
+            let (end, escaped) = string_end(buf, i + 1)?;
+            let value = string_value(buf, i + 1, end - 1, escaped)?;
+            for (field, priority) in &node.leaves {
+                out.set(*field, *priority, value.clone());
             }
+            Ok(end)
         }
-        Ok(true)
+        b'{' if !node.children.is_empty() => walk_object(buf, i, node, out),
+        b'[' if node.children.iter().any(|(_, idx, _)| idx.is_some()) => {
+            walk_array(buf, i, node, out)
+        }
+        _ => skip_value(buf, i),
     }
+}
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        let mut i = 0;
-        loop {
-            let more = match self.node.index(i) {
-                Some(node) => seq
-                    .next_element_seed(NodeSeed {
-                        node,
-                        out: &mut *self.out,
-                    })?
-                    .is_some(),
-                None => seq.next_element::<IgnoredAny>()?.is_some(),
-            };
-            if !more {
-                return Ok(false);
-            }
-            i += 1;
+/// Walks an object from its `{`, descending into the keys the tree names.
+fn walk_object<'a>(buf: &'a [u8], i: usize, node: &Node, out: &mut RecordFields<'a>) -> Walked {
+    let mut j = skip_ws(buf, i + 1);
+    if byte_at(buf, j)? == b'}' {
+        return Ok(j + 1);
+    }
+    loop {
+        if byte_at(buf, j)? != b'"' {
+            return Err(Stop::Invalid);
+        }
+        let (key_end, escaped) = string_end(buf, j + 1)?;
+        let raw_key = &buf[j + 1..key_end - 1];
+        let child = if escaped {
+            decode_escaped(raw_key).and_then(|k| node.child(&k))
+        } else {
+            node.child_bytes(raw_key)
+        };
+        j = skip_ws(buf, key_end);
+        if byte_at(buf, j)? != b':' {
+            return Err(Stop::Invalid);
+        }
+        j = skip_ws(buf, j + 1);
+        j = match child {
+            Some(child) => walk_value(buf, j, child, out)?,
+            None => skip_value(buf, j)?,
+        };
+        j = skip_ws(buf, j);
+        match byte_at(buf, j)? {
+            b',' => j = skip_ws(buf, j + 1),
+            b'}' => return Ok(j + 1),
+            _ => return Err(Stop::Invalid),
         }
     }
 }
 
-/// A map key, borrowed when it holds no escapes.
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
+/// Walks an array from its `[`, descending into the indexes the tree names.
+fn walk_array<'a>(buf: &'a [u8], i: usize, node: &Node, out: &mut RecordFields<'a>) -> Walked {
+    let mut j = skip_ws(buf, i + 1);
+    if byte_at(buf, j)? == b']' {
+        return Ok(j + 1);
     }
-}
-
-impl<'de> Visitor<'de> for KeySeed {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string key")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_owned()))
+    let mut index = 0;
+    loop {
+        j = match node.index(index) {
+            Some(child) => walk_value(buf, j, child, out)?,
+            None => skip_value(buf, j)?,
+        };
+        j = skip_ws(buf, j);
+        match byte_at(buf, j)? {
+            b',' => j = skip_ws(buf, j + 1),
+            b']' => return Ok(j + 1),
+            _ => return Err(Stop::Invalid),
+        }
+        index += 1;
     }
 }
 
@@ -457,8 +451,13 @@ mod tests {
         let l = ResponseLayout::default();
         assert_eq!(l.extract(b"[1,2]").unwrap(), None);
         assert_eq!(l.extract(b"\"x\"").unwrap(), None);
-        assert!(l.extract(b"{\"state\":").is_err());
-        assert!(l.extract(b"{} trailing").is_err());
+        assert_eq!(l.extract(b"{\"state\":").unwrap_err(), Stop::Incomplete);
+        assert_eq!(l.extract(b"{} trailing").unwrap_err(), Stop::Invalid);
+        assert_eq!(l.extract(b"{\"a\" 1}").unwrap_err(), Stop::Invalid);
+        assert_eq!(
+            l.extract(b"{\"state\":\"\xff\"}").unwrap_err(),
+            Stop::Invalid
+        );
     }
 
     #[test]

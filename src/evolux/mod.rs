@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod fields;
+pub mod json;
 pub mod limiter;
 pub mod query;
 pub mod retry;

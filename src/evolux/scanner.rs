@@ -13,6 +13,7 @@
 use memchr::memchr2;
 
 use super::fields::{Pointer, RecordFields, ResponseLayout};
+use super::json::{Skipper, Stop, decode_escaped, is_scalar_byte, is_ws};
 
 /// Largest single record accepted (a real one is well under 1 KiB).
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
@@ -133,78 +134,6 @@ enum Mode {
     },
 }
 
-/// Finds the end of a JSON value by counting brackets outside strings.
-#[derive(Debug, Default, Clone, Copy)]
-struct Skipper {
-    depth: u32,
-    in_string: bool,
-    escape: bool,
-}
-
-const STRUCTURAL: [bool; 256] = {
-    let mut t = [false; 256];
-    t[b'"' as usize] = true;
-    t[b'{' as usize] = true;
-    t[b'}' as usize] = true;
-    t[b'[' as usize] = true;
-    t[b']' as usize] = true;
-    t
-};
-
-impl Skipper {
-    fn string() -> Skipper {
-        Skipper {
-            depth: 0,
-            in_string: true,
-            escape: false,
-        }
-    }
-
-    /// Consumes bytes; returns the index of the value's last byte once found.
-    #[inline]
-    fn scan(&mut self, b: &[u8]) -> Option<usize> {
-        let mut i = 0;
-        loop {
-            if self.in_string {
-                if self.escape {
-                    if i >= b.len() {
-                        return None;
-                    }
-                    self.escape = false;
-                    i += 1;
-                }
-                let p = i + memchr2(b'"', b'\\', b.get(i..)?)?;
-                if b[p] == b'\\' {
-                    self.escape = true;
-                    i = p + 1;
-                    continue;
-                }
-                self.in_string = false;
-                i = p + 1;
-                if self.depth == 0 {
-                    return Some(p);
-                }
-            } else {
-                while i < b.len() && !STRUCTURAL[b[i] as usize] {
-                    i += 1;
-                }
-                let c = *b.get(i)?;
-                match c {
-                    b'"' => self.in_string = true,
-                    b'{' | b'[' => self.depth += 1,
-                    _ => {
-                        self.depth = self.depth.saturating_sub(1);
-                        if self.depth == 0 {
-                            return Some(i);
-                        }
-                    }
-                }
-                i += 1;
-            }
-        }
-    }
-}
-
 /// The push parser for one response body.
 pub struct BodyScanner<'l> {
     layout: &'l ResponseLayout,
@@ -218,10 +147,8 @@ pub struct BodyScanner<'l> {
     offset: u64,
     records: u64,
     invalid: u64,
-}
-
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+    /// The record being captured was already found not to be JSON.
+    capture_invalid: bool,
 }
 
 fn describe_byte(b: u8) -> String {
@@ -247,6 +174,7 @@ impl<'l> BodyScanner<'l> {
             offset: 0,
             records: 0,
             invalid: 0,
+            capture_invalid: false,
         }
     }
 
@@ -269,9 +197,13 @@ impl<'l> BodyScanner<'l> {
                             }
                             &self.carry
                         };
-                        match self.layout.extract(bytes) {
-                            Ok(Some(fields)) => sink.record(&fields),
-                            Ok(None) | Err(_) => self.invalid += 1,
+                        let mut fields = RecordFields::default();
+                        let whole = !self.capture_invalid
+                            && self.layout.walk_record(bytes, &mut fields) == Ok(bytes.len());
+                        if whole {
+                            sink.record(&fields);
+                        } else {
+                            self.invalid += 1;
                         }
                         self.records += 1;
                         self.carry.clear();
@@ -351,9 +283,7 @@ impl<'l> BodyScanner<'l> {
                 Mode::Scalar { purpose } => {
                     let purpose = *purpose;
                     let start = i;
-                    while i < chunk.len()
-                        && matches!(chunk[i], b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'+' | b'-' | b'.')
-                    {
+                    while i < chunk.len() && is_scalar_byte(chunk[i]) {
                         i += 1;
                     }
                     if self.token.len() + (i - start) > MAX_TOKEN_BYTES {
@@ -376,6 +306,24 @@ impl<'l> BodyScanner<'l> {
                         Expect::Value | Expect::ValueOrEnd => {
                             if self.expect == Expect::ValueOrEnd && b == b']' {
                                 self.close(false, at, b)?;
+                            } else if b == b'{' && self.frames.last().is_some_and(|f| f.records) {
+                                // The hot path: a record parsed in place from the chunk.
+                                let mut fields = RecordFields::default();
+                                match self.layout.walk_record(&chunk[i..], &mut fields) {
+                                    Ok(len) => {
+                                        sink.record(&fields);
+                                        self.records += 1;
+                                        i += len;
+                                        self.value_done();
+                                    }
+                                    Err(stop) => {
+                                        // It straddles chunks (or is broken): collect it whole.
+                                        self.capture_invalid = stop == Stop::Invalid;
+                                        self.mode = Mode::Capture(Skipper::default());
+                                        capture_from = i;
+                                    }
+                                }
+                                continue;
                             } else {
                                 if self.begin_value(b, at)? {
                                     capture_from = i;
@@ -675,14 +623,11 @@ struct Relation {
 }
 
 fn decode_string(raw: &[u8]) -> Option<String> {
-    if !raw.contains(&b'\\') {
-        return std::str::from_utf8(raw).ok().map(str::to_owned);
+    if raw.contains(&b'\\') {
+        decode_escaped(raw)
+    } else {
+        std::str::from_utf8(raw).ok().map(str::to_owned)
     }
-    let mut quoted = Vec::with_capacity(raw.len() + 2);
-    quoted.push(b'"');
-    quoted.extend_from_slice(raw);
-    quoted.push(b'"');
-    serde_json::from_slice(&quoted).ok()
 }
 
 #[cfg(test)]
