@@ -5,8 +5,9 @@
 //! time, and it decides what `/metrics` shows, including which counts are
 //! kept after a failure and which have gone stale.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -118,8 +119,25 @@ impl KeyHasher {
     }
 }
 
-/// A map keyed by label values, hashed with [`KeyHasher`].
-pub type KeyMap<V> = HashMap<Box<str>, V, BuildHasherDefault<KeyHasher>>;
+/// A label value already checked to be one (UTF-8, no control characters,
+/// not too long), looked up by the raw bytes of a record's field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key(Box<str>);
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.as_bytes().hash(state);
+    }
+}
+
+impl Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+/// A map keyed by label values, looked up by raw bytes, hashed with [`KeyHasher`].
+type KeyMap<V> = HashMap<Key, V, BuildHasherDefault<KeyHasher>>;
 
 /// A campaign's UUID, counts, and the name its records gave.
 pub type CountedCampaign = (String, CampaignCounts, Option<String>);
@@ -167,21 +185,25 @@ impl Tally {
         }
     }
 
-    /// Counts one record.
+    /// Counts one record. The hot path looks the raw field bytes up among
+    /// the label values already seen; only a new value is validated.
     #[inline]
     pub fn add(&mut self, r: &RecordFields<'_>) {
-        let record_campaign = r.get(Field::Campaign).map(label_id);
-        let template = r.get(Field::Template).map_or(UNKNOWN, label_id);
-        let state = r.get(Field::State).map_or(UNKNOWN, label_state);
+        let record_campaign = r.get(Field::Campaign);
+        let template = r.get(Field::Template).unwrap_or(UNKNOWN.as_bytes());
+        let state = r.get(Field::State).unwrap_or(UNKNOWN.as_bytes());
 
         // A record only names its own campaign.
         let (campaign, names_campaign) = match &mut self.fixed {
-            Some((uuid, entry)) => (entry, record_campaign.is_none_or(|c| c == &**uuid)),
+            Some((uuid, entry)) => (entry, record_campaign.is_none_or(|c| c == uuid.as_bytes())),
             None => {
-                let key = record_campaign.unwrap_or(UNKNOWN);
-                let entry = match self.discovered.get_mut(key) {
+                let raw = record_campaign.unwrap_or(UNKNOWN.as_bytes());
+                let entry = match self.discovered.get_mut(raw) {
                     Some(e) => e,
-                    None => self.discovered.entry(key.into()).or_default(),
+                    None => self
+                        .discovered
+                        .entry(Key(label_id(raw).into()))
+                        .or_default(),
                 };
                 (entry, true)
             }
@@ -189,36 +211,41 @@ impl Tally {
         let entry = match campaign.templates.get_mut(template) {
             Some(e) => e,
             None => {
-                if self.series + STATES.len() > self.max_series {
-                    self.over_cap += 1;
-                    return;
-                }
-                self.series += STATES.len();
-                campaign.templates.entry(template.into()).or_default()
-            }
-        };
-        let counts = &mut entry.counts;
-        match STATES.iter().position(|s| *s == state) {
-            Some(i) => counts.known[i] += 1,
-            None => match counts.other.get_mut(state) {
-                Some(n) => *n += 1,
-                None => {
-                    if self.series >= self.max_series {
+                let key = label_id(template);
+                if !campaign.templates.contains_key(key.as_bytes()) {
+                    if self.series + STATES.len() > self.max_series {
                         self.over_cap += 1;
                         return;
                     }
-                    self.series += 1;
-                    counts.other.insert(state.into(), 1);
+                    self.series += STATES.len();
                 }
-            },
+                campaign.templates.entry(Key(key.into())).or_default()
+            }
+        };
+        let counts = &mut entry.counts;
+        match STATES.iter().position(|s| s.as_bytes() == state) {
+            Some(i) => counts.known[i] += 1,
+            None => {
+                let state = label_state(state);
+                match counts.other.get_mut(state) {
+                    Some(n) => *n += 1,
+                    None => {
+                        if self.series >= self.max_series {
+                            self.over_cap += 1;
+                            return;
+                        }
+                        self.series += 1;
+                        counts.other.insert(state.into(), 1);
+                    }
+                }
+            }
         }
         self.records += 1;
 
         // Names: the first seen wins.
         if entry.name.is_none()
-            && template != UNKNOWN
-            && template != INVALID
             && let Some(name) = r.get(Field::TemplateName).and_then(label_name)
+            && !matches!(label_id(template), UNKNOWN | INVALID)
         {
             entry.name = Some(name.into());
         }
@@ -232,24 +259,30 @@ impl Tally {
 
     /// The campaigns counted (UUID, counts, name found in the records), and
     /// the template names found.
-    pub fn into_campaigns(self) -> (Vec<CountedCampaign>, KeyMap<Box<str>>) {
-        let mut template_names = KeyMap::default();
-        let campaigns = self.fixed.into_iter().chain(self.discovered);
+    pub fn into_campaigns(self) -> (Vec<CountedCampaign>, HashMap<String, String>) {
+        let mut template_names = HashMap::new();
+        let campaigns = self
+            .fixed
+            .map(|(uuid, c)| (Key(uuid), c))
+            .into_iter()
+            .chain(self.discovered);
         let mut out: Vec<CountedCampaign> = campaigns
             .filter(|(_, c)| !c.templates.is_empty() || c.name.is_some())
             .map(|(uuid, c)| {
                 let templates = c
                     .templates
                     .into_iter()
-                    .map(|(template, t)| {
+                    .map(|(Key(template), t)| {
                         if let Some(name) = t.name {
-                            template_names.entry(template.clone()).or_insert(name);
+                            template_names
+                                .entry(template.to_string())
+                                .or_insert_with(|| name.into());
                         }
                         (template, t.counts)
                     })
                     .collect();
                 (
-                    String::from(uuid),
+                    String::from(uuid.0),
                     CampaignCounts { templates },
                     c.name.map(String::from),
                 )
@@ -266,32 +299,30 @@ impl RecordSink for Tally {
     }
 }
 
-/// An identifier as a label value.
-fn label_id(v: &str) -> &str {
-    if v.is_empty() || v.len() > MAX_ID_LEN || v.chars().any(char::is_control) {
-        INVALID
-    } else {
-        v
+/// An identifier as a label value: UTF-8, no control characters, not too long.
+fn label_id(v: &[u8]) -> &str {
+    match std::str::from_utf8(v) {
+        Ok(s) if !s.is_empty() && s.len() <= MAX_ID_LEN && !s.chars().any(char::is_control) => s,
+        _ => INVALID,
     }
 }
 
-/// A state as a label value: the six, or another identifier-like word.
-fn label_state(v: &str) -> &str {
-    if STATES.contains(&v)
-        || (!v.is_empty()
-            && v.len() <= 64
-            && v.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
-    {
-        v
-    } else {
-        INVALID
+/// A state outside the six as a label value: an identifier-like word, else
+/// [`INVALID`] (free text never becomes a label).
+fn label_state(v: &[u8]) -> &str {
+    let word = !v.is_empty()
+        && v.len() <= 64
+        && v.iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-');
+    match std::str::from_utf8(v) {
+        Ok(s) if word => s,
+        _ => INVALID,
     }
 }
 
 /// A campaign or template name as a label value, if it can be one.
-fn label_name(v: &str) -> Option<&str> {
-    let v = v.trim();
+fn label_name(v: &[u8]) -> Option<&str> {
+    let v = std::str::from_utf8(v).ok()?.trim();
     (!v.is_empty() && v.len() <= MAX_NAME_LEN && !v.chars().any(char::is_control)).then_some(v)
 }
 
@@ -365,7 +396,7 @@ impl Snapshot {
             up: Some(results.iter().all(|r| r.result.is_ok())),
             ..Snapshot::default()
         };
-        let mut template_names: KeyMap<Box<str>> = KeyMap::default();
+        let mut template_names: HashMap<String, String> = HashMap::new();
         let keep_if_fresh = |prev: Option<&CampaignStatus>| -> Option<Arc<CampaignCounts>> {
             let prev = prev?;
             let age = now.duration_since(prev.last_success?).unwrap_or_default();
@@ -457,8 +488,8 @@ impl Snapshot {
             };
             for template in counts.templates.keys() {
                 let name = template_names
-                    .get(template)
-                    .map(|n| n.to_string())
+                    .get(template.as_ref())
+                    .cloned()
                     .or_else(|| self.template_names.get(template.as_ref()).cloned());
                 if let Some(name) = name {
                     next.template_names.insert(template.to_string(), name);

@@ -232,3 +232,42 @@ fn configured_names_win_over_record_names() {
     );
     assert_eq!(s.campaigns["a"].name.as_deref(), Some("Configured"));
 }
+
+#[test]
+fn bytes_that_are_not_text_become_invalid_labels() {
+    let layout = ResponseLayout::default();
+    let mut t = Tally::new(None, 1000);
+    for rec in [
+        &b"{\"state\":\"sent\",\"template_uuid\":\"t\xff\",\"campaign_uuid\":\"c\xfe\"}"[..],
+        b"{\"state\":\"s\xff\",\"template_uuid\":\"t1\",\"campaign_uuid\":\"c1\",\"template_name\":\"\xff\"}",
+        b"{\"state\":\"sent\",\"template_uuid\":\"t\xff\",\"campaign_uuid\":\"c\xfe\"}",
+    ] {
+        t.add(&layout.extract(rec).unwrap().unwrap());
+    }
+    let (campaigns, names) = t.into_campaigns();
+    let got: Vec<(String, Vec<(String, u64)>)> = campaigns
+        .iter()
+        .map(|(c, counts, _)| {
+            (
+                c.clone(),
+                counts
+                    .templates
+                    .iter()
+                    .flat_map(|(t, s)| {
+                        s.iter()
+                            .filter(|(_, n)| *n > 0)
+                            .map(move |(st, n)| (format!("{t}/{st}"), n))
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("c1".to_string(), vec![("t1/invalid".to_string(), 1)]),
+            (INVALID.to_string(), vec![(format!("{INVALID}/sent"), 2)]),
+        ]
+    );
+    assert!(names.is_empty(), "a name that is not text is no name");
+}

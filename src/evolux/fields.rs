@@ -224,18 +224,29 @@ impl ResponseLayout {
 }
 
 /// The counted fields of one record, borrowed from its bytes where possible.
+///
+/// Values are the raw bytes of JSON strings (escapes decoded), not yet
+/// checked to be UTF-8: the tally looks most of them up as they are and
+/// validates only the few it keeps (a new label value, a name).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RecordFields<'a> {
-    slots: [Option<(u8, Cow<'a, str>)>; 5],
+    slots: [Option<(u8, Cow<'a, [u8]>)>; 5],
 }
 
 impl<'a> RecordFields<'a> {
-    /// The value of a field, if the record has it as a string.
-    pub fn get(&self, field: Field) -> Option<&str> {
+    /// The raw bytes of a field, if the record has it as a string.
+    #[inline]
+    pub fn get(&self, field: Field) -> Option<&[u8]> {
         self.slots[field as usize].as_ref().map(|(_, v)| v.as_ref())
     }
 
-    fn set(&mut self, field: Field, priority: u8, value: Cow<'a, str>) {
+    /// A field as text, if the record has it as a valid UTF-8 string.
+    pub fn get_str(&self, field: Field) -> Option<&str> {
+        self.get(field).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    #[inline]
+    fn set(&mut self, field: Field, priority: u8, value: Cow<'a, [u8]>) {
         let slot = &mut self.slots[field as usize];
         if slot.as_ref().is_none_or(|(p, _)| *p > priority) {
             *slot = Some((priority, value));
@@ -295,14 +306,19 @@ impl Node {
 
 /// A string value's content, borrowed when it holds no escapes.
 #[inline]
-fn string_value(buf: &[u8], start: usize, end: usize, escaped: bool) -> Result<Cow<'_, str>, Stop> {
+fn string_value(
+    buf: &[u8],
+    start: usize,
+    end: usize,
+    escaped: bool,
+) -> Result<Cow<'_, [u8]>, Stop> {
     let raw = &buf[start..end];
     if escaped {
-        decode_escaped(raw).map(Cow::Owned).ok_or(Stop::Invalid)
+        decode_escaped(raw)
+            .map(|s| Cow::Owned(s.into_bytes()))
+            .ok_or(Stop::Invalid)
     } else {
-        std::str::from_utf8(raw)
-            .map(Cow::Borrowed)
-            .map_err(|_| Stop::Invalid)
+        Ok(Cow::Borrowed(raw))
     }
 }
 
@@ -396,7 +412,7 @@ mod tests {
             Field::CampaignName,
         ]
         .iter()
-        .map(|f| rec.get(*f).map(str::to_owned))
+        .map(|f| rec.get_str(*f).map(str::to_owned))
         .collect()
     }
 
@@ -454,10 +470,10 @@ mod tests {
         assert_eq!(l.extract(b"{\"state\":").unwrap_err(), Stop::Incomplete);
         assert_eq!(l.extract(b"{} trailing").unwrap_err(), Stop::Invalid);
         assert_eq!(l.extract(b"{\"a\" 1}").unwrap_err(), Stop::Invalid);
-        assert_eq!(
-            l.extract(b"{\"state\":\"\xff\"}").unwrap_err(),
-            Stop::Invalid
-        );
+        // Not UTF-8: found, but not text.
+        let rec = l.extract(b"{\"state\":\"\xff\"}").unwrap().unwrap();
+        assert_eq!(rec.get(Field::State), Some(&b"\xff"[..]));
+        assert_eq!(rec.get_str(Field::State), None);
     }
 
     #[test]

@@ -640,7 +640,7 @@ mod tests {
         let layout = ResponseLayout::default();
         let mut states = Vec::new();
         let mut sink = |r: &RecordFields<'_>| {
-            states.push(r.get(Field::State).unwrap_or("-").to_string());
+            states.push(r.get_str(Field::State).unwrap_or("-").to_string());
         };
         let mut scanner = BodyScanner::new(&layout);
         for piece in body.chunks(chunk.max(1)) {
