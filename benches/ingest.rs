@@ -7,7 +7,8 @@
 //! - the exporter's real client polling the body over loopback HTTP.
 //!
 //! Run: `cargo bench --bench ingest` (`INGEST_RECORDS=100000` for a
-//! shorter run, `INGEST_RUNS` for more repetitions).
+//! shorter run, `INGEST_RUNS` for more repetitions, `INGEST_WRITE=FILE` to
+//! write the data set to a file and stop).
 
 mod support;
 
@@ -81,6 +82,12 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
     let (body, _) = support::body(n, 42);
+    if let Ok(path) = std::env::var("INGEST_WRITE") {
+        // For benches/compare.sh: the same bytes, for the peer tools.
+        std::fs::write(&path, &body).expect("write the data set");
+        println!("wrote {n} records ({} bytes) to {path}", body.len());
+        return;
+    }
     let mb = body.len() as f64 / 1e6;
     println!("ingest: {n} records, {mb:.0} MB of JSON, median of {runs} runs");
     let layout = ResponseLayout::default();
