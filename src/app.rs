@@ -82,7 +82,8 @@ impl App {
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        let poll_task = tokio::spawn(self.poller.clone().run(stopped(stop_rx.clone())));
+        let poll_thread = spawn_poll_thread(self.poller.clone(), stopped(stop_rx.clone()))
+            .context("starting the poller thread")?;
         let server_stop = stopped(stop_rx);
         let server = tokio::spawn(server::serve(
             listener,
@@ -93,11 +94,34 @@ impl App {
         shutdown.await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
-        let _ = poll_task.await;
+        match tokio::task::spawn_blocking(move || poll_thread.join()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => tracing::error!("the poller thread panicked"),
+            Err(e) => tracing::error!(error = %e, "waiting for the poller thread"),
+        }
         server
             .await
             .context("server task")?
             .context("serving HTTP")?;
         Ok(())
     }
+}
+
+/// Runs the poll loop on a thread of its own, with a single-threaded runtime.
+///
+/// Parsing a large response is CPU work that can take a core for seconds.
+/// On the server's runtime it would share worker threads with `/metrics`
+/// and push scrape latency up while a poll runs; on its own thread it only
+/// competes through the OS scheduler, and a scrape is answered from the
+/// published bytes at once (issue 5: p99 must not change during a poll).
+fn spawn_poll_thread(
+    poller: Arc<Poller>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("evolux-poller".into())
+        .spawn(move || runtime.block_on(poller.run(shutdown)))
 }

@@ -1,18 +1,29 @@
 //! The limits on requests to the API: how many in flight at once and how
 //! many started per second.
+//!
+//! The rate limit is enforced on the moments requests really start, not on
+//! slots booked in advance: a task that wakes late pushes every later start
+//! back, so no one-second window, wherever it falls, sees more than
+//! `max_rps` starts. Starts are spaced [`RATE_MARGIN`] wider than `1/max_rps`
+//! so that network jitter between here and the upstream cannot bunch two
+//! starts closer than the upstream's own limiter allows.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{Mutex, Semaphore, SemaphorePermit};
 use tokio::time::Instant;
+
+/// How much wider than `1/max_rps` starts are spaced (2%).
+pub const RATE_MARGIN: f64 = 1.02;
 
 /// Shared by every request of the exporter.
 #[derive(Debug)]
 pub struct Limiter {
     in_flight: Semaphore,
     period: Duration,
-    next_slot: Mutex<Instant>,
+    /// When the last request started; held across the wait so that starts
+    /// are handed out one at a time, in arrival order (tokio's mutex is fair).
+    last_start: Mutex<Option<Instant>>,
 }
 
 impl Limiter {
@@ -20,8 +31,8 @@ impl Limiter {
     pub fn new(max_concurrency: usize, max_rps: f64) -> Limiter {
         Limiter {
             in_flight: Semaphore::new(max_concurrency),
-            period: Duration::from_secs_f64(1.0 / max_rps),
-            next_slot: Mutex::new(Instant::now()),
+            period: Duration::from_secs_f64(RATE_MARGIN / max_rps),
+            last_start: Mutex::new(None),
         }
     }
 
@@ -33,13 +44,12 @@ impl Limiter {
             Ok(p) => p,
             Err(_) => unreachable!("the limiter's semaphore is never closed"),
         };
-        let start_at = {
-            let mut next = self.next_slot.lock().unwrap_or_else(|e| e.into_inner());
-            let slot = (*next).max(Instant::now());
-            *next = slot + self.period;
-            slot
-        };
-        tokio::time::sleep_until(start_at).await;
+        let mut last_start = self.last_start.lock().await;
+        if let Some(last) = *last_start {
+            tokio::time::sleep_until(last + self.period).await;
+        }
+        // The actual wake time, so a late wake-up delays the next start too.
+        *last_start = Some(Instant::now());
         permit
     }
 }
@@ -49,7 +59,7 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn starts_are_spaced_by_the_rate() {
+    async fn starts_are_spaced_by_the_rate_and_its_margin() {
         let limiter = Limiter::new(10, 4.0);
         let t0 = Instant::now();
         let mut starts = Vec::new();
@@ -58,7 +68,52 @@ mod tests {
             starts.push(Instant::now() - t0);
         }
         assert_eq!(starts[0], Duration::ZERO);
-        assert_eq!(starts[4], Duration::from_millis(1000));
+        let four_periods = Duration::from_secs_f64(4.0 * RATE_MARGIN / 4.0);
+        let error = starts[4].abs_diff(four_periods);
+        assert!(error < Duration::from_millis(1), "starts: {starts:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_start_pushes_the_next_one_back() {
+        let limiter = Limiter::new(10, 10.0);
+        drop(limiter.acquire().await);
+        // The caller of the second start is busy for 250 ms before it asks.
+        tokio::time::advance(Duration::from_millis(250)).await;
+        let second = Instant::now();
+        drop(limiter.acquire().await);
+        assert_eq!(Instant::now(), second, "no wait needed after a long gap");
+        drop(limiter.acquire().await);
+        assert!(Instant::now() - second >= Duration::from_millis(100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_waiters_never_start_closer_than_the_period() {
+        let limiter = std::sync::Arc::new(Limiter::new(50, 20.0));
+        let mut tasks = Vec::new();
+        for _ in 0..40 {
+            let limiter = limiter.clone();
+            tasks.push(tokio::spawn(async move {
+                let _p = limiter.acquire().await;
+                Instant::now()
+            }));
+        }
+        let mut starts = Vec::new();
+        for t in tasks {
+            starts.push(t.await.expect("task"));
+        }
+        starts.sort();
+        let min_gap = Duration::from_secs_f64(1.0 / 20.0);
+        for w in starts.windows(2) {
+            assert!(w[1] - w[0] >= min_gap, "gap {:?}", w[1] - w[0]);
+        }
+        // And in any one-second window, at most 20 starts.
+        for (i, &s) in starts.iter().enumerate() {
+            let in_window = starts[i..]
+                .iter()
+                .take_while(|&&t| t - s < Duration::from_secs(1))
+                .count();
+            assert!(in_window <= 20, "{in_window} starts in one second");
+        }
     }
 
     #[tokio::test(start_paused = true)]
