@@ -28,7 +28,8 @@
 //! was held during the idle runs.
 //!
 //! Run: `cargo bench --bench serve` (`SERVE_DURATION=10` seconds per wrk
-//! run, `SERVE_PROBE_SECS=5` per light-scraper run, `SERVE_PACE_SECS=20`,
+//! run, `SERVE_REPEATS=3` wrk runs per cell, medians reported,
+//! `SERVE_PROBE_SECS=5` per light-scraper run, `SERVE_PACE_SECS=20`,
 //! `SERVE_HEAVY_RECORDS=300000`; `SERVE_EXPORTER=path` runs another build
 //! of the exporter, to compare a change). Skips when
 //! `wrk` or `nginx` is not installed.
@@ -606,6 +607,7 @@ fn main() {
     let pace = Duration::from_secs(env_or("SERVE_PACE_SECS", 20));
     let heavy_records: usize = env_or("SERVE_HEAVY_RECORDS", 300_000);
     let probe_secs: f64 = env_or("SERVE_PROBE_SECS", 5.0);
+    let repeats: usize = env_or("SERVE_REPEATS", 3).max(1);
 
     let t = Instant::now();
     let small = records_part(PAIRS * 3);
@@ -758,9 +760,11 @@ fn main() {
 
     // Idle: the exporter's second poll is held at the upstream.
     probe_phase("idle");
-    for gzip in [false, true] {
-        for (target, url) in targets {
-            run(target, url, gzip, "idle");
+    for _ in 0..repeats {
+        for gzip in [false, true] {
+            for (target, url) in targets {
+                run(target, url, gzip, "idle");
+            }
         }
     }
 
@@ -772,9 +776,11 @@ fn main() {
     );
     std::thread::sleep(Duration::from_secs(1));
     probe_phase("paced poll");
-    for gzip in [false, true] {
-        for (target, url) in targets {
-            run(target, url, gzip, "paced poll");
+    for _ in 0..repeats {
+        for gzip in [false, true] {
+            for (target, url) in targets {
+                run(target, url, gzip, "paced poll");
+            }
         }
     }
 
@@ -787,9 +793,11 @@ fn main() {
     );
     std::thread::sleep(Duration::from_secs(1));
     probe_phase("unpaced poll");
-    for gzip in [false, true] {
-        for (target, url) in targets {
-            run(target, url, gzip, "unpaced poll");
+    for _ in 0..repeats {
+        for gzip in [false, true] {
+            for (target, url) in targets {
+                run(target, url, gzip, "unpaced poll");
+            }
         }
     }
     up.mode.send_replace(Mode::Done);
@@ -816,46 +824,72 @@ fn main() {
 
     println!();
     println!(
-        "serve: wrk -t2 -c50 -d{secs}s --latency, 2 cores shared by wrk, the exporter \
+        "serve: wrk -t2 -c50 -d{secs}s --latency, {repeats} runs per cell (medians), 2 cores shared by wrk, the exporter \
          (2 tokio workers), nginx (2 workers) and the upstream; load after: {}",
         loadavg()
     );
     println!();
+    // Each cell is the median of the repeats (each quantity on its own);
+    // requests are summed.
+    let get = |target: &str, variant: &str, phase: &str| {
+        let runs: Vec<&Row> = rows
+            .iter()
+            .filter(|o| o.target == target && o.variant == variant && o.phase == phase)
+            .collect();
+        assert!(!runs.is_empty(), "every run was made");
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let secs = |f: fn(&WrkResult) -> Duration| {
+            Duration::from_secs_f64(median(runs.iter().map(|o| f(&o.r).as_secs_f64()).collect()))
+        };
+        WrkResult {
+            rps: median(runs.iter().map(|o| o.r.rps).collect()),
+            p50: secs(|r| r.p50),
+            p99: secs(|r| r.p99),
+            requests: runs.iter().map(|o| o.r.requests).sum(),
+            errors: runs
+                .iter()
+                .map(|o| o.r.errors.as_str())
+                .filter(|e| !e.is_empty())
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    };
     println!(
         "| target | variant | phase | req/s | p50 | p99 | vs nginx (same variant, phase) | notes |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for row in &rows {
-        let nginx_rps = rows
-            .iter()
-            .find(|o| o.target == "nginx" && o.variant == row.variant && o.phase == row.phase)
-            .map(|o| o.r.rps)
-            .unwrap_or(f64::NAN);
-        let errors = if row.r.errors.is_empty() {
-            String::new()
-        } else {
-            format!("; **{}**", row.r.errors)
-        };
-        println!(
-            "| {} | {} | {} | {:.0} | {} | {} | {:.2}× | {} requests; {}{errors} |",
-            row.target,
-            row.variant,
-            row.phase,
-            row.r.rps,
-            ms(row.r.p50),
-            ms(row.r.p99),
-            row.r.rps / nginx_rps,
-            row.r.requests,
-            row.note
-        );
+    for phase in ["idle", "paced poll", "unpaced poll"] {
+        for variant in ["plain", "gzip"] {
+            for target in ["exporter", "nginx"] {
+                let r = get(target, variant, phase);
+                let nginx_rps = get("nginx", variant, phase).rps;
+                let errors = if r.errors.is_empty() {
+                    String::new()
+                } else {
+                    format!("; **{}**", r.errors)
+                };
+                let notes: Vec<&str> = rows
+                    .iter()
+                    .filter(|o| o.target == target && o.variant == variant && o.phase == phase)
+                    .map(|o| o.note.as_str())
+                    .collect();
+                println!(
+                    "| {target} | {variant} | {phase} | {:.0} | {} | {} | {:.2}× | {} requests in {} runs; {}{errors} |",
+                    r.rps,
+                    ms(r.p50),
+                    ms(r.p99),
+                    r.rps / nginx_rps,
+                    r.requests,
+                    notes.len(),
+                    notes.join(" / ")
+                );
+            }
+        }
     }
 
-    let get = |target: &str, variant: &str, phase: &str| {
-        rows.iter()
-            .find(|o| o.target == target && o.variant == variant && o.phase == phase)
-            .map(|o| o.r.clone())
-            .expect("every run was made")
-    };
     println!();
     println!(
         "| target | variant | p99 idle | p99 paced poll | × idle | p99 unpaced poll | × idle |"
