@@ -14,6 +14,7 @@ use crate::evolux::EvoluxClient;
 use crate::metrics::SelfMetrics;
 use crate::poller::{Poller, Published};
 use crate::server;
+use crate::webconfig::WebConfigSource;
 
 /// A configured exporter, ready to serve.
 pub struct App {
@@ -22,6 +23,8 @@ pub struct App {
     /// What the server serves.
     pub published: Arc<Published>,
     config: Arc<Config>,
+    /// TLS and authentication for the server, when configured.
+    web_config: Option<Arc<WebConfigSource>>,
     /// Kept alive for as long as the app: dropping it stops the demo API.
     _demo: Option<DemoServer>,
 }
@@ -48,6 +51,14 @@ impl App {
         } else {
             None
         };
+        let web_config = match &config.web.config_file {
+            Some(path) => {
+                let source = WebConfigSource::open(path).context("loading --web.config.file")?;
+                tracing::info!(file = %path.display(), settings = %source.current().describe(), "web config loaded");
+                Some(Arc::new(source))
+            }
+            None => None,
+        };
         let config = Arc::new(config);
         let self_metrics = Arc::new(SelfMetrics::new().context("registering self-metrics")?);
         let client = EvoluxClient::new(
@@ -67,6 +78,7 @@ impl App {
             poller,
             published,
             config,
+            web_config,
             _demo: demo,
         })
     }
@@ -88,7 +100,10 @@ impl App {
         let server = tokio::spawn(server::serve(
             listener,
             self.published.clone(),
-            self.config.web.telemetry_path.clone(),
+            server::ServerOptions {
+                telemetry_path: self.config.web.telemetry_path.clone(),
+                web_config: self.web_config.clone(),
+            },
             server_stop,
         ));
         shutdown.await;
@@ -123,5 +138,33 @@ fn spawn_poll_thread(
         .build()?;
     std::thread::Builder::new()
         .name("evolux-poller".into())
-        .spawn(move || runtime.block_on(poller.run(shutdown)))
+        .spawn(move || {
+            lower_thread_priority();
+            runtime.block_on(poller.run(shutdown))
+        })
 }
+
+/// The nice value of the poller thread: background work, which the
+/// scheduler should put behind the server (nice 0) when cores are scarce.
+const POLLER_NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority to [`POLLER_NICE`].
+///
+/// On Linux a nice value belongs to a thread, so this leaves the server's
+/// threads alone. Lowering one's own priority needs no privilege; if it
+/// fails anyway, the poller runs at normal priority.
+#[cfg(target_os = "linux")]
+fn lower_thread_priority() {
+    // SAFETY: both calls take plain integers and touch no memory of ours.
+    let rc = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, POLLER_NICE)
+    };
+    if rc != 0 {
+        let error = std::io::Error::last_os_error();
+        tracing::debug!(%error, "could not lower the poller thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_thread_priority() {}

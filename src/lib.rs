@@ -18,13 +18,19 @@
 //!   [`aggregate::Snapshot`], with the rules for failures and staleness.
 //! - [`poller`]: the poll loop and its public [`poller::Poller::poll_once`].
 //! - [`metrics`]: snapshot and self-metrics into exposition bytes.
-//! - [`server`]: the axum router: `/metrics`, `/healthz`, `/readyz`, `/`.
+//! - [`server`]: the accept loop (plain or TLS, with bounds on slow and
+//!   large requests) and the axum router: `/metrics`, `/healthz`,
+//!   `/readyz`, `/`.
+//! - [`webconfig`]: `--web.config.file` (exporter-toolkit format), watched
+//!   and reloaded when it or its certificates change.
+//! - [`auth`]: client certificates and basic auth (bcrypt) per request.
 //! - [`demo`]: the simulated Evolux API behind `--demo`.
 //! - [`telemetry`]: logging in logfmt or JSON.
 //! - [`app`]: wiring, used by `main` and by the tests.
 
 pub mod aggregate;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod evolux;
@@ -33,3 +39,4 @@ pub mod poller;
 pub mod server;
 pub mod telemetry;
 pub mod token;
+pub mod webconfig;

@@ -3,25 +3,62 @@
 //!
 //! `/metrics` serves the bytes the last poll rendered, gzipped when the
 //! scraper accepts it; it never calls the API and never waits on a poll.
+//!
+//! The accept loop is the exporter's own, so that it can speak TLS when the
+//! web config file asks for it and bound what one client can take: the
+//! request head must arrive within [`HEADER_READ_TIMEOUT`] and fit in
+//! [`MAX_REQUEST_HEAD_BYTES`] (else 431), a TLS handshake must finish within
+//! [`HANDSHAKE_TIMEOUT`], and at most [`MAX_CONNECTIONS`] connections are
+//! served at once (more wait in the kernel's backlog).
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
 
+use crate::auth::{Guard, VerifiedClientCert, guard_request};
 use crate::metrics::CONTENT_TYPE;
 use crate::poller::Published;
+use crate::webconfig::WebConfigSource;
+
+/// A request head (request line and headers) must arrive within this.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A TLS handshake must finish within this.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request head; a larger one gets 431.
+pub const MAX_REQUEST_HEAD_BYTES: usize = 64 * 1024;
+/// Connections served at once.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// How long shutdown waits for requests in progress.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 struct AppState {
     published: Arc<Published>,
     telemetry_path: Arc<str>,
+}
+
+/// How the server treats its clients.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Path of the metrics endpoint.
+    pub telemetry_path: String,
+    /// TLS and authentication, from `--web.config.file`.
+    pub web_config: Option<Arc<WebConfigSource>>,
 }
 
 /// The router, for tests that drive it without a socket.
@@ -40,16 +77,115 @@ pub fn router(published: Arc<Published>, telemetry_path: &str) -> Router {
 }
 
 /// Serves on `listener` until `shutdown` resolves, then lets requests in
-/// progress finish.
+/// progress finish (for up to 10 s).
 pub async fn serve(
     listener: TcpListener,
     published: Arc<Published>,
-    telemetry_path: String,
+    options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(published, &telemetry_path))
-        .with_graceful_shutdown(shutdown)
+    let guard = options.web_config.map(|s| Arc::new(Guard::new(s)));
+    let mut app = router(published, &options.telemetry_path);
+    if let Some(guard) = &guard {
+        app = app.layer(axum::middleware::from_fn_with_state(
+            guard.clone(),
+            guard_request,
+        ));
+    }
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_REQUEST_HEAD_BYTES);
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break, // never closed
+            },
+            _ = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, or a connection reset before
+                    // it was accepted: wait a moment rather than spin.
+                    tracing::debug!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let tls = guard.as_ref().and_then(|g| g.security().tls.clone());
+        let app = app.clone();
+        let http = http.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tls {
+                None => {
+                    let conn = http.serve_connection(TokioIo::new(stream), service(app, false));
+                    let _ = watcher.watch(conn).await;
+                }
+                Some(config) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                    let stream = match tokio::time::timeout(
+                        HANDSHAKE_TIMEOUT,
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let verified = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .is_some_and(|c| !c.is_empty());
+                    let conn = http.serve_connection(TokioIo::new(stream), service(app, verified));
+                    let _ = watcher.watch(conn).await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period");
+    }
+    Ok(())
+}
+
+/// The router as a hyper service for one connection, telling it whether
+/// the client presented a verified certificate.
+fn service(
+    app: Router,
+    verified: bool,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response, Infallible>> + Send,
+> + Clone {
+    hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(VerifiedClientCert(verified));
+        app.clone().oneshot(req)
+    })
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -66,6 +66,13 @@ fn bad_configurations_are_rejected_naming_the_field() {
     );
     let bad_uuid = write("uuid.yaml", "campaigns:\n  - uuid: 1234\n");
     let bad_duration = write("dur.yaml", "poll:\n  window: seven days\n");
+    let web_unknown_key = write("web1.yml", "tls_server_config:\n  cert_fil: a.pem\n");
+    let web_plain_hash = write("web2.yml", "basic_auth_users:\n  prometheus: hunter2\n");
+    let web_missing_cert = write(
+        "web3.yml",
+        "tls_server_config:\n  cert_file: /nonexistent/tls.crt\n  key_file: /nonexistent/tls.key\n",
+    );
+    let not_pem = write("ca.pem", "this is not a certificate\n");
     let url = "--evolux.url=https://acme.evolux.cx";
     let token = [("EVOLUX_TOKEN", "t")];
     type Case<'a> = (Vec<String>, &'a [(&'a str, &'a str)], &'a str);
@@ -127,6 +134,50 @@ fn bad_configurations_are_rejected_naming_the_field() {
             vec![url.into(), "--config.file=/nonexistent.yaml".into()],
             &token,
             "config.file",
+        ),
+        (
+            // A directory: exists, but cannot be read as a token.
+            vec![
+                url.into(),
+                format!("--evolux.token-file={}", dir.path().display()),
+            ],
+            &[],
+            "evolux.token-file",
+        ),
+        (
+            vec![url.into(), "--web.listen-address=:99999".into()],
+            &token,
+            "web.listen-address",
+        ),
+        (
+            vec![url.into(), "--web.config.file=/nonexistent/web.yml".into()],
+            &token,
+            "web.config.file",
+        ),
+        (
+            vec![url.into(), format!("--web.config.file={web_unknown_key}")],
+            &token,
+            "tls_server_config.cert_fil",
+        ),
+        (
+            vec![url.into(), format!("--web.config.file={web_plain_hash}")],
+            &token,
+            "basic_auth_users.prometheus",
+        ),
+        (
+            vec![url.into(), format!("--web.config.file={web_missing_cert}")],
+            &token,
+            "tls_server_config.cert_file",
+        ),
+        (
+            vec![url.into(), "--evolux.ca-file=/nonexistent/ca.pem".into()],
+            &token,
+            "evolux.ca-file",
+        ),
+        (
+            vec![url.into(), format!("--evolux.ca-file={not_pem}")],
+            &token,
+            "evolux.ca-file",
         ),
     ];
     for (args, env, field) in cases {

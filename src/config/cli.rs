@@ -32,6 +32,11 @@ pub struct Cli {
     )]
     pub evolux_token_file: Option<PathBuf>,
 
+    /// PEM file of CA certificates to trust for the API, added to the built-in
+    /// roots (a private Evolux installation). TLS is always verified.
+    #[arg(long = "evolux.ca-file", env = "EVOLUX_CA_FILE", value_name = "PATH")]
+    pub evolux_ca_file: Option<PathBuf>,
+
     /// Timeout of one HTTP request to the API, body included [default: 30s].
     #[arg(
         long = "evolux.timeout",
@@ -131,6 +136,11 @@ pub struct Cli {
     /// Path under which to expose metrics [default: /metrics].
     #[arg(long = "web.telemetry-path", value_name = "PATH")]
     pub web_telemetry_path: Option<String>,
+
+    /// TLS and basic auth for the endpoints, in the exporter-toolkit web-config
+    /// format; re-read when it or its certificates change.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub web_config_file: Option<PathBuf>,
 
     /// Log level: error, warn, info, debug or trace [default: info].
     #[arg(long = "log.level", env = "EVOLUX_LOG_LEVEL", value_name = "LEVEL")]

@@ -51,6 +51,7 @@ pub struct FileShard {
 pub struct FileEvolux {
     pub url: Option<String>,
     pub token_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
     pub timeout: Option<HumanDuration>,
     pub max_concurrency: Option<usize>,
     pub max_rps: Option<f64>,
@@ -105,6 +106,7 @@ pub struct FilePoll {
 pub struct FileWeb {
     pub listen_address: Option<String>,
     pub telemetry_path: Option<String>,
+    pub config_file: Option<PathBuf>,
 }
 
 /// `log:` section.

@@ -60,6 +60,10 @@ pub struct EvoluxConfig {
     pub url: Url,
     /// Where the bearer token comes from.
     pub token: TokenSource,
+    /// `--evolux.ca-file`, for the summary.
+    pub ca_file: Option<PathBuf>,
+    /// Its certificates, trusted in addition to the built-in roots.
+    pub ca_certificates: Vec<reqwest::Certificate>,
     /// One request, from sending to the end of its body.
     pub timeout: Duration,
     /// Requests in flight at once.
@@ -133,6 +137,9 @@ pub struct WebConfig {
     pub listen_address: SocketAddr,
     /// Path of the metrics endpoint.
     pub telemetry_path: String,
+    /// `--web.config.file`: TLS and basic auth; checked at load, watched
+    /// while serving.
+    pub config_file: Option<PathBuf>,
 }
 
 /// Logging.
@@ -235,6 +242,11 @@ impl Config {
             }
         };
 
+        let ca_file = cli.evolux_ca_file.or(file.evolux.ca_file);
+        let ca_certificates = match &ca_file {
+            Some(path) => load_ca_file(path).map_err(|r| invalid("evolux.ca-file", r))?,
+            None => Vec::new(),
+        };
         let token_file = cli.evolux_token_file.or(file.evolux.token_file);
         let token = match (token_file, env_token.filter(|t| !t.trim().is_empty())) {
             (Some(path), _) => {
@@ -332,6 +344,11 @@ impl Config {
             ));
         }
 
+        let web_config_file = cli.web_config_file.or(file.web.config_file);
+        if let Some(path) = &web_config_file {
+            crate::webconfig::load(path).map_err(|e| invalid("web.config.file", e.to_string()))?;
+        }
+
         let log = LogConfig {
             level: cli.log_level.or(file.log.level).unwrap_or(LogLevel::Info),
             format: cli
@@ -367,6 +384,8 @@ impl Config {
             evolux: EvoluxConfig {
                 url,
                 token,
+                ca_file,
+                ca_certificates,
                 timeout,
                 max_concurrency,
                 max_rps,
@@ -385,6 +404,7 @@ impl Config {
             web: WebConfig {
                 listen_address,
                 telemetry_path,
+                config_file: web_config_file,
             },
             log,
             response,
@@ -555,6 +575,17 @@ fn parse_listen_address(raw: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{raw:?}: {host:?} resolves to no address"))
 }
 
+/// The certificates of a PEM CA bundle.
+fn load_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("{}: not a PEM certificate bundle: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate in it", path.display()));
+    }
+    Ok(certs)
+}
+
 /// Display of a config for `--config.check`.
 struct Summary<'a>(&'a Config);
 
@@ -571,6 +602,14 @@ impl fmt::Display for Summary<'_> {
             writeln!(f, "  evolux.url:         {}", c.evolux.url)?;
         }
         writeln!(f, "  token:              {}", c.evolux.token.describe())?;
+        if let Some(ca) = &c.evolux.ca_file {
+            writeln!(
+                f,
+                "  extra CA file:      {} ({} certificates)",
+                ca.display(),
+                c.evolux.ca_certificates.len()
+            )?;
+        }
         writeln!(
             f,
             "  requests:           timeout {}, {} at once, {} per second, {} retries, max body {}",
@@ -595,6 +634,11 @@ impl fmt::Display for Summary<'_> {
             "  listen:             {} (metrics at {})",
             c.web.listen_address, c.web.telemetry_path
         )?;
+        if let Some(path) = &c.web.config_file {
+            let settings = crate::webconfig::load(path)
+                .map_or_else(|e| format!("invalid: {e}"), |s| s.describe());
+            writeln!(f, "  web config file:    {} ({settings})", path.display())?;
+        }
         if c.campaigns.is_empty() {
             writeln!(
                 f,

@@ -133,7 +133,11 @@ impl EvoluxClient {
                 attempt.stop()
             }
         });
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for ca in &config.ca_certificates {
+            builder = builder.add_root_certificate(ca.clone());
+        }
+        let http = builder
             .user_agent(concat!("evolux-exporter/", env!("CARGO_PKG_VERSION")))
             .redirect(redirect)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
