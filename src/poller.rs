@@ -144,6 +144,16 @@ impl Poller {
                 let outcome =
                     tokio::time::timeout(deadline, self.client.run_query(&params, &mut tally)).await;
                 let (result, pages) = match outcome {
+                    // Nothing but unusable elements: the upstream is not
+                    // sending records, so this is no reason to drop the
+                    // campaign's last good counts.
+                    Ok(Ok(stats)) if stats.invalid > 0 && stats.invalid == stats.records => (
+                        Err(format!(
+                            "none of the {} elements of the records array is a record (objects with the subscriber fields)",
+                            stats.records
+                        )),
+                        stats.pages,
+                    ),
                     Ok(Ok(stats)) => {
                         if stats.invalid > 0 {
                             warn!(

@@ -428,3 +428,44 @@ async fn a_private_ca_is_trusted_only_when_given() {
         expected.iter().sum::<u64>() as f64
     );
 }
+
+#[tokio::test]
+async fn a_redirect_to_another_host_is_not_followed_and_gets_no_token() {
+    use wiremock::matchers::any;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let elsewhere = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
+        .mount(&elsewhere)
+        .await;
+    let upstream = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(302).insert_header(
+            "location",
+            format!("{}/api/v1/reports/campaign/subscribers", elsewhere.uri()).as_str(),
+        ))
+        .mount(&upstream)
+        .await;
+    let app = spawn_app(config(&[
+        &format!("--evolux.url={}", upstream.uri()),
+        &format!("--campaign={CAMPAIGN_A}"),
+    ]))
+    .await;
+    let report = app.poller.poll_once().await;
+    assert_eq!(report.failed, 1, "a cross-host redirect fails the query");
+    assert!(
+        !upstream.received_requests().await.unwrap_or_default().is_empty(),
+        "the configured host was asked"
+    );
+    let leaked = elsewhere.received_requests().await.unwrap_or_default();
+    assert!(
+        leaked.is_empty(),
+        "the other host received {} request(s)",
+        leaked.len()
+    );
+    let m = app.scrape().await;
+    assert_eq!(
+        m.get("evolux_campaign_up", &[("campaign", CAMPAIGN_A)]),
+        Some(0.0)
+    );
+}

@@ -2,5 +2,6 @@
 
 pub mod app;
 pub mod dashboards;
+pub mod faults;
 pub mod prometheus;
 pub mod tools;
