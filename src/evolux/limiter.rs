@@ -16,6 +16,9 @@ use tokio::time::Instant;
 /// How much wider than `1/max_rps` starts are spaced (2%).
 pub const RATE_MARGIN: f64 = 1.02;
 
+/// A wake-up this late still counts as on schedule.
+const TIMER_SLACK: Duration = Duration::from_millis(2);
+
 /// Shared by every request of the exporter.
 #[derive(Debug)]
 pub struct Limiter {
@@ -45,11 +48,21 @@ impl Limiter {
             Err(_) => unreachable!("the limiter's semaphore is never closed"),
         };
         let mut last_start = self.last_start.lock().await;
-        if let Some(last) = *last_start {
-            tokio::time::sleep_until(last + self.period).await;
-        }
-        // The actual wake time, so a late wake-up delays the next start too.
-        *last_start = Some(Instant::now());
+        let now = match *last_start {
+            Some(last) => {
+                let due = last + self.period;
+                tokio::time::sleep_until(due).await;
+                let now = Instant::now();
+                // The timer wakes up to a millisecond or so late; within
+                // TIMER_SLACK the start counts as on time, so the rate is
+                // not lost to rounding (two starts can then be closer than
+                // the period by at most the slack, once, which the margin
+                // covers). A later wake-up delays every later start.
+                if now <= due + TIMER_SLACK { due } else { now }
+            }
+            None => Instant::now(),
+        };
+        *last_start = Some(now);
         permit
     }
 }

@@ -141,6 +141,8 @@ pub struct BodyScanner<'l> {
     expect: Expect,
     mode: Mode,
     token: Vec<u8>,
+    /// Where the bare token in `token` started, for its syntax error.
+    token_at: u64,
     carry: Vec<u8>,
     records_found: bool,
     next: Vec<Option<Option<String>>>,
@@ -172,6 +174,7 @@ impl<'l> BodyScanner<'l> {
             records_found: false,
             next: vec![None; layout.next.len()],
             offset: 0,
+            token_at: 0,
             records: 0,
             invalid: 0,
             capture_invalid: false,
@@ -479,6 +482,7 @@ impl<'l> BodyScanner<'l> {
                 }
                 b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
                     self.token.clear();
+                    self.token_at = at;
                     self.mode = Mode::Scalar {
                         purpose: Purpose::InvalidRecord,
                     };
@@ -514,6 +518,7 @@ impl<'l> BodyScanner<'l> {
             },
             b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
                 self.token.clear();
+                self.token_at = at;
                 self.mode = Mode::Scalar {
                     purpose: rel.next.map_or(Purpose::Ignore, Purpose::Next),
                 };
@@ -590,7 +595,7 @@ impl<'l> BodyScanner<'l> {
         let valid = matches!(self.token.as_slice(), b"true" | b"false" | b"null")
             || serde_json::from_slice::<serde_json::Number>(&self.token).is_ok();
         if !valid {
-            let at = self.offset;
+            let at = self.token_at;
             let b = self.token.first().copied().unwrap_or(b'?');
             return Err(self.syntax(at, b));
         }
