@@ -454,7 +454,11 @@ async fn a_redirect_to_another_host_is_not_followed_and_gets_no_token() {
     let report = app.poller.poll_once().await;
     assert_eq!(report.failed, 1, "a cross-host redirect fails the query");
     assert!(
-        !upstream.received_requests().await.unwrap_or_default().is_empty(),
+        !upstream
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
         "the configured host was asked"
     );
     let leaked = elsewhere.received_requests().await.unwrap_or_default();

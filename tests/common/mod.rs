@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod dashboards;
+pub mod exporter;
 pub mod faults;
 pub mod prometheus;
 pub mod tools;
