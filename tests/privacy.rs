@@ -49,29 +49,6 @@ fn leaky_error_page() -> String {
     )
 }
 
-/// The address the binary says it listens on, from its "evolux-exporter
-/// started" line (logfmt `address=…` or JSON `"address":"…"`).
-fn listen_address(logs: &str) -> Option<String> {
-    let line = logs
-        .lines()
-        .find(|l| l.contains("evolux-exporter started"))?;
-    let at = line
-        .find("address=")
-        .map(|i| i + "address=".len())
-        .or_else(|| {
-            line.find("\"address\":\"")
-                .map(|i| i + "\"address\":\"".len())
-        })?;
-    let addr: String = line[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-        .collect();
-    addr.parse::<std::net::SocketAddr>()
-        .ok()
-        .filter(|a| a.port() != 0)
-        .map(|a| a.to_string())
-}
-
 /// Kills the child if the test panics before it exits.
 struct ChildGuard(Option<Child>);
 
@@ -170,7 +147,7 @@ async fn run_binary(format: &str, failing: bool) -> Run {
     let mut base = None;
     loop {
         if base.is_none() {
-            base = listen_address(&logs_so_far()).map(|a| format!("http://{a}"));
+            base = common::exporter::listen_address(&logs_so_far()).map(|a| format!("http://{a}"));
         }
         if let Some(base) = &base
             && http

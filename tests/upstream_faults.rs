@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::app::*;
+use common::faults::{codes, impatient_client, requests_by_code, scrape_now};
 use evolux_exporter::config::Config;
 use serde_json::{Value, json};
 use wiremock::matchers::{header, path, query_param};
@@ -57,30 +58,6 @@ fn good(campaign: &str, n: usize) -> (Mock, [u64; 6]) {
     )
 }
 
-/// `/metrics` with a client that gives up after 500 ms: it must never wait
-/// on a poll or on the upstream.
-async fn scrape_now(app: &TestApp) -> Metrics {
-    let client = reqwest::Client::builder()
-        .no_gzip()
-        .timeout(Duration::from_millis(500))
-        .build()
-        .expect("client");
-    let started = Instant::now();
-    let resp = client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("/metrics answers within 500 ms");
-    assert_eq!(resp.status(), 200);
-    let text = resp.text().await.expect("/metrics body within 500 ms");
-    assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "/metrics took {:?}",
-        started.elapsed()
-    );
-    Metrics(text)
-}
-
 fn assert_counts(m: &Metrics, campaign: &str, expected: [u64; 6], what: &str) {
     for (state, want) in STATES.iter().zip(expected) {
         let got = m.get(
@@ -110,19 +87,6 @@ fn subscriber_series(m: &Metrics, campaign: &str) -> usize {
     m.samples("evolux_campaign_subscribers")
         .filter(|(l, _)| l.iter().any(|(k, v)| k == "campaign" && v == campaign))
         .count()
-}
-
-fn requests_by_code(m: &Metrics) -> BTreeMap<String, f64> {
-    m.samples("evolux_api_requests_total")
-        .filter_map(|(labels, v)| {
-            let code = labels.into_iter().find(|(k, _)| k == "code")?.1;
-            Some((code, v))
-        })
-        .collect()
-}
-
-fn codes(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
-    pairs.iter().map(|(c, n)| (c.to_string(), *n)).collect()
 }
 
 /// The exporter started against a healthy upstream whose first poll counted
@@ -165,7 +129,7 @@ async fn start(campaigns: &[&'static str], args: &[&str], tweak: impl FnOnce(&mu
     tweak(&mut config);
     let app = spawn_app(config).await;
     app.wait_ready().await;
-    let m = scrape_now(&app).await;
+    let m = scrape_now(&impatient_client(), &app).await;
     assert_eq!(m.get("evolux_up", &[]), Some(1.0), "first poll\n{}", m.0);
     for c in campaigns {
         assert_counts(&m, c, before, "first poll");
@@ -185,11 +149,11 @@ impl Rig {
         for m in mocks {
             self.upstream.register(m).await;
         }
-        let before = requests_by_code(&scrape_now(&self.app).await);
+        let before = requests_by_code(&scrape_now(&impatient_client(), &self.app).await);
         let started = Instant::now();
         self.app.poller.poll_once().await;
         let took = started.elapsed();
-        let metrics = scrape_now(&self.app).await;
+        let metrics = scrape_now(&impatient_client(), &self.app).await;
         let mut codes = requests_by_code(&metrics);
         for (code, n) in codes.iter_mut() {
             *n -= before.get(code).copied().unwrap_or(0.0);
@@ -541,7 +505,7 @@ async fn metrics_answer_at_once_while_a_poll_waits_on_a_slow_upstream() {
     let mut scrapes = 0;
     while !poll.is_finished() {
         // scrape_now fails the test if /metrics takes 500 ms or more.
-        let m = scrape_now(&rig.app).await;
+        let m = scrape_now(&impatient_client(), &rig.app).await;
         if poll.is_finished() {
             break;
         }
@@ -557,7 +521,7 @@ async fn metrics_answer_at_once_while_a_poll_waits_on_a_slow_upstream() {
     );
     let took = poll.await.unwrap();
     assert!(took >= Duration::from_millis(2900), "took {took:?}");
-    let m = scrape_now(&rig.app).await;
+    let m = scrape_now(&impatient_client(), &rig.app).await;
     assert_eq!(m.get("evolux_up", &[]), Some(1.0));
     assert_counts(&m, CAMPAIGN_A, after, "after the slow poll");
 }
@@ -609,7 +573,7 @@ async fn counts_are_removed_after_max_staleness_but_up_stays() {
         subscriber_series(&out.metrics, CAMPAIGN_A) == 0
     })
     .await;
-    let m = scrape_now(&rig.app).await;
+    let m = scrape_now(&impatient_client(), &rig.app).await;
     assert!(
         spawned.elapsed() >= Duration::from_millis(300),
         "removed before max_staleness"
@@ -655,7 +619,7 @@ async fn rotated_token_file_is_picked_up_by_the_next_poll() {
     ]))
     .await;
     app.wait_ready().await;
-    let m = scrape_now(&app).await;
+    let m = scrape_now(&impatient_client(), &app).await;
     assert_eq!(
         m.get("evolux_campaign_up", &[("campaign", CAMPAIGN_A)]),
         Some(0.0),
@@ -671,7 +635,7 @@ async fn rotated_token_file_is_picked_up_by_the_next_poll() {
 
     std::fs::write(&token_file, "new-token\n").unwrap();
     app.poller.poll_once().await;
-    let m = scrape_now(&app).await;
+    let m = scrape_now(&impatient_client(), &app).await;
     assert_eq!(
         m.get("evolux_campaign_up", &[("campaign", CAMPAIGN_A)]),
         Some(1.0),
