@@ -203,6 +203,22 @@ impl Poller {
         }
 
         let previous = self.published.snapshot();
+        for r in &query_results {
+            if let (Target::Campaign { uuid, .. }, Ok(tally)) = (&r.target, &r.result) {
+                // A configured campaign with nothing in it looks just like a
+                // mistyped UUID: say so once, when it becomes empty.
+                let was_empty = previous
+                    .campaigns
+                    .get(uuid.as_str())
+                    .is_some_and(|p| p.up && p.counts.as_ref().is_some_and(|c| c.total() == 0));
+                if tally.records == 0 && !was_empty {
+                    warn!(
+                        campaign = uuid.as_str(),
+                        "configured campaign returned no subscribers: check its UUID and filters"
+                    );
+                }
+            }
+        }
         let snapshot = previous.advance(
             query_results,
             SystemTime::now(),

@@ -819,7 +819,7 @@ async fn endless_pagination_is_cut_at_the_page_cap() {
 /// campaign is up; no template was seen, so there is no
 /// `evolux_campaign_subscribers` series to zero-fill (the design gives six
 /// states to each (campaign, template) seen). Its last success time shows
-/// it was polled.
+/// it was polled, and a warning says it is empty.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn campaign_that_does_not_exist_is_up_without_series() {
     logs();
@@ -851,11 +851,18 @@ async fn campaign_that_does_not_exist_is_up_without_series() {
     let run = poll_scraping(&app, Duration::from_secs(5), check).await;
     check(&run.metrics);
     assert_eq!(run.codes, codes(&[("200", 2.0)]));
+    // A mistyped UUID must not be silent: one warning, when it is first
+    // found empty, not one per poll.
+    let warned = logs().lines_with(&[
+        &format!("campaign={missing}"),
+        "level=warn",
+        "configured campaign returned no subscribers",
+    ]);
+    assert_eq!(warned.len(), 1, "{}", logs().text());
     assert!(
         logs()
-            .lines_with(&[&format!("campaign={missing}")])
-            .is_empty(),
-        "{}",
-        logs().text()
+            .lines_with(&[&format!("campaign={real}"), "no subscribers"])
+            .is_empty()
     );
+    logs().assert_clean();
 }
