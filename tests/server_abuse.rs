@@ -11,10 +11,12 @@
 //! - oversized request heads (a 1 MiB header value, 10 000 headers) get 431
 //!   or a closed connection, without memory growth;
 //! - odd methods, unknown and traversal-ish paths, very long URLs, garbage
-//!   and smuggling-ish heads get 4xx (never a 5xx, never the metrics with a
-//!   non-GET method), and the server keeps serving;
+//!   and smuggling-ish heads get a 4xx (501 or 505 where those fit) or a
+//!   closed connection, never a 500 and never the metrics to a non-GET
+//!   method, and the server keeps serving;
 //! - RSS, fds and threads are bounded after all of the above;
-//! - SIGTERM is not held up by stalled clients.
+//! - SIGTERM is not held up by stalled clients for longer than the header
+//!   read timeout.
 //!
 //! Requests are written byte for byte (no HTTP client library in between),
 //! so that the tests hold whatever server sits behind the socket. The
@@ -270,8 +272,8 @@ async fn read_response<R: AsyncBufRead + Unpin>(
 /// How a one-shot exchange ended.
 #[derive(Debug)]
 enum Outcome {
-    /// A whole response; `trailing` is what came after it before the
-    /// server closed the connection (must be nothing).
+    /// A whole response (and, after `Connection: close`, nothing more
+    /// before the server closed the connection).
     Response(RawResponse),
     /// The server closed (or reset) the connection without a response.
     Closed(String),

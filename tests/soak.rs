@@ -647,10 +647,14 @@ async fn soak(duration: Duration) {
         end_rss as f64 / 1024.0,
         warm_rss as f64 / 1024.0
     );
+    // Under load the count moves with the connections in flight: up to 4
+    // to the upstream (--evolux.max-concurrency), the scrapers', and the
+    // settling loop's at the end.
     assert!(
-        end_fds <= warm_fds + 4,
+        end_fds <= warm_fds + 6,
         "open fds grew: {end_fds} at the end, {warm_fds} during warm-up"
     );
+    // Once the scrapers are gone, only idle upstream connections may differ.
     assert!(
         quiet.fds <= at_ready.fds + 4,
         "open fds once the scrapers left: {}, at ready: {}",
