@@ -4,13 +4,16 @@
 //!
 //! bcrypt is slow on purpose (tens of milliseconds per check at cost 10),
 //! so checks run off the async workers, at most [`MAX_CONCURRENT_CHECKS`]
-//! at once, and a successful check is remembered (by a SHA-256 of the
-//! password, never the password) so that Prometheus, which sends the same
-//! credentials on every scrape, pays it once. An unknown user costs the same
-//! as a wrong password, so user names cannot be probed by timing.
+//! at once (the permit goes with the check, so a client that hangs up does
+//! not free it early), and a successful check is remembered (by an HMAC of
+//! the password under a key drawn at start-up, never the password) so that
+//! Prometheus, which sends the same credentials on every scrape, pays it
+//! once. An unknown user is checked against a dummy hash of the highest
+//! cost in use, so user names cannot be probed by timing.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -21,14 +24,15 @@ use tokio::sync::Semaphore;
 
 use crate::webconfig::{ClientAuth, WebConfigSource, WebSecurity};
 
-/// bcrypt checks running at once, at most.
-pub const MAX_CONCURRENT_CHECKS: usize = 2;
+/// bcrypt checks running at once, at most (one, as the exporter-toolkit):
+/// each takes a core for tens of milliseconds.
+pub const MAX_CONCURRENT_CHECKS: usize = 1;
+
+/// How long a request waits for its turn to be checked before it gets 503.
+const CHECK_QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Successful checks remembered, at most (the cache is cleared when full).
 const MAX_REMEMBERED: usize = 256;
-
-/// A hash that no password matches, checked for unknown users.
-const DUMMY_HASH: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
 
 /// Set by the server on every request of a TLS connection whose client
 /// presented a certificate that verified against the client CA.
@@ -36,20 +40,43 @@ const DUMMY_HASH: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV
 pub struct VerifiedClientCert(pub bool);
 
 /// Shared by every request.
-#[derive(Debug)]
 pub struct Guard {
     source: Arc<WebConfigSource>,
-    checks: Semaphore,
-    /// (user, hash, SHA-256 of the password) of checks that succeeded.
-    remembered: Mutex<HashSet<(String, String, [u8; 32])>>,
+    checks: Arc<Semaphore>,
+    /// Key of the HMAC under which successful passwords are remembered.
+    key: ring::hmac::Key,
+    /// (user, hash, HMAC of the password) of checks that succeeded.
+    remembered: Mutex<HashSet<(String, String, Vec<u8>)>>,
+}
+
+impl std::fmt::Debug for Guard {
+    // The cache stays out of debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard").finish_non_exhaustive()
+    }
+}
+
+/// Why a password was not accepted.
+enum Refusal {
+    /// Wrong user or password.
+    Wrong,
+    /// Too many checks queued.
+    Busy,
 }
 
 impl Guard {
     /// Guards requests with the settings of `source`.
     pub fn new(source: Arc<WebConfigSource>) -> Guard {
+        let rng = ring::rand::SystemRandom::new();
+        // Without a random key (no OS randomness), remember nothing useful
+        // to anyone: a fixed key only makes the cache keys guessable, and
+        // they never leave the process.
+        let key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng)
+            .unwrap_or_else(|_| ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"evolux-exporter"));
         Guard {
             source,
-            checks: Semaphore::new(MAX_CONCURRENT_CHECKS),
+            checks: Arc::new(Semaphore::new(MAX_CONCURRENT_CHECKS)),
+            key,
             remembered: Mutex::new(HashSet::new()),
         }
     }
@@ -59,14 +86,20 @@ impl Guard {
         self.source.current()
     }
 
-    async fn password_ok(&self, security: &WebSecurity, user: &str, password: &str) -> bool {
+    async fn password_ok(
+        &self,
+        security: &WebSecurity,
+        user: &str,
+        password: &str,
+    ) -> Result<(), Refusal> {
         let known = security.users.get(user);
-        let hash = known.map_or(DUMMY_HASH, String::as_str).to_owned();
-        let digest: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, password.as_bytes())
+        let hash = known
+            .map_or(security.dummy_hash.as_str(), String::as_str)
+            .to_owned();
+        let tag = ring::hmac::sign(&self.key, password.as_bytes())
             .as_ref()
-            .try_into()
-            .unwrap_or([0; 32]);
-        let key = (user.to_owned(), hash.clone(), digest);
+            .to_vec();
+        let key = (user.to_owned(), hash.clone(), tag);
         if known.is_some()
             && self
                 .remembered
@@ -74,26 +107,30 @@ impl Guard {
                 .unwrap_or_else(|e| e.into_inner())
                 .contains(&key)
         {
-            return true;
+            return Ok(());
         }
-        let Ok(_permit) = self.checks.acquire().await else {
-            return false;
-        };
-        let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
+        let permit = tokio::time::timeout(CHECK_QUEUE_TIMEOUT, self.checks.clone().acquire_owned())
             .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or(false);
-        let ok = ok && known.is_some();
-        if ok {
-            let mut remembered = self.remembered.lock().unwrap_or_else(|e| e.into_inner());
-            if remembered.len() >= MAX_REMEMBERED {
-                remembered.clear();
-            }
-            remembered.insert(key);
+            .map_err(|_| Refusal::Busy)?
+            .map_err(|_| Refusal::Busy)?;
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            bcrypt::verify(password, &hash)
+        })
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(false);
+        if !(ok && known.is_some()) {
+            return Err(Refusal::Wrong);
         }
-        ok
+        let mut remembered = self.remembered.lock().unwrap_or_else(|e| e.into_inner());
+        if remembered.len() >= MAX_REMEMBERED {
+            remembered.clear();
+        }
+        remembered.insert(key);
+        Ok(())
     }
 }
 
@@ -170,12 +207,21 @@ async fn check(guard: &Guard, security: &WebSecurity, asked: Asked) -> Result<()
     let Some((user, password)) = asked.credentials else {
         return Err(unauthorized("authentication required\n", true));
     };
-    if guard.password_ok(security, &user, &password).await {
-        Ok(())
-    } else {
-        // The password may have been typed into the user field: not logged.
-        tracing::debug!("basic auth failed");
-        Err(unauthorized("wrong user name or password\n", true))
+    match guard.password_ok(security, &user, &password).await {
+        Ok(()) => Ok(()),
+        Err(Refusal::Wrong) => {
+            // The password may have been typed into the user field: not logged.
+            tracing::debug!("basic auth failed");
+            Err(unauthorized("wrong user name or password\n", true))
+        }
+        Err(Refusal::Busy) => {
+            tracing::warn!("basic auth checks are queued for too long; answering 503");
+            Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many authentication attempts\n",
+            )
+                .into_response())
+        }
     }
 }
 
@@ -198,10 +244,5 @@ mod tests {
             basic_credentials(&HeaderValue::from_static("Basic !!!")),
             None
         );
-    }
-
-    #[test]
-    fn the_dummy_hash_is_a_bcrypt_hash() {
-        assert!(DUMMY_HASH.parse::<bcrypt::HashParts>().is_ok());
     }
 }

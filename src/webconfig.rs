@@ -37,6 +37,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
+/// Salt and hash of a bcrypt hash that no password matches (a valid hash
+/// of a random 32-byte string).
+const DUMMY_SALT_AND_HASH: &str = "QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
+
 /// Paths reachable without credentials unless the file says otherwise.
 pub const DEFAULT_PUBLIC_PATHS: [&str; 2] = ["/healthz", "/readyz"];
 
@@ -131,6 +135,9 @@ pub struct WebSecurity {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Paths served without credentials.
     pub public_paths: Vec<String>,
+    /// A hash no password matches, of the highest cost in `users`: checked
+    /// for unknown users so that they take as long as known ones.
+    pub dummy_hash: String,
 }
 
 impl std::fmt::Debug for WebSecurity {
@@ -198,6 +205,10 @@ fn parse(path: &Path, text: &str) -> Result<WebSecurity, WebConfigError> {
         let de = serde_yaml::Deserializer::from_str(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();
+            if field.starts_with("basic_auth_users") {
+                // serde's message can quote the value: a password hash.
+                return field_error(path, field, "expected a map of user name: bcrypt hash");
+            }
             let field = if field == "." {
                 "(top level)".into()
             } else {
@@ -208,9 +219,25 @@ fn parse(path: &Path, text: &str) -> Result<WebSecurity, WebConfigError> {
     };
     let dir = path.parent().unwrap_or(Path::new("."));
 
+    let public_paths = match raw.public_paths {
+        Some(paths) => {
+            for p in &paths {
+                if !p.starts_with('/') {
+                    return Err(field_error(
+                        path,
+                        "public_paths",
+                        format!("{p:?} must start with /"),
+                    ));
+                }
+            }
+            paths
+        }
+        None => DEFAULT_PUBLIC_PATHS.iter().map(|s| s.to_string()).collect(),
+    };
+
     let (tls, client_auth) = match raw.tls_server_config {
         Some(t) => {
-            let (config, auth) = tls_config(path, dir, t)?;
+            let (config, auth) = tls_config(path, dir, t, !public_paths.is_empty())?;
             (Some(Arc::new(config)), auth)
         }
         None => (None, ClientAuth::None),
@@ -224,12 +251,15 @@ fn parse(path: &Path, text: &str) -> Result<WebSecurity, WebConfigError> {
                 format!("user name {user:?} must be non-empty and without ':'"),
             ));
         }
-        if hash.parse::<bcrypt::HashParts>().is_err() {
+        let cost_ok = hash
+            .parse::<bcrypt::HashParts>()
+            .is_ok_and(|h| (4..=31).contains(&h.get_cost()));
+        if !cost_ok {
             // The hash is a secret of sorts: name the user, not the value.
             return Err(field_error(
                 path,
                 format!("basic_auth_users.{user}"),
-                "is not a bcrypt hash (generate one with `htpasswd -nbBC 10 \"\" PASSWORD | tr -d ':\\n'`)",
+                "is not a bcrypt hash of cost 4 to 31 (generate one with `htpasswd -nbBC 10 \"\" PASSWORD | tr -d ':\\n'`)",
             ));
         }
     }
@@ -258,28 +288,20 @@ fn parse(path: &Path, text: &str) -> Result<WebSecurity, WebConfigError> {
         }
     }
 
-    let public_paths = match raw.public_paths {
-        Some(paths) => {
-            for p in &paths {
-                if !p.starts_with('/') {
-                    return Err(field_error(
-                        path,
-                        "public_paths",
-                        format!("{p:?} must start with /"),
-                    ));
-                }
-            }
-            paths
-        }
-        None => DEFAULT_PUBLIC_PATHS.iter().map(|s| s.to_string()).collect(),
-    };
-
+    let cost = raw
+        .basic_auth_users
+        .values()
+        .filter_map(|h| h.parse::<bcrypt::HashParts>().ok())
+        .map(|h| h.get_cost())
+        .max()
+        .unwrap_or(10);
     Ok(WebSecurity {
         tls,
         client_auth,
         users: raw.basic_auth_users,
         headers,
         public_paths,
+        dummy_hash: format!("$2y${cost:02}${DUMMY_SALT_AND_HASH}"),
     })
 }
 
@@ -317,10 +339,13 @@ fn tls_version(
     }
 }
 
+/// `admit_anonymous`: let clients without a certificate finish the
+/// handshake, so that they can reach the public paths.
 fn tls_config(
     path: &Path,
     dir: &Path,
     t: RawTls,
+    admit_anonymous: bool,
 ) -> Result<(ServerConfig, ClientAuth), WebConfigError> {
     const F: &str = "tls_server_config";
     if t.cipher_suites.as_ref().is_some_and(|c| !c.is_empty()) {
@@ -396,13 +421,23 @@ fn tls_config(
             .map(|(_, p)| p)
             .collect();
 
-    let client_auth = match (t.client_auth_type.as_deref(), &t.client_ca_file) {
-        (None | Some(""), None) | (Some("NoClientCert"), _) => ClientAuth::None,
-        (None | Some(""), Some(_)) | (Some("RequireAndVerifyClientCert"), _) => {
-            ClientAuth::RequireAndVerify
+    // As the exporter-toolkit: a client CA needs a policy that verifies
+    // with it, and such a policy needs a client CA.
+    let client_auth = match (
+        t.client_auth_type.as_deref().unwrap_or(""),
+        &t.client_ca_file,
+    ) {
+        ("" | "NoClientCert", None) => ClientAuth::None,
+        ("" | "NoClientCert", Some(_)) => {
+            return Err(field_error(
+                path,
+                format!("{F}.client_auth_type"),
+                "must be VerifyClientCertIfGiven or RequireAndVerifyClientCert when client_ca_file is given",
+            ));
         }
-        (Some("VerifyClientCertIfGiven"), _) => ClientAuth::VerifyIfGiven,
-        (Some(v @ ("RequestClientCert" | "RequireAnyClientCert")), _) => {
+        ("RequireAndVerifyClientCert", _) => ClientAuth::RequireAndVerify,
+        ("VerifyClientCertIfGiven", _) => ClientAuth::VerifyIfGiven,
+        (v @ ("RequestClientCert" | "RequireAnyClientCert"), _) => {
             return Err(field_error(
                 path,
                 format!("{F}.client_auth_type"),
@@ -411,7 +446,7 @@ fn tls_config(
                 ),
             ));
         }
-        (Some(v), _) => {
+        (v, _) => {
             return Err(field_error(
                 path,
                 format!("{F}.client_auth_type"),
@@ -458,14 +493,19 @@ fn tls_config(
                 format!("{}: no usable CA certificate in it", ca_file.display()),
             ));
         }
-        // The handshake admits clients without a certificate; the HTTP
-        // layer then refuses them on every path but the public ones, so
-        // probes keep working. A presented certificate must verify here.
-        let verifier =
-            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .allow_unauthenticated()
-                .build()
-                .map_err(|e| field_error(path, format!("{F}.client_ca_file"), e))?;
+        // With public paths (or VerifyClientCertIfGiven), the handshake
+        // admits clients without a certificate and the HTTP layer refuses
+        // them on every other path, so probes keep working. Without public
+        // paths, RequireAndVerifyClientCert is enforced in the handshake. A
+        // presented certificate must verify here either way.
+        let mut verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+        if admit_anonymous || client_auth == ClientAuth::VerifyIfGiven {
+            verifier = verifier.allow_unauthenticated();
+        }
+        let verifier = verifier
+            .build()
+            .map_err(|e| field_error(path, format!("{F}.client_ca_file"), e))?;
         builder.with_client_cert_verifier(verifier)
     };
     let mut config = builder.with_single_cert(certs, key).map_err(|e| {
@@ -475,21 +515,27 @@ fn tls_config(
             format!("does not match cert_file: {e}"),
         )
     })?;
-    config.ignore_client_order = t.prefer_server_cipher_suites.unwrap_or(false);
+    // The exporter-toolkit's default.
+    config.ignore_client_order = t.prefer_server_cipher_suites.unwrap_or(true);
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok((config, client_auth))
 }
 
-/// What identifies one version of a file on disk.
-type Stamp = Option<(u64, SystemTime, u64)>;
+/// What identifies one version of a file on disk: size, modification
+/// time, and on Unix the inode and change time (which a copy that keeps
+/// the modification time still moves).
+type Stamp = Option<(u64, SystemTime, u64, i64, i64)>;
 
 fn stamp(path: &Path) -> Stamp {
     let m = std::fs::metadata(path).ok()?;
     #[cfg(unix)]
-    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    let (inode, ctime, ctime_nsec) = {
+        use std::os::unix::fs::MetadataExt;
+        (m.ino(), m.ctime(), m.ctime_nsec())
+    };
     #[cfg(not(unix))]
-    let inode = 0;
-    Some((m.len(), m.modified().ok()?, inode))
+    let (inode, ctime, ctime_nsec) = (0, 0, 0);
+    Some((m.len(), m.modified().ok()?, inode, ctime, ctime_nsec))
 }
 
 /// The file's current settings, reloaded when it or a file it names changes.
@@ -513,16 +559,20 @@ const CHECK_EVERY: Duration = Duration::from_secs(1);
 impl WebConfigSource {
     /// Loads the file; an error here stops start-up.
     pub fn open(path: &Path) -> Result<WebConfigSource, WebConfigError> {
+        // Stamps first: a change while loading is seen at the next check.
+        let stamps: Vec<_> = watched_files(path)
+            .into_iter()
+            .map(|p| {
+                let s = stamp(&p);
+                (p, s)
+            })
+            .collect();
         let security = load(path)?;
-        let stamps = watched_files(path).into_iter().map(|p| {
-            let s = stamp(&p);
-            (p, s)
-        });
         Ok(WebConfigSource {
             path: path.to_owned(),
             current: RwLock::new(Arc::new(security)),
             state: Mutex::new(WatchState {
-                stamps: stamps.collect(),
+                stamps,
                 last_check: Instant::now(),
             }),
         })
@@ -539,7 +589,11 @@ impl WebConfigSource {
     }
 
     fn reload_if_changed(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        // One caller looks at the files; the others go on with the
+        // settings in force rather than wait on the file system.
+        let Ok(mut state) = self.state.try_lock() else {
+            return;
+        };
         if state.last_check.elapsed() < CHECK_EVERY {
             return;
         }
@@ -557,7 +611,32 @@ impl WebConfigSource {
                 (p, s)
             })
             .collect();
-        match load(&self.path) {
+        let previous_tls = self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .tls
+            .is_some();
+        let loaded = match std::fs::metadata(&self.path) {
+            // Being rewritten in place, or emptied by mistake: an empty file
+            // would mean no TLS and no users, so it is never taken on reload.
+            Ok(m) if m.len() == 0 => {
+                Err(field_error(&self.path, "(top level)", "the file is empty"))
+            }
+            _ => load(&self.path),
+        }
+        .and_then(|security| {
+            if security.tls.is_some() != previous_tls {
+                Err(field_error(
+                    &self.path,
+                    "tls_server_config",
+                    "switching between TLS and plain HTTP needs a restart",
+                ))
+            } else {
+                Ok(security)
+            }
+        });
+        match loaded {
             Ok(security) => {
                 tracing::info!(file = %self.path.display(), settings = %security.describe(), "web config reloaded");
                 *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(security);
@@ -630,6 +709,23 @@ mod tests {
             Some(13)
         );
         assert_eq!(tls_version(Path::new("w"), "x", None, 12).ok(), Some(12));
+    }
+
+    #[test]
+    fn the_dummy_hash_follows_the_highest_cost() {
+        let h4 = bcrypt::hash("x", 4).expect("hash");
+        let h5 = bcrypt::hash("x", 5).expect("hash");
+        let s = parse(
+            Path::new("/w.yml"),
+            &format!("basic_auth_users:\n  a: {h4}\n  b: {h5}\n"),
+        )
+        .expect("valid");
+        let parts = s
+            .dummy_hash
+            .parse::<bcrypt::HashParts>()
+            .expect("a bcrypt hash");
+        assert_eq!(parts.get_cost(), 5);
+        assert_eq!(bcrypt::verify("x", &s.dummy_hash).ok(), Some(false));
     }
 
     #[test]

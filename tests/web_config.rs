@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Parser;
 use common::app::{CAMPAIGN_A, TEMPLATE_1, config, records, spawn_app, wait_for};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedKey, ExtendedKeyUsagePurpose, IsCa, KeyPair,
@@ -228,7 +229,7 @@ async fn mutual_tls_requires_a_certificate_from_the_client_ca_except_for_probes(
     write(dir.path(), "client-ca.crt", &client_pki.ca_pem());
     let (app, _) = exporter(
         dir.path(),
-        "tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n  client_ca_file: client-ca.crt\n",
+        "tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n  client_ca_file: client-ca.crt\n  client_auth_type: RequireAndVerifyClientCert\n",
     )
     .await;
     let base = format!("https://{}", app.addr);
@@ -308,6 +309,27 @@ async fn changed_files_are_reloaded_and_a_broken_one_keeps_the_last_good_setting
         assert_eq!(with("second").await, Some(StatusCode::OK));
         assert_eq!(with("first").await, Some(StatusCode::UNAUTHORIZED));
     }
+
+    // Emptied in place (as `cat > web.yml` does for a moment): never taken
+    // as "no TLS, no users".
+    std::fs::write(&web_path, "").expect("truncate in place");
+    tokio::time::sleep(Duration::from_millis(1100)).await; // one check period
+    assert_eq!(with("second").await, Some(StatusCode::OK));
+    assert_eq!(with("first").await, Some(StatusCode::UNAUTHORIZED));
+
+    // Dropping TLS needs a restart: new connections still speak TLS and
+    // still need the password.
+    write(
+        dir.path(),
+        "web.yml",
+        &format!(
+            "basic_auth_users:\n  prometheus: {}\n",
+            bcrypt::hash("first", 4).expect("hash")
+        ),
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await; // one check period
+    assert_eq!(with("second").await, Some(StatusCode::OK));
+    assert_eq!(with("first").await, Some(StatusCode::UNAUTHORIZED));
 
     // A renewed certificate from another CA is served to new connections.
     write(dir.path(), "web.yml", &web("second"));
@@ -472,4 +494,59 @@ async fn a_redirect_to_another_host_is_not_followed_and_gets_no_token() {
         m.get("evolux_campaign_up", &[("campaign", CAMPAIGN_A)]),
         Some(0.0)
     );
+}
+
+#[tokio::test]
+async fn web_config_mistakes_stop_start_up_naming_the_field() {
+    let dir = tempfile::tempdir().expect("dir");
+    let pki = Pki::new();
+    write_server_cert(dir.path(), &pki.issue(false));
+    write(dir.path(), "ca.crt", &pki.ca_pem());
+    let tls = "tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n";
+    let cases = [
+        (
+            format!("{tls}  client_ca_file: ca.crt\n"),
+            "tls_server_config.client_auth_type",
+        ),
+        (
+            format!("{tls}  client_ca_file: ca.crt\n  client_auth_type: NoClientCert\n"),
+            "tls_server_config.client_auth_type",
+        ),
+        (
+            format!("{tls}  client_auth_type: RequireAndVerifyClientCert\n"),
+            "tls_server_config.client_ca_file",
+        ),
+        (
+            format!("{tls}  min_version: TLS11\n"),
+            "tls_server_config.min_version",
+        ),
+        (
+            format!("{tls}  cipher_suites: [TLS_RSA_WITH_RC4_128_SHA]\n"),
+            "tls_server_config.cipher_suites",
+        ),
+        (
+            // Cost 3 is below bcrypt's minimum: nobody could ever log in.
+            "basic_auth_users:\n  prometheus: $2y$03$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi\n"
+                .to_string(),
+            "basic_auth_users.prometheus",
+        ),
+        (
+            "basic_auth_users: \"prometheus:$2y$10$secret\"\n".to_string(),
+            "basic_auth_users",
+        ),
+    ];
+    for (text, field) in cases {
+        let web = write(dir.path(), "web.yml", &text);
+        let cli = evolux_exporter::config::Cli::try_parse_from([
+            "evolux-exporter",
+            "--evolux.url=http://127.0.0.1:9",
+            &format!("--web.config.file={}", web.display()),
+        ])
+        .expect("arguments parse");
+        let err = evolux_exporter::config::Config::load_with_token(cli, Some("t".into()))
+            .expect_err("must be refused")
+            .to_string();
+        assert!(err.contains(field), "{text:?}: {err}");
+        assert!(!err.contains("secret"), "a hash was quoted: {err}");
+    }
 }

@@ -343,6 +343,23 @@ impl Config {
                 format!("{telemetry_path:?} must start with / and name a path other than /"),
             ));
         }
+        if ["/healthz", "/readyz"].contains(&telemetry_path.as_str()) {
+            return Err(invalid(
+                "web.telemetry-path",
+                format!("{telemetry_path:?} is the path of a probe endpoint"),
+            ));
+        }
+        // Characters the router reads as parameters or wildcards.
+        if telemetry_path.contains(['{', '}', '*', '?', '#'])
+            || telemetry_path.split('/').any(|seg| seg.starts_with(':'))
+        {
+            return Err(invalid(
+                "web.telemetry-path",
+                format!(
+                    "{telemetry_path:?} may not contain {{, }}, *, ?, # or a segment starting with :"
+                ),
+            ));
+        }
 
         let web_config_file = cli.web_config_file.or(file.web.config_file);
         if let Some(path) = &web_config_file {

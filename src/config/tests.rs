@@ -150,6 +150,21 @@ fn bad_values_name_their_field() {
             "web.telemetry-path",
         ),
         (
+            &[URL, "--web.telemetry-path=/healthz"],
+            "",
+            "web.telemetry-path",
+        ),
+        (
+            &[URL, "--web.telemetry-path=/{x}"],
+            "",
+            "web.telemetry-path",
+        ),
+        (
+            &[URL, "--web.telemetry-path=/a/:x"],
+            "",
+            "web.telemetry-path",
+        ),
+        (
             &[URL, "--poll.interval=1m", "--poll.max-staleness=30s"],
             "",
             "poll.max-staleness",
