@@ -21,6 +21,7 @@
 //! - [`server`]: the accept loop (plain or TLS, with bounds on slow and
 //!   large requests) and the axum router: `/metrics`, `/healthz`,
 //!   `/readyz`, `/`.
+//! - [`io`]: the write-stall timeout around the server's connections.
 //! - [`webconfig`]: `--web.config.file` (exporter-toolkit format), watched
 //!   and reloaded when it or its certificates change.
 //! - [`auth`]: client certificates and basic auth (bcrypt) per request.
@@ -34,6 +35,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod evolux;
+pub mod io;
 pub mod metrics;
 pub mod poller;
 pub mod server;

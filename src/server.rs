@@ -8,8 +8,10 @@
 //! web config file asks for it and bound what one client can take: the
 //! request head must arrive within [`HEADER_READ_TIMEOUT`] and fit in
 //! [`MAX_REQUEST_HEAD_BYTES`] (else 431), a TLS handshake must finish within
-//! [`HANDSHAKE_TIMEOUT`], and at most [`MAX_CONNECTIONS`] connections are
-//! served at once (more wait in the kernel's backlog).
+//! [`HANDSHAKE_TIMEOUT`], a response must not stall for
+//! [`WRITE_STALL_TIMEOUT`] (a client that stopped reading), and at most
+//! [`MAX_CONNECTIONS`] connections are served at once (more wait in the
+//! kernel's backlog).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -31,6 +33,7 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use crate::auth::{Guard, VerifiedClientCert, guard_request};
+use crate::io::WriteTimeout;
 use crate::metrics::CONTENT_TYPE;
 use crate::poller::Published;
 use crate::webconfig::WebConfigSource;
@@ -39,6 +42,9 @@ use crate::webconfig::WebConfigSource;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// A TLS handshake must finish within this.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A response that makes no progress for this long (a client that stopped
+/// reading) ends its connection.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request head; a larger one gets 431.
 pub const MAX_REQUEST_HEAD_BYTES: usize = 64 * 1024;
 /// Connections served at once.
@@ -129,6 +135,7 @@ pub async fn serve(
             let _permit = permit;
             match tls {
                 None => {
+                    let stream = WriteTimeout::new(stream, WRITE_STALL_TIMEOUT);
                     let conn = http.serve_connection(TokioIo::new(stream), service(app, false));
                     let _ = watcher.watch(conn).await;
                 }
@@ -155,6 +162,7 @@ pub async fn serve(
                         .1
                         .peer_certificates()
                         .is_some_and(|c| !c.is_empty());
+                    let stream = WriteTimeout::new(stream, WRITE_STALL_TIMEOUT);
                     let conn = http.serve_connection(TokioIo::new(stream), service(app, verified));
                     let _ = watcher.watch(conn).await;
                 }

@@ -1104,3 +1104,52 @@ fn proc_stats_of_this_process_are_plausible() {
     assert!(s.threads >= 1, "{s}");
     assert!(s.fds >= 3, "{s}");
 }
+
+/// Clients that send many pipelined requests and never read the answers:
+/// once the socket buffers are full the server's writes stall, and the
+/// write-stall timeout (10 s) ends the connection, so such clients cannot
+/// hold connection slots for ever. Meanwhile scrapes are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_never_read_are_cut_off() {
+    let _serial = SERIAL.lock().await;
+    let mut t = Target::start().await;
+    let per_connection = 5000usize;
+    let request = b"GET /metrics HTTP/1.1\r\nHost: exporter\r\n\r\n".repeat(per_connection);
+    let full = per_connection * t.metrics.len();
+    let mut deaf = Vec::new();
+    for _ in 0..20 {
+        let mut stream = TcpStream::connect(t.addr).await.expect("connect");
+        stream
+            .write_all(&request)
+            .await
+            .expect("pipelined requests");
+        deaf.push(stream);
+    }
+    let opened = Instant::now();
+    t.assert_healthy("while 20 clients do not read").await;
+
+    tokio::time::sleep_until((opened + STALLED_CLOSED_WITHIN).into()).await;
+    for (i, stream) in deaf.iter_mut().enumerate() {
+        // Drain what the kernel holds; then the server's close must show.
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 1 << 16];
+        let closed = loop {
+            match tokio::time::timeout(Duration::from_secs(3), stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break true,
+                Ok(Ok(n)) => got += n,
+                Err(_) => break false,
+            }
+        };
+        assert!(
+            closed,
+            "connection {i} still open {:?} after it stopped reading ({got} bytes waiting)",
+            opened.elapsed()
+        );
+        assert!(
+            got < full,
+            "connection {i} got all {per_connection} answers ({got} bytes): the writes never stalled, the test proves nothing"
+        );
+    }
+    t.assert_healthy("after the deaf clients").await;
+    t.stop().await;
+}
