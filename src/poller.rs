@@ -185,11 +185,28 @@ impl Poller {
             .collect()
             .await;
 
+        let previous = self.published.snapshot();
         let mut query_results = Vec::with_capacity(results.len());
         for (r, pages) in results {
             report.pages += pages;
             match &r.result {
-                Ok(t) => report.records += t.records,
+                Ok(t) => {
+                    report.records += t.records;
+                    if let Target::Campaign { uuid, .. } = &r.target {
+                        // A configured campaign with nothing in it looks just
+                        // like a mistyped UUID: say so once, when it becomes
+                        // empty.
+                        let was_empty = previous.campaigns.get(uuid.as_str()).is_some_and(|p| {
+                            p.up && p.counts.as_ref().is_some_and(|c| c.total() == 0)
+                        });
+                        if t.records == 0 && !was_empty {
+                            warn!(
+                                campaign = uuid.as_str(),
+                                "configured campaign returned no subscribers: check its UUID and filters"
+                            );
+                        }
+                    }
+                }
                 Err(error) => {
                     report.failed += 1;
                     let campaign = match &r.target {
@@ -202,23 +219,6 @@ impl Poller {
             query_results.push(r);
         }
 
-        let previous = self.published.snapshot();
-        for r in &query_results {
-            if let (Target::Campaign { uuid, .. }, Ok(tally)) = (&r.target, &r.result) {
-                // A configured campaign with nothing in it looks just like a
-                // mistyped UUID: say so once, when it becomes empty.
-                let was_empty = previous
-                    .campaigns
-                    .get(uuid.as_str())
-                    .is_some_and(|p| p.up && p.counts.as_ref().is_some_and(|c| c.total() == 0));
-                if tally.records == 0 && !was_empty {
-                    warn!(
-                        campaign = uuid.as_str(),
-                        "configured campaign returned no subscribers: check its UUID and filters"
-                    );
-                }
-            }
-        }
         let snapshot = previous.advance(
             query_results,
             SystemTime::now(),

@@ -120,6 +120,17 @@ fn assert_failure_logged(campaign: &str, times: usize, says: &[&str]) {
 }
 
 /// The error text must not hold the token, the query or personal data either.
+/// Why the campaign's last poll failed, as the snapshot says ("" if it did not).
+fn campaign_error(app: &TestApp, campaign: &str) -> String {
+    app.poller
+        .published()
+        .snapshot()
+        .campaigns
+        .get(campaign)
+        .and_then(|s| s.error.clone())
+        .unwrap_or_default()
+}
+
 fn assert_error_says(error: &str, says: &[&str]) {
     for s in says {
         assert!(error.contains(s), "the error {error:?} should say {s:?}");
@@ -186,14 +197,7 @@ impl Rig {
 
     /// Why the campaign's last poll failed, as the snapshot says.
     fn error(&self) -> String {
-        self.app
-            .poller
-            .published()
-            .snapshot()
-            .campaigns
-            .get(&self.campaign)
-            .and_then(|s| s.error.clone())
-            .unwrap_or_default()
+        campaign_error(&self.app, &self.campaign)
     }
 
     /// What every scrape shows until the poll under test publishes.
@@ -444,10 +448,7 @@ async fn connection_refused_from_the_start() {
     let run = poll_scraping(&app, Duration::from_secs(5), down).await;
     down(&run.metrics);
     assert_eq!(run.codes, codes(&[("error", 4.0)]));
-    let error = app.poller.published().snapshot().campaigns[&campaign]
-        .error
-        .clone()
-        .unwrap_or_default();
+    let error = campaign_error(&app, &campaign);
     let says = ["request failed: connection failed", "Connection refused"];
     assert_error_says(&error, &says);
     assert_failure_logged(&campaign, 2, &says);
@@ -495,10 +496,7 @@ async fn dns_failure_from_the_start() {
     let run = poll_scraping(&app, Duration::from_secs(6), down).await;
     down(&run.metrics);
     assert_eq!(run.codes, codes(&[("error", 2.0)]));
-    let error = app.poller.published().snapshot().campaigns[&campaign]
-        .error
-        .clone()
-        .unwrap_or_default();
+    let error = campaign_error(&app, &campaign);
     let says = ["request failed: connection failed", "dns error"];
     assert_error_says(&error, &says);
     assert_failure_logged(&campaign, 2, &says);
@@ -574,10 +572,7 @@ async fn body_stalling_mid_stream_is_ended_by_the_request_timeout() {
     assert_eq!(m.get("evolux_up", &[]), Some(0.0));
     assert_counts(m, &campaign, TEMPLATE_1, &six(before));
     assert_eq!(last_success(m, &campaign), Some(success));
-    let error = app.poller.published().snapshot().campaigns[&campaign]
-        .error
-        .clone()
-        .unwrap_or_default();
+    let error = campaign_error(&app, &campaign);
     let says = [
         "reading the body failed after",
         "timed out after 1.5s (--evolux.timeout)",
