@@ -137,7 +137,7 @@ fn main() {
         ])
         .unwrap();
         let config = Config::load_with_token(cli, Some("t".into())).unwrap();
-        let metrics = SelfMetrics::new().unwrap();
+        let metrics = SelfMetrics::new(1800.0).unwrap();
         let client = EvoluxClient::new(
             &config.evolux,
             Arc::new(config.response.clone()),

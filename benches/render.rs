@@ -38,6 +38,8 @@ fn snapshot(campaigns: usize) -> Snapshot {
                 poll_duration: Some(Duration::from_millis(1234)),
                 counts: Some(Arc::new(counts)),
                 error: None,
+                segments: 6,
+                refreshed: Some(SystemTime::now()),
             },
         );
     }
@@ -49,7 +51,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(11);
-    let self_metrics = SelfMetrics::new().expect("self-metrics");
+    let self_metrics = SelfMetrics::new(1800.0).expect("self-metrics");
     println!("| series | median render (text + gzip) | text bytes | gzip bytes |");
     println!("|---|---|---|---|");
     for (campaigns, target_ms) in [(84usize, 20u128), (834, 250)] {

@@ -1,9 +1,8 @@
 //! Counting records into per-(campaign, template, state) totals, and the
 //! immutable [`Snapshot`] that a poll produces from them.
 //!
-//! Everything here is pure: the poller feeds it what the API said and the
-//! time, and it decides what `/metrics` shows, including which counts are
-//! kept after a failure and which have gone stale.
+//! Everything here is pure. Which counts are kept after a failure and which
+//! have gone stale is decided per segment, in [`crate::segments`].
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
@@ -63,6 +62,24 @@ impl StateCounts {
     pub fn total(&self) -> u64 {
         self.iter().map(|(_, n)| n).sum()
     }
+
+    /// Adds `n` subscribers in `state` (one of the six, or another word).
+    pub fn add_state(&mut self, state: &str, n: u64) {
+        match STATES.iter().position(|s| *s == state) {
+            Some(i) => self.known[i] += n,
+            None => *self.other.entry(state.into()).or_default() += n,
+        }
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &StateCounts) {
+        for (mine, theirs) in self.known.iter_mut().zip(other.known.iter()) {
+            *mine += theirs;
+        }
+        for (state, n) in &other.other {
+            *self.other.entry(state.clone()).or_default() += n;
+        }
+    }
 }
 
 /// The counts of one campaign, by template.
@@ -76,6 +93,16 @@ impl CampaignCounts {
     /// All subscribers of the campaign.
     pub fn total(&self) -> u64 {
         self.templates.values().map(StateCounts::total).sum()
+    }
+
+    /// Adds `other`'s counts to these, template by template.
+    pub fn add(&mut self, other: &CampaignCounts) {
+        for (template, counts) in &other.templates {
+            self.templates
+                .entry(template.clone())
+                .or_default()
+                .add(counts);
+        }
     }
 }
 
@@ -341,6 +368,10 @@ pub struct CampaignStatus {
     pub counts: Option<Arc<CampaignCounts>>,
     /// Why its last poll failed.
     pub error: Option<String>,
+    /// Insertion-time segments held for it.
+    pub segments: usize,
+    /// The time by which every segment had last been read.
+    pub refreshed: Option<SystemTime>,
 }
 
 /// Which query a result is for.
@@ -355,17 +386,6 @@ pub enum Target {
     },
     /// One query without `campaigns[]`, grouped by each record's campaign.
     Discovery,
-}
-
-/// The outcome of one query of a poll.
-#[derive(Debug)]
-pub struct QueryResult {
-    /// What was asked.
-    pub target: Target,
-    /// How long it took, pages and retries included.
-    pub duration: Duration,
-    /// The tally, or why the query failed (no personal data in it).
-    pub result: Result<Tally, String>,
 }
 
 /// Everything `/metrics` shows of the API's data, as of the end of a poll.
@@ -383,122 +403,6 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The snapshot after a poll that returned `results` at `now`. A failed
-    /// campaign keeps its last good counts until they are older than
-    /// `max_staleness`.
-    pub fn advance(
-        &self,
-        results: Vec<QueryResult>,
-        now: SystemTime,
-        max_staleness: Duration,
-    ) -> Snapshot {
-        let mut next = Snapshot {
-            up: Some(results.iter().all(|r| r.result.is_ok())),
-            ..Snapshot::default()
-        };
-        let mut template_names: HashMap<String, String> = HashMap::new();
-        let keep_if_fresh = |prev: Option<&CampaignStatus>| -> Option<Arc<CampaignCounts>> {
-            let prev = prev?;
-            let age = now.duration_since(prev.last_success?).unwrap_or_default();
-            (age <= max_staleness)
-                .then(|| prev.counts.clone())
-                .flatten()
-        };
-        for r in results {
-            match (r.target, r.result) {
-                (Target::Campaign { uuid, name }, Ok(tally)) => {
-                    next.over_cap_records += tally.over_cap;
-                    let (mut counted, names) = tally.into_campaigns();
-                    template_names.extend(names);
-                    let (counts, record_name) = match counted.pop() {
-                        Some((_, counts, record_name)) => (counts, record_name),
-                        None => (CampaignCounts::default(), None),
-                    };
-                    next.campaigns.insert(
-                        uuid,
-                        CampaignStatus {
-                            name: name.or(record_name),
-                            up: true,
-                            last_success: Some(now),
-                            poll_duration: Some(r.duration),
-                            counts: Some(Arc::new(counts)),
-                            error: None,
-                        },
-                    );
-                }
-                (Target::Campaign { uuid, name }, Err(error)) => {
-                    let prev = self.campaigns.get(&uuid);
-                    next.campaigns.insert(
-                        uuid,
-                        CampaignStatus {
-                            name: name.or_else(|| prev.and_then(|p| p.name.clone())),
-                            up: false,
-                            last_success: prev.and_then(|p| p.last_success),
-                            poll_duration: Some(r.duration),
-                            counts: keep_if_fresh(prev),
-                            error: Some(error),
-                        },
-                    );
-                }
-                (Target::Discovery, Ok(tally)) => {
-                    next.over_cap_records += tally.over_cap;
-                    let (counted, names) = tally.into_campaigns();
-                    template_names.extend(names);
-                    for (uuid, counts, name) in counted {
-                        let name =
-                            name.or_else(|| self.campaigns.get(&uuid).and_then(|p| p.name.clone()));
-                        next.campaigns.insert(
-                            uuid,
-                            CampaignStatus {
-                                name,
-                                up: true,
-                                last_success: Some(now),
-                                poll_duration: Some(r.duration),
-                                counts: Some(Arc::new(counts)),
-                                error: None,
-                            },
-                        );
-                    }
-                }
-                (Target::Discovery, Err(error)) => {
-                    for (uuid, prev) in &self.campaigns {
-                        let counts = keep_if_fresh(Some(prev));
-                        if counts.is_none() {
-                            continue; // stale: forget the campaign altogether
-                        }
-                        next.campaigns.insert(
-                            uuid.clone(),
-                            CampaignStatus {
-                                name: prev.name.clone(),
-                                up: false,
-                                last_success: prev.last_success,
-                                poll_duration: Some(r.duration),
-                                counts,
-                                error: Some(error.clone()),
-                            },
-                        );
-                    }
-                }
-            }
-        }
-        // Names of the templates still shown: new ones first, else the old.
-        for status in next.campaigns.values() {
-            let Some(counts) = &status.counts else {
-                continue;
-            };
-            for template in counts.templates.keys() {
-                let name = template_names
-                    .get(template.as_ref())
-                    .cloned()
-                    .or_else(|| self.template_names.get(template.as_ref()).cloned());
-                if let Some(name) = name {
-                    next.template_names.insert(template.to_string(), name);
-                }
-            }
-        }
-        next
-    }
-
     /// Campaigns whose last poll failed.
     pub fn failed(&self) -> impl Iterator<Item = (&str, &CampaignStatus)> {
         self.campaigns

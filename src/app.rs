@@ -60,7 +60,10 @@ impl App {
             None => None,
         };
         let config = Arc::new(config);
-        let self_metrics = Arc::new(SelfMetrics::new().context("registering self-metrics")?);
+        let self_metrics = Arc::new(
+            SelfMetrics::new(config.poll.max_interval.as_secs_f64())
+                .context("registering self-metrics")?,
+        );
         let client = EvoluxClient::new(
             &config.evolux,
             Arc::new(config.response.clone()),

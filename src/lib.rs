@@ -12,11 +12,15 @@
 //! - [`token`]: the API token, from the environment or a re-read file, kept
 //!   out of every log and error.
 //! - [`evolux`]: the API client: query building, request limits, retries,
-//!   pagination, and the streaming body scanner that counts records as
+//!   pagination, gzip, and the streaming body scanner that counts records as
 //!   bytes arrive.
-//! - [`aggregate`]: counting records into the immutable
-//!   [`aggregate::Snapshot`], with the rules for failures and staleness.
-//! - [`poller`]: the poll loop and its public [`poller::Poller::poll_once`].
+//! - [`segments`]: each campaign's insertion-time segments, which reads are
+//!   due, how they split, merge and are verified, and what fits a poll's
+//!   request budget. Pure.
+//! - [`aggregate`]: counting records, and the immutable
+//!   [`aggregate::Snapshot`] that `/metrics` is rendered from.
+//! - [`poller`]: the poll loop and its public [`poller::Poller::poll_once`],
+//!   and each target's state ([`poller::target`]).
 //! - [`metrics`]: snapshot and self-metrics into exposition bytes.
 //! - [`server`]: the accept loop (plain or TLS, with bounds on slow and
 //!   large requests) and the axum router: `/metrics`, `/healthz`,
@@ -38,6 +42,7 @@ pub mod evolux;
 pub mod io;
 pub mod metrics;
 pub mod poller;
+pub mod segments;
 pub mod server;
 pub mod telemetry;
 pub mod token;

@@ -11,7 +11,9 @@ use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+};
 
 use crate::aggregate::Snapshot;
 
@@ -25,6 +27,9 @@ const REFRESH_NOTE: &str = "Refreshed by a background poll every poll.interval, 
 pub struct ApiMetrics {
     requests: IntCounterVec,
     duration: Histogram,
+    bytes: IntCounter,
+    records: IntCounter,
+    mismatches: IntCounterVec,
 }
 
 impl ApiMetrics {
@@ -37,6 +42,21 @@ impl ApiMetrics {
     pub fn observe(&self, d: Duration) {
         self.duration.observe(d.as_secs_f64());
     }
+
+    /// Counts body bytes received, as on the wire (compressed or not).
+    pub fn response_bytes(&self, n: u64) {
+        self.bytes.inc_by(n);
+    }
+
+    /// Counts records read from a page.
+    pub fn records(&self, n: u64) {
+        self.records.inc_by(n);
+    }
+
+    /// Counts a verification of `campaign` that disagreed with its segments.
+    pub fn verification_mismatch(&self, campaign: &str) {
+        self.mismatches.with_label_values(&[campaign]).inc();
+    }
 }
 
 /// The long-lived metrics of the exporter itself.
@@ -48,8 +68,9 @@ pub struct SelfMetrics {
 }
 
 impl SelfMetrics {
-    /// Registers the counters and the build info.
-    pub fn new() -> Result<SelfMetrics, prometheus::Error> {
+    /// Registers the counters, the build info and the staleness bound
+    /// (`poll.max-interval`, in seconds).
+    pub fn new(max_interval_seconds: f64) -> Result<SelfMetrics, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
             Opts::new(
@@ -80,12 +101,42 @@ impl SelfMetrics {
                 option_env!("EVOLUX_GIT_REVISION").unwrap_or("unknown"),
             ])
             .set(1);
+        let bytes = IntCounter::new(
+            "evolux_api_response_bytes_total",
+            "Body bytes received from the Evolux API, as on the wire (gzip-compressed when the server compresses).",
+        )?;
+        let records = IntCounter::new(
+            "evolux_api_records_total",
+            "Records read from Evolux API responses.",
+        )?;
+        let mismatches = IntCounterVec::new(
+            Opts::new(
+                "evolux_campaign_verification_mismatches_total",
+                "Verifications whose unsegmented read disagreed with the sum of the campaign's segments; the campaign is then read whole until one agrees.",
+            ),
+            &["campaign"],
+        )?;
+        let max_interval = prometheus::Gauge::new(
+            "evolux_poll_max_interval_seconds",
+            "The staleness bound (poll.max-interval): no counted subscriber goes longer without being read again.",
+        )?;
+        max_interval.set(max_interval_seconds);
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(build_info))?;
+        registry.register(Box::new(bytes.clone()))?;
+        registry.register(Box::new(records.clone()))?;
+        registry.register(Box::new(mismatches.clone()))?;
+        registry.register(Box::new(max_interval))?;
         Ok(SelfMetrics {
             registry,
-            api: ApiMetrics { requests, duration },
+            api: ApiMetrics {
+                requests,
+                duration,
+                bytes,
+                records,
+                mismatches,
+            },
         })
     }
 }
@@ -190,6 +241,16 @@ pub fn snapshot_families(s: &Snapshot, max_series: usize) -> (Vec<MetricFamily>,
         "How long the campaign's last poll took, pages and retries included.",
         MetricType::GAUGE,
     );
+    let mut segments = family(
+        "evolux_campaign_segments",
+        "Insertion-time segments held for the campaign (1 when it is read whole).",
+        MetricType::GAUGE,
+    );
+    let mut refreshed = family(
+        "evolux_campaign_refreshed_timestamp_seconds",
+        "Unix time by which every segment of the campaign had last been read: time() minus it is the campaign's worst staleness.",
+        MetricType::GAUGE,
+    );
     let mut dropped = 0usize;
     let mut written = 0usize;
     let mut subs = Vec::new();
@@ -212,6 +273,16 @@ pub fn snapshot_families(s: &Snapshot, max_series: usize) -> (Vec<MetricFamily>,
             duration
                 .mut_metric()
                 .push(gauge(&[("campaign", campaign)], d.as_secs_f64()));
+        }
+        if status.segments > 0 {
+            segments
+                .mut_metric()
+                .push(gauge(&[("campaign", campaign)], status.segments as f64));
+        }
+        if let Some(t) = status.refreshed {
+            refreshed
+                .mut_metric()
+                .push(gauge(&[("campaign", campaign)], unix_seconds(t)));
         }
         let Some(counts) = &status.counts else {
             continue;
@@ -270,6 +341,8 @@ pub fn snapshot_families(s: &Snapshot, max_series: usize) -> (Vec<MetricFamily>,
         up,
         last,
         duration,
+        segments,
+        refreshed,
         dropped_family,
     ]
     .into_iter()
@@ -281,7 +354,7 @@ pub fn snapshot_families(s: &Snapshot, max_series: usize) -> (Vec<MetricFamily>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::{QueryResult, Tally, Target};
+    use crate::aggregate::{CampaignStatus, Tally};
     use crate::evolux::fields::ResponseLayout;
 
     fn snapshot() -> Snapshot {
@@ -293,33 +366,35 @@ mod tests {
         ] {
             t.add(&layout.extract(rec.as_bytes()).unwrap().unwrap());
         }
-        Snapshot::default().advance(
-            vec![
-                QueryResult {
-                    target: Target::Campaign {
-                        uuid: "c1".into(),
-                        name: Some("Black Friday".into()),
-                    },
-                    duration: Duration::from_millis(1500),
-                    result: Ok(t),
-                },
-                QueryResult {
-                    target: Target::Campaign {
-                        uuid: "c2".into(),
-                        name: None,
-                    },
-                    duration: Duration::from_millis(20),
-                    result: Err("HTTP 500".into()),
-                },
-            ],
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            Duration::from_secs(600),
-        )
+        let (mut counted, names) = t.into_campaigns();
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let c1 = CampaignStatus {
+            name: Some("Black Friday".into()),
+            up: true,
+            last_success: Some(at),
+            poll_duration: Some(Duration::from_millis(1500)),
+            counts: counted.pop().map(|(_, c, _)| std::sync::Arc::new(c)),
+            error: None,
+            segments: 7,
+            refreshed: Some(at - Duration::from_secs(600)),
+        };
+        let c2 = CampaignStatus {
+            up: false,
+            poll_duration: Some(Duration::from_millis(20)),
+            error: Some("HTTP 500".into()),
+            ..CampaignStatus::default()
+        };
+        Snapshot {
+            campaigns: [("c1".to_string(), c1), ("c2".to_string(), c2)].into(),
+            template_names: names.into_iter().collect(),
+            up: Some(false),
+            over_cap_records: 0,
+        }
     }
 
     #[test]
     fn renders_the_design_metrics() {
-        let self_metrics = SelfMetrics::new().unwrap();
+        let self_metrics = SelfMetrics::new(1800.0).unwrap();
         self_metrics.api.request("200");
         let text =
             String::from_utf8(render(&snapshot(), &self_metrics, 10_000).plain.to_vec()).unwrap();
@@ -335,6 +410,11 @@ mod tests {
             r#"evolux_campaign_up{campaign="c2"} 0"#,
             r#"evolux_campaign_last_success_timestamp_seconds{campaign="c1"} 1700000000"#,
             r#"evolux_poll_duration_seconds{campaign="c1"} 1.5"#,
+            r#"evolux_campaign_segments{campaign="c1"} 7"#,
+            r#"evolux_campaign_refreshed_timestamp_seconds{campaign="c1"} 1699999400"#,
+            "evolux_poll_max_interval_seconds 1800",
+            "evolux_api_response_bytes_total 0",
+            "evolux_api_records_total 0",
             r#"evolux_api_requests_total{code="200"} 1"#,
             "# TYPE evolux_api_request_duration_seconds histogram",
             "# TYPE evolux_exporter_build_info gauge",
@@ -351,7 +431,7 @@ mod tests {
 
     #[test]
     fn the_series_cap_drops_whole_templates_and_says_so() {
-        let self_metrics = SelfMetrics::new().unwrap();
+        let self_metrics = SelfMetrics::new(1800.0).unwrap();
         let e = render(&snapshot(), &self_metrics, 6);
         let text = String::from_utf8(e.plain.to_vec()).unwrap();
         assert_eq!(e.series_dropped, 6);
@@ -361,7 +441,7 @@ mod tests {
 
     #[test]
     fn gzip_variant_holds_the_same_bytes() {
-        let self_metrics = SelfMetrics::new().unwrap();
+        let self_metrics = SelfMetrics::new(1800.0).unwrap();
         let e = render(&snapshot(), &self_metrics, 10_000);
         let mut out = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&e.gzip[..]), &mut out)

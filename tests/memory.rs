@@ -153,7 +153,7 @@ async fn a_million_records_need_no_more_memory_than_a_thousand() {
     ])
     .unwrap();
     let config = Config::load_with_token(cli, Some("t".into())).unwrap();
-    let metrics = SelfMetrics::new().unwrap();
+    let metrics = SelfMetrics::new(1800.0).unwrap();
     let client = EvoluxClient::new(
         &config.evolux,
         Arc::new(config.response.clone()),

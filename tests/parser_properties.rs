@@ -1235,7 +1235,7 @@ fn the_real_client_follows_the_pages_and_counts_them() {
     ])
     .expect("arguments parse");
     let config = Config::load_with_token(cli, Some("t".into())).expect("config");
-    let metrics = SelfMetrics::new().expect("self-metrics");
+    let metrics = SelfMetrics::new(1800.0).expect("self-metrics");
     let client = EvoluxClient::new(
         &config.evolux,
         Arc::new(config.response.clone()),

@@ -296,7 +296,7 @@ async fn assert_private(run: &Run, what: &str) {
     );
 }
 
-fn assert_failing_b(run: &Run) {
+async fn assert_failing_b(run: &Run) {
     assert_eq!(
         run.metrics
             .get("evolux_campaign_up", &[("campaign", CAMPAIGN_B)]),
@@ -305,10 +305,24 @@ fn assert_failing_b(run: &Run) {
         run.metrics.0
     );
     assert_eq!(run.metrics.get("evolux_up", &[]), Some(0.0));
+    // Every request for B failed, and was tried twice (--evolux.max-retries=1).
+    let to_b = run
+        .upstream
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r.url
+                .query_pairs()
+                .any(|(k, v)| k == "campaigns[]" && v == CAMPAIGN_B)
+        })
+        .count();
+    assert!(to_b >= 2 && to_b % 2 == 0, "{to_b} requests for B");
     assert_eq!(
         run.metrics
             .get("evolux_api_requests_total", &[("code", "500")]),
-        Some(2.0)
+        Some(to_b as f64)
     );
 }
 
@@ -353,7 +367,7 @@ async fn logfmt_run_leaks_nothing() {
 async fn logfmt_run_with_a_leaky_error_page_leaks_nothing() {
     let run = run_binary("logfmt", true).await;
     assert_private(&run, "logfmt, failing").await;
-    assert_failing_b(&run);
+    assert_failing_b(&run).await;
     let lines = logfmt_lines(&run.logs);
     assert!(
         lines
@@ -397,7 +411,7 @@ async fn json_run_leaks_nothing() {
 async fn json_run_with_a_leaky_error_page_leaks_nothing() {
     let run = run_binary("json", true).await;
     assert_private(&run, "json, failing").await;
-    assert_failing_b(&run);
+    assert_failing_b(&run).await;
     let lines = json_lines(&run.logs);
     assert!(
         lines

@@ -1,6 +1,8 @@
-//! Bodies wiremock cannot serve: streamed without a Content-Length, endless
-//! or trickling. The size cap and the request timeout bound them while they
-//! stream; and two polls asked for at once never overlap.
+//! Bodies wiremock cannot serve: streamed without a Content-Length, endless,
+//! trickling or long and steady. The size cap, the progress timeout and the
+//! poll deadline bound them while they stream; a long body that keeps
+//! streaming is read to the end; and two polls asked for at once never
+//! overlap.
 
 mod common;
 
@@ -20,7 +22,32 @@ struct EndlessUpstream {
     max_in_flight: Arc<AtomicUsize>,
 }
 
+/// The shape of the upstream's body.
+#[derive(Clone, Copy)]
+struct Stream {
+    /// Wait before each chunk.
+    chunk_delay: Duration,
+    /// Records in a chunk.
+    records: usize,
+    /// Chunks before the body ends; `None`: never.
+    chunks: Option<u64>,
+}
+
 async fn endless_upstream(chunk_delay: Duration, request_delay: Duration) -> EndlessUpstream {
+    let stream = Stream {
+        chunk_delay,
+        records: 200,
+        chunks: None,
+    };
+    streaming_upstream(stream, request_delay).await
+}
+
+async fn streaming_upstream(stream: Stream, request_delay: Duration) -> EndlessUpstream {
+    let Stream {
+        chunk_delay,
+        records,
+        chunks,
+    } = stream;
     let in_flight = Arc::new(AtomicUsize::new(0));
     let max_in_flight = Arc::new(AtomicUsize::new(0));
     let (now, max) = (in_flight.clone(), max_in_flight.clone());
@@ -36,12 +63,18 @@ async fn endless_upstream(chunk_delay: Duration, request_delay: Duration) -> End
                 let head = futures_util::stream::once(async {
                     Ok::<_, std::io::Error>(Bytes::from_static(b"{\"data\":["))
                 });
-                let records = futures_util::stream::unfold(0u64, move |i| async move {
+                let body = futures_util::stream::unfold(0u64, move |i| async move {
                     if !chunk_delay.is_zero() {
                         tokio::time::sleep(chunk_delay).await;
                     }
+                    if chunks.is_some_and(|n| i == n) {
+                        return Some((Ok(Bytes::from_static(b"]}")), i + 1));
+                    }
+                    if chunks.is_some_and(|n| i > n) {
+                        return None;
+                    }
                     let mut chunk = String::new();
-                    for j in 0..200 {
+                    for j in 0..records {
                         chunk.push_str(if i == 0 && j == 0 { "" } else { "," });
                         chunk.push_str(
                             r#"{"state":"sent","template_uuid":"t","name":"Maria do Carmo"}"#,
@@ -49,7 +82,7 @@ async fn endless_upstream(chunk_delay: Duration, request_delay: Duration) -> End
                     }
                     Some((Ok(Bytes::from(chunk)), i + 1))
                 });
-                Body::from_stream(futures_util::StreamExt::chain(head, records))
+                Body::from_stream(futures_util::StreamExt::chain(head, body))
             }
         }),
     );
@@ -88,7 +121,14 @@ async fn an_endless_body_is_cut_at_the_size_cap() {
 
 #[tokio::test]
 async fn a_trickling_body_is_cut_at_the_timeout() {
-    let upstream = endless_upstream(Duration::from_millis(50), Duration::ZERO).await;
+    // One 62-byte record every 50 ms: about 870 bytes in the 700 ms timeout,
+    // short of the 16 KiB that count as progress.
+    let stream = Stream {
+        chunk_delay: Duration::from_millis(50),
+        records: 1,
+        chunks: None,
+    };
+    let upstream = streaming_upstream(stream, Duration::ZERO).await;
     let mut config = config(&[
         &format!("--evolux.url={}", upstream.url),
         &format!("--campaign={CAMPAIGN_A}"),
@@ -108,7 +148,79 @@ async fn a_trickling_body_is_cut_at_the_timeout() {
         .error
         .clone()
         .unwrap_or_default();
-    assert!(error.contains("timed out"), "{error}");
+    assert!(
+        error.contains("timed out after 700ms without progress"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_streaming_steadily_for_three_timeouts_is_read_to_the_end() {
+    // 200 records (12 KiB) every 20 ms for 1.8 s: three times the 600 ms
+    // timeout, and never a pause as long as it.
+    let stream = Stream {
+        chunk_delay: Duration::from_millis(20),
+        records: 200,
+        chunks: Some(90),
+    };
+    let upstream = streaming_upstream(stream, Duration::ZERO).await;
+    let mut config = config(&[
+        &format!("--evolux.url={}", upstream.url),
+        &format!("--campaign={CAMPAIGN_A}"),
+    ]);
+    config.evolux.timeout = Duration::from_millis(600);
+    let app = spawn_app(config).await;
+    app.wait_ready().await;
+    let started = Instant::now();
+    let report = app.poller.poll_once().await;
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1800),
+        "the body ended early: {took:?}"
+    );
+    assert_eq!(
+        report.failed,
+        0,
+        "{:?}",
+        app.poller.published().snapshot().campaigns
+    );
+    assert_eq!(report.records, 90 * 200);
+    let m = app.scrape().await;
+    assert_eq!(
+        m.get(
+            "evolux_campaign_subscribers",
+            &[("campaign", CAMPAIGN_A), ("state", "sent")]
+        ),
+        Some(18_000.0)
+    );
+}
+
+#[tokio::test]
+async fn an_endless_steady_body_is_cut_at_the_poll_deadline() {
+    // Progress all the time, never an end: the poll's deadline ends it.
+    let upstream = endless_upstream(Duration::from_millis(10), Duration::ZERO).await;
+    let mut config = config(&[
+        &format!("--evolux.url={}", upstream.url),
+        &format!("--campaign={CAMPAIGN_A}"),
+    ]);
+    config.evolux.timeout = Duration::from_millis(500);
+    config.poll.deadline = Duration::from_millis(1500);
+    let app = spawn_app(config).await;
+    app.wait_ready().await;
+    let started = Instant::now();
+    let report = app.poller.poll_once().await;
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(5),
+        "poll took {took:?}"
+    );
+    assert_eq!(report.failed, 1);
+    let snapshot = app.poller.published().snapshot();
+    let error = snapshot.campaigns[CAMPAIGN_A]
+        .error
+        .clone()
+        .unwrap_or_default();
+    assert!(error.contains("poll did not finish within 1.5s"), "{error}");
 }
 
 #[tokio::test]

@@ -182,3 +182,44 @@ pub fn body(n: u64, seed: u64) -> (Vec<u8>, [u64; 6]) {
     out.extend_from_slice(b"],\"links\":{\"next\":null}}");
     (out, per_state)
 }
+
+/// Writes the record of subscriber `i` of campaign `c` (UUID `campaign`),
+/// with its state, template and insertion instant given.
+pub fn write_subscriber(
+    out: &mut Vec<u8>,
+    i: u64,
+    (c, campaign): (usize, &str),
+    (t, template): (usize, &str),
+    state: &str,
+    inserted_ms: i64,
+) {
+    let r2 = Rng::new(i ^ (c as u64) << 40).next();
+    let inserted = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(inserted_ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let _ = write!(
+        out,
+        r#"{{"uuid":"{}","name":"{} {} {}","phone_number":"55{:02}9{:08}","state":"{state}","template_uuid":"{template}","template_name":"Template {t:02} - Comunicado","campaign_uuid":"{campaign}","campaign_name":"Campanha {c:02} - Novembro","inserted_at":"{inserted}","conversation_fields":{{"CPF":"{:03}.{:03}.{:03}-{:02}","perfil":"{}","cidade":"{}"}}}}"#,
+        uuid(3, i ^ (c as u64) << 40),
+        FIRST[(r2 % 16) as usize],
+        LAST[((r2 >> 4) % 16) as usize],
+        LAST[((r2 >> 8) % 16) as usize],
+        11 + (r2 >> 12) % 88,
+        (r2 >> 20) % 100_000_000,
+        (r2 >> 3) % 1000,
+        (r2 >> 13) % 1000,
+        (r2 >> 23) % 1000,
+        (r2 >> 33) % 100,
+        if r2 & 1 == 0 {
+            "Pessoa Física"
+        } else {
+            "Pessoa Jurídica"
+        },
+        CITIES[((r2 >> 50) % 8) as usize],
+    );
+}
+
+/// The data set's template UUIDs.
+pub fn template_uuids() -> Vec<String> {
+    (0..TEMPLATES).map(|t| uuid(2, t)).collect()
+}

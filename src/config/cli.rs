@@ -37,7 +37,9 @@ pub struct Cli {
     #[arg(long = "evolux.ca-file", env = "EVOLUX_CA_FILE", value_name = "PATH")]
     pub evolux_ca_file: Option<PathBuf>,
 
-    /// Timeout of one HTTP request to the API, body included [default: 30s].
+    /// Longest a request to the API may go without progress: no response head, or
+    /// less than 16 KiB of body, for this long. Not a total: a large body that keeps
+    /// streaming is read to the end [default: 30s].
     #[arg(
         long = "evolux.timeout",
         env = "EVOLUX_TIMEOUT",
@@ -98,6 +100,26 @@ pub struct Cli {
         value_name = "DURATION"
     )]
     pub poll_window: Option<HumanDuration>,
+
+    /// The staleness bound: no counted subscriber goes longer than this without
+    /// being read again. Segments that keep coming back unchanged are read less and
+    /// less often, down to this; equal to --poll.interval reads everything every
+    /// poll [default: 30m, or --poll.interval if longer].
+    #[arg(
+        long = "poll.max-interval",
+        env = "EVOLUX_POLL_MAX_INTERVAL",
+        value_name = "DURATION"
+    )]
+    pub poll_max_interval: Option<HumanDuration>,
+
+    /// How often to read each campaign once unsegmented and compare its total with
+    /// the sum of its segments (also at start-up); 0 disables [default: 24h].
+    #[arg(
+        long = "poll.verify-interval",
+        env = "EVOLUX_POLL_VERIFY_INTERVAL",
+        value_name = "DURATION"
+    )]
+    pub poll_verify_interval: Option<HumanDuration>,
 
     /// A failing campaign's last counts are dropped this long after its last success
     /// [default: 10 × poll.interval].

@@ -98,6 +98,8 @@ pub struct FilePoll {
     pub window: Option<HumanDuration>,
     pub max_staleness: Option<HumanDuration>,
     pub max_series: Option<usize>,
+    pub max_interval: Option<HumanDuration>,
+    pub verify_interval: Option<HumanDuration>,
 }
 
 /// `web:` section.

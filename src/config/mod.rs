@@ -64,7 +64,8 @@ pub struct EvoluxConfig {
     pub ca_file: Option<PathBuf>,
     /// Its certificates, trusted in addition to the built-in roots.
     pub ca_certificates: Vec<reqwest::Certificate>,
-    /// One request, from sending to the end of its body.
+    /// Longest a request may go without progress (no response head, or too
+    /// few body bytes): not a total.
     pub timeout: Duration,
     /// Requests in flight at once.
     pub max_concurrency: usize,
@@ -128,6 +129,16 @@ pub struct PollConfig {
     pub max_staleness: Duration,
     /// Cap on `evolux_campaign_subscribers` series.
     pub max_series: usize,
+    /// The staleness bound: the longest any segment goes without a read.
+    /// Equal to `interval`: every campaign is read whole, every poll.
+    pub max_interval: Duration,
+    /// Wait between verifications of a campaign's segments; `None`: never.
+    pub verify_interval: Option<Duration>,
+    /// Reads still running this long after their poll began are cut (the
+    /// bound on a poll, which a steadily streaming body does not hit
+    /// otherwise). Not a flag: the larger of `max_interval` and ten
+    /// `evolux.timeout`s; tests shorten it.
+    pub deadline: Duration,
 }
 
 /// The exporter's own HTTP server.
@@ -317,6 +328,26 @@ impl Config {
                 ),
             ));
         }
+        let max_interval = cli
+            .poll_max_interval
+            .or(file.poll.max_interval)
+            .map_or(interval.max(Duration::from_secs(1800)), |d| d.0);
+        if max_interval < interval {
+            return Err(invalid(
+                "poll.max-interval",
+                format!(
+                    "{} is shorter than poll.interval {}",
+                    HumanDuration(max_interval),
+                    HumanDuration(interval)
+                ),
+            ));
+        }
+        let verify_interval = cli
+            .poll_verify_interval
+            .or(file.poll.verify_interval)
+            .map_or(Some(Duration::from_secs(86_400)), |d| {
+                (!d.0.is_zero()).then_some(d.0)
+            });
         let max_series = cli
             .poll_max_series
             .or(file.poll.max_series)
@@ -417,6 +448,9 @@ impl Config {
                 window,
                 max_staleness,
                 max_series,
+                max_interval,
+                verify_interval,
+                deadline: max_interval.max(timeout * 10),
             },
             web: WebConfig {
                 listen_address,
@@ -645,6 +679,33 @@ impl fmt::Display for Summary<'_> {
                 .map_or("all time".into(), |w| HumanDuration(w).to_string()),
             HumanDuration(c.poll.max_staleness),
             c.poll.max_series
+        )?;
+        let segments = if c.poll.max_interval > c.poll.interval {
+            format!(
+                "segmented: each read again within {} (poll.max-interval)",
+                HumanDuration(c.poll.max_interval)
+            )
+        } else {
+            "not segmented: every campaign read whole every poll (poll.max-interval = poll.interval)".into()
+        };
+        writeln!(f, "  segments:           {segments}")?;
+        writeln!(
+            f,
+            "  verification:       {}",
+            match c.poll.verify_interval {
+                Some(v) if c.poll.max_interval > c.poll.interval => format!(
+                    "at start-up and every {} (poll.verify-interval)",
+                    HumanDuration(v)
+                ),
+                Some(_) => "not needed (not segmented)".into(),
+                None => "off (poll.verify-interval 0)".into(),
+            }
+        )?;
+        writeln!(
+            f,
+            "  a poll's reads:     cut after {} without progress, or {} after the poll began",
+            HumanDuration(c.evolux.timeout),
+            HumanDuration(c.poll.deadline)
         )?;
         writeln!(
             f,

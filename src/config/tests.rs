@@ -257,3 +257,49 @@ fn listen_addresses() {
             .is_loopback()
     );
 }
+
+#[test]
+fn segments_settings_default_validate_and_show_in_the_summary() {
+    let c = merge(&[URL], "").unwrap();
+    assert_eq!(c.poll.max_interval, Duration::from_secs(1800));
+    assert_eq!(c.poll.verify_interval, Some(Duration::from_secs(86_400)));
+    assert_eq!(c.poll.deadline, Duration::from_secs(1800));
+    let summary = c.summary();
+    assert!(
+        summary.contains("segmented: each read again within 30m (poll.max-interval)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("at start-up and every 1d (poll.verify-interval)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("cut after 30s without progress, or 30m after the poll began"),
+        "{summary}"
+    );
+
+    // A longer interval carries the bound with it; the file and env keys work.
+    let c = merge(&[URL, "--poll.interval=1h"], "").unwrap();
+    assert_eq!(c.poll.max_interval, Duration::from_secs(3600));
+    assert!(c.summary().contains("not segmented"), "{}", c.summary());
+    let c = merge(&[URL], "poll:\n  max_interval: 2h\n  verify_interval: 0\n").unwrap();
+    assert_eq!(c.poll.max_interval, Duration::from_secs(7200));
+    assert_eq!(c.poll.verify_interval, None, "0 disables verification");
+    assert!(
+        c.summary().contains("off (poll.verify-interval 0)"),
+        "{}",
+        c.summary()
+    );
+
+    let e = err(&[URL, "--poll.interval=5m", "--poll.max-interval=1m"], "");
+    assert!(
+        e.starts_with("poll.max-interval: 1m is shorter than poll.interval 5m"),
+        "{e}"
+    );
+    // 0 is a duration (as in Prometheus), refused with a reason where it makes no sense.
+    let e = err(&[URL, "--poll.interval=0"], "");
+    assert!(
+        e.starts_with("poll.interval: must be longer than 0s"),
+        "{e}"
+    );
+}

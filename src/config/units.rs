@@ -48,6 +48,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.is_empty() {
         return Err("empty duration (expected e.g. 30s, 5m, 1h30m, 7d)".into());
     }
+    // Prometheus takes a bare 0; each setting says whether 0 makes sense.
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
     let mut rest = s;
     let mut total_ms: u64 = 0;
     let mut last_unit_ms = u64::MAX;

@@ -5,16 +5,20 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{
+    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE,
+    RETRY_AFTER,
+};
 use reqwest::{Response, StatusCode};
 use tracing::debug;
 use url::Url;
 
+use super::body::{BodyDecoder, BodyError, Encoding};
 use super::fields::ResponseLayout;
 use super::limiter::Limiter;
 use super::query::REPORT_PATH;
 use super::retry::{backoff, is_retryable, parse_retry_after};
-use super::scanner::{BodyScanner, RecordSink, ScanError};
+use super::scanner::{RecordSink, ScanError};
 use crate::config::EvoluxConfig;
 use crate::metrics::ApiMetrics;
 use crate::token::{TokenError, TokenSource};
@@ -22,6 +26,11 @@ use crate::token::{TokenError, TokenSource};
 /// Most pages followed in one query; a next link chain longer than this is
 /// taken for a server that paginates forever.
 pub const MAX_PAGES: usize = 10_000;
+
+/// Body bytes (as on the wire) that count as progress: a body must bring
+/// this many within `--evolux.timeout`, or end, or it is cut. A trickle
+/// slower than that is a stall; a large body streaming steadily is not.
+pub const PROGRESS_BYTES: u64 = 16 * 1024;
 
 /// Why a query failed. Messages hold no token, no query string (filters may
 /// be personal data) and no body content.
@@ -59,12 +68,15 @@ pub enum FetchError {
         /// Why.
         reason: String,
     },
-    /// The body passed `--evolux.max-response-size`.
+    /// The body passed `--evolux.max-response-size`, on the wire or decoded.
     #[error("response larger than --evolux.max-response-size ({limit} bytes)")]
     TooLarge {
         /// The limit.
         limit: u64,
     },
+    /// The server sent a coding other than the gzip the client asked for.
+    #[error("the server sent a body in an {0}")]
+    Encoding(String),
     /// An HTML page instead of JSON (a maintenance page, a login page).
     #[error("the server sent an HTML page (Content-Type {0}), not JSON")]
     Html(String),
@@ -213,14 +225,21 @@ impl EvoluxClient {
         loop {
             let permit = self.limiter.acquire().await;
             let started = Instant::now();
-            let sent = self
+            let request = self
                 .http
                 .get(url.clone())
                 .header(AUTHORIZATION, token.clone())
                 .header(ACCEPT, "application/json")
-                .timeout(self.timeout)
-                .send()
-                .await;
+                .header(ACCEPT_ENCODING, "gzip");
+            // --evolux.timeout bounds the wait for the response head; the
+            // body has its own progress rule (read_body).
+            let sent = match tokio::time::timeout(self.timeout, request.send()).await {
+                Ok(sent) => sent.map_err(|e| transport_reason(e, self.timeout)),
+                Err(_) => Err(format!(
+                    "timed out after {:?} waiting for the response (--evolux.timeout)",
+                    self.timeout
+                )),
+            };
             let wait = match sent {
                 Ok(resp) if resp.status().is_success() => {
                     self.metrics.request(resp.status().as_str());
@@ -242,14 +261,17 @@ impl EvoluxClient {
                         .flatten()
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                    if let Some(wait) = retry_after
-                        && wait > self.retry_max_delay
-                    {
-                        return Err(FetchError::RetryAfterTooLong {
-                            status,
-                            wait,
-                            max: self.retry_max_delay,
-                        });
+                    if let Some(wait) = retry_after {
+                        // The server asked for quiet: every request waits,
+                        // not only this one.
+                        self.limiter.pause_until(tokio::time::Instant::now() + wait);
+                        if wait > self.retry_max_delay {
+                            return Err(FetchError::RetryAfterTooLong {
+                                status,
+                                wait,
+                                max: self.retry_max_delay,
+                            });
+                        }
                     }
                     debug!(
                         status = status.as_u16(),
@@ -257,10 +279,9 @@ impl EvoluxClient {
                     );
                     retry_after.unwrap_or_else(|| self.backoff(attempt))
                 }
-                Err(e) => {
+                Err(reason) => {
                     self.metrics.request("error");
                     self.metrics.observe(started.elapsed());
-                    let reason = transport_reason(e, self.timeout);
                     if attempt >= self.max_retries {
                         return Err(FetchError::Transport(reason));
                     }
@@ -283,58 +304,84 @@ impl EvoluxClient {
         )
     }
 
-    /// Streams a 2xx body through the scanner.
+    /// Streams a 2xx body through the decoder and the scanner. The body
+    /// must bring [`PROGRESS_BYTES`] within `--evolux.timeout` (or end), again
+    /// and again: a stall or a trickle is cut, a steady stream is not.
     async fn read_body(
         &self,
         mut resp: Response,
         sink: &mut impl RecordSink,
         stats: &mut QueryStats,
     ) -> Result<Option<String>, FetchError> {
-        let content_type = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_ascii_lowercase)
+        };
+        let content_type = header(CONTENT_TYPE).unwrap_or_default();
         if content_type.starts_with("text/html") {
             return Err(FetchError::Html(content_type));
         }
-        let declared = resp
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let encoding = Encoding::from_header(header(CONTENT_ENCODING).as_deref())
+            .map_err(FetchError::Encoding)?;
+        let declared = header(CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.max_response_size) {
             return Err(FetchError::TooLarge {
                 limit: self.max_response_size,
             });
         }
-        let mut scanner = BodyScanner::new(&self.layout);
+        let mut decoder = BodyDecoder::new(&self.layout, encoding, self.max_response_size, sink);
         let mut bytes: u64 = 0;
+        let mut progress_from: u64 = 0;
+        let mut progress_by = tokio::time::Instant::now() + self.timeout;
         loop {
-            let chunk = match resp.chunk().await {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(e) => {
+            let chunk = match tokio::time::timeout_at(progress_by, resp.chunk()).await {
+                Ok(Ok(Some(c))) => c,
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) => {
                     return Err(FetchError::Body {
                         bytes,
                         reason: transport_reason(e, self.timeout),
                     });
                 }
+                Err(_) => {
+                    return Err(FetchError::Body {
+                        bytes,
+                        reason: format!(
+                            "timed out after {:?} without progress (--evolux.timeout: fewer than {PROGRESS_BYTES} body bytes in that time)",
+                            self.timeout
+                        ),
+                    });
+                }
             };
             bytes += chunk.len() as u64;
+            self.metrics.response_bytes(chunk.len() as u64);
+            if bytes - progress_from >= PROGRESS_BYTES {
+                progress_from = bytes;
+                progress_by = tokio::time::Instant::now() + self.timeout;
+            }
             if bytes > self.max_response_size {
                 return Err(FetchError::TooLarge {
                     limit: self.max_response_size,
                 });
             }
-            scanner.feed(&chunk, sink)?;
+            decoder.feed(&chunk).map_err(|e| body_error(e, bytes))?;
         }
-        let end = scanner.finish()?;
+        let end = decoder.finish().map_err(|e| body_error(e, bytes))?;
+        self.metrics.records(end.records);
         stats.records += end.records;
         stats.invalid += end.invalid;
         stats.bytes += bytes;
         Ok(end.next)
+    }
+}
+
+fn body_error(e: BodyError, bytes: u64) -> FetchError {
+    match e {
+        BodyError::TooLarge { limit } => FetchError::TooLarge { limit },
+        BodyError::Scan(e) => FetchError::Scan(e),
+        BodyError::Gzip(reason) => FetchError::Body { bytes, reason },
     }
 }
 

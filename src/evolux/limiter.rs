@@ -27,6 +27,9 @@ pub struct Limiter {
     /// When the last request started; held across the wait so that starts
     /// are handed out one at a time, in arrival order (tokio's mutex is fair).
     last_start: Mutex<Option<Instant>>,
+    /// No request starts before this: the server asked every client to wait
+    /// (`Retry-After` on a 429 or 503), not only the request it refused.
+    paused_until: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Limiter {
@@ -36,7 +39,18 @@ impl Limiter {
             in_flight: Semaphore::new(max_concurrency),
             period: Duration::from_secs_f64(RATE_MARGIN / max_rps),
             last_start: Mutex::new(None),
+            paused_until: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Holds every request back until `until` (a later pause wins).
+    pub fn pause_until(&self, until: Instant) {
+        let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        *paused = Some(paused.map_or(until, |p| p.max(until)));
+    }
+
+    fn paused_until(&self) -> Option<Instant> {
+        *self.paused_until.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Waits for a free slot in both limits; the request may start when this
@@ -48,6 +62,9 @@ impl Limiter {
             Err(_) => unreachable!("the limiter's semaphore is never closed"),
         };
         let mut last_start = self.last_start.lock().await;
+        while let Some(until) = self.paused_until().filter(|u| *u > Instant::now()) {
+            tokio::time::sleep_until(until).await;
+        }
         let now = match *last_start {
             Some(last) => {
                 let due = last + self.period;
@@ -70,6 +87,20 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_back_every_request_until_it_ends() {
+        let limiter = Limiter::new(4, 100.0);
+        let t0 = Instant::now();
+        let _first = limiter.acquire().await;
+        limiter.pause_until(t0 + Duration::from_secs(5));
+        // An earlier pause does not shorten it.
+        limiter.pause_until(t0 + Duration::from_secs(1));
+        let _second = limiter.acquire().await;
+        assert!(Instant::now() >= t0 + Duration::from_secs(5));
+        let _third = limiter.acquire().await;
+        assert!(Instant::now() < t0 + Duration::from_millis(5100));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn starts_are_spaced_by_the_rate_and_its_margin() {

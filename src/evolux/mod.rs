@@ -2,6 +2,7 @@
 //! query building, request limits, retries, the response layout and the
 //! streaming body scanner.
 
+pub mod body;
 pub mod client;
 pub mod fields;
 pub mod json;

@@ -6,39 +6,30 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::config::CampaignConfig;
+use crate::segments::layout::AxisStart;
+use crate::segments::{Axis, Millis, Range};
 
 /// The report endpoint, relative to the base URL.
 pub const REPORT_PATH: &str = "api/v1/reports/campaign/subscribers";
 
-/// Query parameters, in a stable order. Values may be personal data
-/// (`phone_number`, `name`, `conversation_field_value`): never log them.
-pub fn params(
-    campaign: Option<&CampaignConfig>,
-    window: Option<Duration>,
-    now: DateTime<Utc>,
-) -> Vec<(&'static str, String)> {
+/// Query parameters, in a stable order: `campaigns[]`, the read's
+/// insertion range as `start`/`end` (inclusive milliseconds, UTC), then the
+/// campaign's filters. Values may be personal data (`phone_number`, `name`,
+/// `conversation_field_value`): never log them. The campaign's own fixed
+/// `start`/`end` are part of the range already (see [`axis`]).
+pub fn params(campaign: Option<&CampaignConfig>, range: Range) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if let Some(c) = campaign {
         out.push(("campaigns[]", c.uuid.to_string()));
     }
-    if let Some(w) = window {
-        let start = chrono::Duration::from_std(w)
-            .ok()
-            .and_then(|w| now.checked_sub_signed(w))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        out.push(("start", iso(start)));
-        out.push(("end", iso(now)));
+    if let Some(s) = range.start {
+        out.push(("start", iso_millis(s)));
+    }
+    if let Some(e) = range.end {
+        out.push(("end", iso_millis(e)));
     }
     let Some(c) = campaign else { return out };
     let f = &c.filters;
-    if window.is_none() {
-        if let Some(s) = f.start {
-            out.push(("start", iso(s.with_timezone(&Utc))));
-        }
-        if let Some(e) = f.end {
-            out.push(("end", iso(e.with_timezone(&Utc))));
-        }
-    }
     if let Some(s) = &f.state {
         out.push(("state", s.clone()));
     }
@@ -61,16 +52,35 @@ pub fn params(
     out
 }
 
-/// The API document's date format: `2024-08-03T03:00:00.000Z`.
-fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+/// The insertion-time axis a target counts on: a sliding `window`, else
+/// the campaign's fixed `start`/`end` filters, else all time.
+pub fn axis(campaign: Option<&CampaignConfig>, window: Option<Duration>) -> Axis {
+    if let Some(w) = window {
+        return Axis {
+            start: AxisStart::Window(w),
+            end: None,
+        };
+    }
+    let f = campaign.map(|c| &c.filters);
+    let ms = |t: &DateTime<chrono::FixedOffset>| t.timestamp_millis();
+    Axis {
+        start: AxisStart::Fixed(f.and_then(|f| f.start.as_ref()).map(ms)),
+        end: f.and_then(|f| f.end.as_ref()).map(ms),
+    }
+}
+
+/// Milliseconds since the epoch in the document's format, e.g.
+/// `2024-08-04T02:59:59.999Z`.
+pub fn iso_millis(ms: Millis) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Filters;
-    use chrono::TimeZone;
 
     fn campaign(filters: Filters) -> CampaignConfig {
         CampaignConfig {
@@ -82,12 +92,15 @@ mod tests {
     }
 
     #[test]
-    fn window_becomes_start_and_end_in_the_documents_format() {
-        let now = Utc.with_ymd_and_hms(2024, 9, 6, 12, 0, 0).unwrap();
+    fn a_range_becomes_start_and_end_in_the_documents_format() {
+        // The document's own example: a day in São Paulo, to the last millisecond.
+        let start = "2024-08-03T03:00:00.000Z".parse::<DateTime<Utc>>().unwrap();
         let p = params(
             Some(&campaign(Filters::default())),
-            Some(Duration::from_secs(86400)),
-            now,
+            Range {
+                start: Some(start.timestamp_millis()),
+                end: Some(start.timestamp_millis() + 86_400_000 - 1),
+            },
         );
         assert_eq!(
             p,
@@ -96,15 +109,14 @@ mod tests {
                     "campaigns[]",
                     "f45d98dc-ac5e-48f2-9c01-ebe18f86d28b".to_string()
                 ),
-                ("start", "2024-09-05T12:00:00.000Z".to_string()),
-                ("end", "2024-09-06T12:00:00.000Z".to_string()),
+                ("start", "2024-08-03T03:00:00.000Z".to_string()),
+                ("end", "2024-08-04T02:59:59.999Z".to_string()),
             ]
         );
     }
 
     #[test]
-    fn every_filter_is_sent() {
-        let now = Utc.with_ymd_and_hms(2024, 9, 6, 12, 0, 0).unwrap();
+    fn every_filter_is_sent_and_fixed_bounds_make_the_axis() {
         let f = Filters {
             state: Some("error".into()),
             template_uuid: Some("70f4ddb6-ece1-4e13-ab90-3698d9d72bf0".parse().unwrap()),
@@ -115,7 +127,15 @@ mod tests {
             start: Some("2024-09-05T00:00:00-03:00".parse().unwrap()),
             end: None,
         };
-        let p = params(Some(&campaign(f)), None, now);
+        let c = campaign(f);
+        let a = axis(Some(&c), None);
+        let start = a.start_at(0);
+        assert_eq!(
+            start.map(iso_millis).as_deref(),
+            Some("2024-09-05T03:00:00.000Z")
+        );
+        assert_eq!(a.end, None);
+        let p = params(Some(&c), Range { start, end: None });
         let keys: Vec<&str> = p.iter().map(|(k, _)| *k).collect();
         assert_eq!(
             keys,
@@ -131,13 +151,17 @@ mod tests {
                 "name"
             ]
         );
-        assert_eq!(p[1].1, "2024-09-05T03:00:00.000Z");
     }
 
     #[test]
-    fn discovery_sends_only_the_window() {
-        let now = Utc.with_ymd_and_hms(2024, 9, 6, 12, 0, 0).unwrap();
-        assert!(params(None, None, now).is_empty());
-        assert_eq!(params(None, Some(Duration::from_secs(60)), now).len(), 2);
+    fn a_window_slides_and_discovery_sends_only_the_range() {
+        let a = axis(None, Some(Duration::from_secs(60)));
+        assert_eq!(a.start_at(120_000), Some(60_000));
+        let all = Range {
+            start: None,
+            end: None,
+        };
+        assert!(params(None, all).is_empty());
+        assert_eq!(axis(None, None), Axis::ALL);
     }
 }

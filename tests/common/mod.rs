@@ -5,4 +5,5 @@ pub mod dashboards;
 pub mod exporter;
 pub mod faults;
 pub mod prometheus;
+pub mod ranged;
 pub mod tools;

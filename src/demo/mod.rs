@@ -8,19 +8,11 @@
 //! show. Everything is a pure function of the simulated time, so pages of
 //! one query agree and tests can predict the counts.
 
-use std::fmt::Write as _;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-
-use axum::Router;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use tokio::net::TcpListener;
+mod api;
 
 use crate::aggregate::STATES;
+
+pub use api::{DemoServer, router};
 
 /// The token the demo server accepts.
 pub const DEMO_TOKEN: &str = "demo-token-not-a-secret";
@@ -83,7 +75,7 @@ const TEMPLATES: [Template; 5] = [
     },
 ];
 
-const CAMPAIGNS: [Campaign; 4] = [
+const CAMPAIGNS: [Campaign; 6] = [
     Campaign {
         uuid: "f45d98dc-ac5e-48f2-9c01-ebe18f86d28b",
         name: "Black Friday",
@@ -115,6 +107,24 @@ const CAMPAIGNS: [Campaign; 4] = [
         per_minute: 200.0,
         started_ago_s: 5400.0,
         error_base: 0.04,
+    },
+    // Two campaigns that ended long ago: their history has settled, so
+    // segmented polling reads them at --poll.max-interval only.
+    Campaign {
+        uuid: "2b7d9e1f-4c6a-4e8b-9f3d-7a5c1e2b4d87",
+        name: "Natal 2025",
+        templates: &[2, 0],
+        per_minute: 100.0,
+        started_ago_s: 340.0 * 86_400.0,
+        error_base: 0.03,
+    },
+    Campaign {
+        uuid: "6e4c2a8d-1b3f-4d5e-8a7c-9b2e4f6a1c98",
+        name: "Cobrança Outubro",
+        templates: &[1],
+        per_minute: 60.0,
+        started_ago_s: 40.0 * 86_400.0,
+        error_base: 0.05,
     },
 ];
 
@@ -235,204 +245,25 @@ fn state_of(
     }
 }
 
-/// The demo server's state.
-struct Demo {
-    epoch: SystemTime,
-    options: DemoOptions,
-}
-
-impl Demo {
-    fn sim_seconds(&self, now: SystemTime) -> f64 {
-        now.duration_since(self.epoch)
-            .unwrap_or_default()
-            .as_secs_f64()
-            * self.options.speed
-    }
-
-    fn wall_time(&self, sim_s: f64) -> SystemTime {
-        let real = sim_s / self.options.speed;
-        if real >= 0.0 {
-            self.epoch + Duration::from_secs_f64(real)
-        } else {
-            self.epoch - Duration::from_secs_f64(-real)
-        }
-    }
-}
-
-/// The demo server, bound to a loopback port.
-pub struct DemoServer {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    handle: tokio::task::JoinHandle<()>,
-}
-
-impl DemoServer {
-    /// Binds 127.0.0.1 on a free port and serves the simulated API in the background.
-    pub async fn start(options: DemoOptions) -> std::io::Result<DemoServer> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
-        let app = router(options);
-        let handle = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "demo upstream stopped");
-            }
-        });
-        Ok(DemoServer { addr, handle })
-    }
-
-    /// The base URL to give the client.
-    pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
-    }
-}
-
-impl Drop for DemoServer {
-    fn drop(&mut self) {
-        self.handle.abort();
-    }
-}
-
-/// The demo API's router.
-pub fn router(options: DemoOptions) -> Router {
-    let demo = Arc::new(Demo {
-        epoch: SystemTime::now(),
-        options,
-    });
-    Router::new()
-        .route("/api/v1/reports/campaign/subscribers", get(report))
-        .with_state(demo)
-}
-
-#[derive(Default)]
-struct Filter {
-    campaigns: Vec<String>,
-    state: Option<String>,
-    template: Option<String>,
-    start: Option<SystemTime>,
-    end: Option<SystemTime>,
-    page: usize,
-    at: Option<f64>,
-}
-
-fn parse_time(v: &str) -> Option<SystemTime> {
-    chrono::DateTime::parse_from_rfc3339(v)
-        .ok()
-        .map(SystemTime::from)
-}
-
-fn parse_filter(query: &str) -> Filter {
-    let mut f = Filter::default();
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        match k.as_ref() {
-            "campaigns[]" => f.campaigns.push(v.into_owned()),
-            "state" => f.state = Some(v.into_owned()),
-            "template_uuid" => f.template = Some(v.into_owned()),
-            "start" => f.start = parse_time(&v),
-            "end" => f.end = parse_time(&v),
-            "page" => f.page = v.parse().unwrap_or(0),
-            "at" => f.at = v.parse().ok(),
-            _ => {}
-        }
-    }
-    f
-}
-
-async fn report(
-    State(demo): State<Arc<Demo>>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let authorized = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == format!("Bearer {DEMO_TOKEN}"));
-    if !authorized {
-        return (StatusCode::UNAUTHORIZED, "{\"error\":\"invalid token\"}").into_response();
-    }
-    if fastrand::f64() < demo.options.fault_rate {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, "1")],
-            "{\"error\":\"try again\"}",
-        )
-            .into_response();
-    }
-    let query = query.unwrap_or_default();
-    let filter = parse_filter(&query);
-    let t = filter
-        .at
-        .unwrap_or_else(|| demo.sim_seconds(SystemTime::now()));
-    let page_size = demo.options.page_size.max(1);
-    let matching = subscribers_at(t).filter(|s| {
-        let c = &CAMPAIGNS[s.campaign];
-        let inserted = demo.wall_time(s.inserted_s);
-        (filter.campaigns.is_empty() || filter.campaigns.iter().any(|u| u == c.uuid))
-            && filter.state.as_deref().is_none_or(|st| st == s.state)
-            && filter
-                .template
-                .as_deref()
-                .is_none_or(|tp| tp == TEMPLATES[s.template].uuid)
-            && filter.start.is_none_or(|st| inserted >= st)
-            && filter.end.is_none_or(|e| inserted <= e)
-    });
-    let mut body = String::with_capacity(page_size * 420);
-    body.push_str("{\"data\":[");
-    let mut more = false;
-    for (i, s) in matching.skip(filter.page * page_size).enumerate() {
-        if i == page_size {
-            more = true;
-            break;
-        }
-        if i > 0 {
-            body.push(',');
-        }
-        write_record(&mut body, &demo, &s);
-    }
-    body.push_str("],\"links\":{\"next\":");
-    if more {
-        let next: String = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(
-                url::form_urlencoded::parse(query.as_bytes())
-                    .filter(|(k, _)| k != "page" && k != "at"),
-            )
-            .append_pair("page", &(filter.page + 1).to_string())
-            .append_pair("at", &t.to_string())
-            .finish();
-        let _ = write!(body, "\"/api/v1/reports/campaign/subscribers?{next}\"");
-    } else {
-        body.push_str("null");
-    }
-    body.push_str("}}");
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-fn write_record(out: &mut String, demo: &Demo, s: &Subscriber) {
-    let c = &CAMPAIGNS[s.campaign];
-    let t = &TEMPLATES[s.template];
+/// The personal data of a subscriber, as its record carries it: name,
+/// phone number and CPF. Filters match it exactly.
+fn personal(s: &Subscriber) -> (String, String, String) {
     let h = mix(((s.campaign as u64) << 40) ^ s.n ^ 0xABCD);
     let first = FIRST_NAMES[(h % 8) as usize];
     let last = LAST_NAMES[((h >> 8) % 8) as usize];
     let phone = 11_900_000_000 + (h >> 16) % 99_999_999;
     let cpf = (h >> 20) % 1_000_000_000;
-    let inserted = chrono::DateTime::<chrono::Utc>::from(demo.wall_time(s.inserted_s))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let _ = write!(
-        out,
-        "{{\"uuid\":\"{:016x}-{:04x}\",\"name\":\"{first} {last}\",\"phone_number\":\"55{phone}\",\
-\"state\":\"{}\",\"template_uuid\":\"{}\",\"template_name\":\"{}\",\"campaign_uuid\":\"{}\",\
-\"campaign_name\":\"{}\",\"inserted_at\":\"{inserted}\",\"conversation_fields\":{{\"CPF\":\"{:03}.{:03}.{:03}-{:02}\",\"perfil\":\"Pessoa F\\u00edsica\"}}}}",
-        h,
-        s.n & 0xffff,
-        s.state,
-        t.uuid,
-        t.name,
-        c.uuid,
-        c.name,
-        cpf / 1_000_000,
-        (cpf / 1000) % 1000,
-        cpf % 1000,
-        h % 100
-    );
+    (
+        format!("{first} {last}"),
+        format!("55{phone}"),
+        format!(
+            "{:03}.{:03}.{:03}-{:02}",
+            cpf / 1_000_000,
+            (cpf / 1000) % 1000,
+            cpf % 1000,
+            h % 100
+        ),
+    )
 }
 
 /// UUIDs and names of the demo campaigns, for tests and the README.

@@ -1,0 +1,208 @@
+//! One poll target (a configured campaign, or discovery): its segments,
+//! the names its records gave, and how its last poll went; and the
+//! [`Snapshot`] that all targets make together.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::aggregate::{CampaignStatus, Snapshot, Tally, Target};
+use crate::config::CampaignConfig;
+use crate::segments::layout::{Applied, ReadKind};
+use crate::segments::round::PollRules;
+use crate::segments::{Axis, Counted, Layout, ReadOk};
+
+/// What one read answered: a tally, or why it failed (no personal data).
+#[derive(Debug)]
+pub struct Answer {
+    /// What the read was for.
+    pub kind: ReadKind,
+    /// Its tally, or its failure.
+    pub result: Result<Tally, String>,
+}
+
+/// A target and what the exporter knows of it.
+#[derive(Debug)]
+pub struct TargetState {
+    /// What is asked.
+    pub target: Target,
+    /// The configured campaign (filters, window); `None` in discovery.
+    pub campaign: Option<CampaignConfig>,
+    /// Its segments.
+    pub layout: Layout,
+    record_names: BTreeMap<String, String>,
+    template_names: HashMap<String, String>,
+    last_success: Option<SystemTime>,
+    up: bool,
+    error: Option<String>,
+    duration: Option<Duration>,
+    over_cap: u64,
+}
+
+impl TargetState {
+    /// A target not read yet.
+    pub fn new(
+        target: Target,
+        campaign: Option<CampaignConfig>,
+        axis: Axis,
+        rules: &PollRules,
+        now: SystemTime,
+    ) -> TargetState {
+        let verify = !rules.verify_interval.is_zero();
+        TargetState {
+            target,
+            campaign,
+            layout: Layout::new(axis, &rules.policy, verify, now),
+            record_names: BTreeMap::new(),
+            template_names: HashMap::new(),
+            last_success: None,
+            up: false,
+            error: None,
+            duration: None,
+            over_cap: 0,
+        }
+    }
+
+    /// The campaign UUID, or `(discovery)`, for logs.
+    pub fn label(&self) -> &str {
+        match &self.target {
+            Target::Campaign { uuid, .. } => uuid,
+            Target::Discovery => "(discovery)",
+        }
+    }
+
+    /// Whether every read of its last poll succeeded.
+    pub fn up(&self) -> bool {
+        self.up
+    }
+
+    /// Why its last poll failed: the first failed read's reason.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// Records its last poll left uncounted because of the series cap.
+    pub fn over_cap(&self) -> u64 {
+        self.over_cap
+    }
+
+    /// Takes in a poll that began at `now`, ended at `ended` and took
+    /// `duration`: the answers go to the segments, the names are kept.
+    pub fn record_poll(
+        &mut self,
+        now: SystemTime,
+        ended: SystemTime,
+        duration: Duration,
+        answers: Vec<Answer>,
+        rules: &PollRules,
+    ) -> Applied {
+        self.error = None;
+        self.over_cap = 0;
+        let mut reads = Vec::with_capacity(answers.len());
+        for a in answers {
+            let ok = match a.result {
+                Ok(tally) => Some(self.take_tally(tally)),
+                Err(e) => {
+                    self.error.get_or_insert(e);
+                    None
+                }
+            };
+            reads.push((a.kind, ok));
+        }
+        self.up = self.error.is_none();
+        if self.up {
+            self.last_success = Some(ended);
+        }
+        self.duration = Some(duration);
+        self.layout.apply(
+            now,
+            reads,
+            &rules.policy,
+            rules.max_staleness,
+            rules.verify_interval,
+        )
+    }
+
+    fn take_tally(&mut self, tally: Tally) -> ReadOk {
+        self.over_cap += tally.over_cap;
+        let records = tally.records + tally.over_cap;
+        let (counted, template_names) = tally.into_campaigns();
+        self.template_names.extend(template_names);
+        let mut out = Counted::default();
+        for (uuid, counts, name) in counted {
+            if let Some(name) = name {
+                self.record_names.insert(uuid.clone(), name);
+            }
+            out.campaigns.insert(uuid, counts);
+        }
+        ReadOk {
+            counted: out,
+            records,
+        }
+    }
+
+    /// What `/metrics` shows of each of its campaigns.
+    pub fn statuses(&self) -> Vec<(String, CampaignStatus)> {
+        let counts = self.layout.counts();
+        let status = |uuid: &str, configured: Option<&String>, counts| CampaignStatus {
+            name: configured
+                .cloned()
+                .or_else(|| self.record_names.get(uuid).cloned()),
+            up: self.up,
+            last_success: self.last_success,
+            poll_duration: self.duration,
+            counts,
+            error: self.error.clone(),
+            segments: self.layout.segment_count(),
+            refreshed: self.layout.refreshed(),
+        };
+        match &self.target {
+            Target::Campaign { uuid, name } => {
+                let mine =
+                    counts.map(|mut c| Arc::new(c.campaigns.remove(uuid).unwrap_or_default()));
+                vec![(uuid.clone(), status(uuid, name.as_ref(), mine))]
+            }
+            // Discovery knows the campaigns its segments count; while any
+            // segment has no counts (never read, or stale) it shows none.
+            Target::Discovery => counts
+                .map(|c| c.campaigns)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(uuid, c)| {
+                    let s = status(&uuid, None, Some(Arc::new(c)));
+                    (uuid, s)
+                })
+                .collect(),
+        }
+    }
+
+    /// A template name its records gave.
+    fn template_name(&self, template: &str) -> Option<&String> {
+        self.template_names.get(template)
+    }
+}
+
+/// The snapshot of every target after a poll.
+pub fn snapshot(targets: &[TargetState]) -> Snapshot {
+    let mut s = Snapshot {
+        up: Some(targets.iter().all(TargetState::up)),
+        over_cap_records: targets.iter().map(TargetState::over_cap).sum(),
+        ..Snapshot::default()
+    };
+    for t in targets {
+        for (uuid, status) in t.statuses() {
+            if let Some(counts) = &status.counts {
+                for template in counts.templates.keys() {
+                    if let Some(name) = t.template_name(template) {
+                        s.template_names.insert(template.to_string(), name.clone());
+                    }
+                }
+            }
+            s.campaigns.insert(uuid, status);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,187 @@
+//! The rules of a target's poll: what a failure keeps, when counts go
+//! stale, what discovery shows, which name wins.
+
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::evolux::fields::ResponseLayout;
+use crate::segments::Policy;
+
+fn add(t: &mut Tally, json: &str) {
+    let layout = ResponseLayout::default();
+    let fields = layout.extract(json.as_bytes()).unwrap().unwrap();
+    t.add(&fields);
+}
+
+fn tally_of(campaign: &str, states: &[&str]) -> Tally {
+    let mut t = Tally::new(Some(campaign), 10_000);
+    for s in states {
+        add(
+            &mut t,
+            &format!(r#"{{"state":"{s}","template_uuid":"t1","template_name":"T one"}}"#),
+        );
+    }
+    t
+}
+
+/// Whole reads (max_interval = interval), a poll a minute, stale after 10 min.
+fn rules() -> PollRules {
+    let minute = Duration::from_secs(60);
+    PollRules {
+        policy: Policy::new(minute, minute),
+        budget: 100,
+        max_staleness: Duration::from_secs(600),
+        verify_interval: Duration::ZERO,
+    }
+}
+
+fn target(uuid: &str, name: Option<&str>) -> TargetState {
+    let t = Target::Campaign {
+        uuid: uuid.into(),
+        name: name.map(String::from),
+    };
+    TargetState::new(t, None, Axis::ALL, &rules(), t0())
+}
+
+fn t0() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000)
+}
+
+/// One poll of `targets` at `at`, each answering its whole read with `answer`.
+fn poll(
+    targets: &mut [TargetState],
+    at: SystemTime,
+    answers: Vec<Result<Tally, String>>,
+) -> Snapshot {
+    for (t, answer) in targets.iter_mut().zip(answers) {
+        t.layout.prepare(at, &rules().policy);
+        let plan = t.layout.plan(at, &rules().policy);
+        assert_eq!(plan.regular.len(), 1, "one whole read");
+        let kind = plan.regular[0].reads[0].kind;
+        t.record_poll(
+            at,
+            at,
+            Duration::from_millis(5),
+            vec![Answer {
+                kind,
+                result: answer,
+            }],
+            &rules(),
+        );
+    }
+    snapshot(targets)
+}
+
+fn failed() -> Result<Tally, String> {
+    Err("HTTP 500".into())
+}
+
+#[test]
+fn success_replaces_and_failure_keeps_last_good_counts() {
+    let mut targets = [target("a", None), target("b", None)];
+    let s1 = poll(
+        &mut targets,
+        t0(),
+        vec![
+            Ok(tally_of("a", &["sent", "error"])),
+            Ok(tally_of("b", &["sent"])),
+        ],
+    );
+    assert_eq!(s1.up, Some(true));
+    assert_eq!(s1.template_names["t1"], "T one");
+    let s2 = poll(
+        &mut targets,
+        t0() + Duration::from_secs(60),
+        vec![failed(), Ok(tally_of("b", &["sent", "sent"]))],
+    );
+    assert_eq!(s2.up, Some(false));
+    let a = &s2.campaigns["a"];
+    assert!(!a.up);
+    assert_eq!(a.last_success, Some(t0()));
+    assert_eq!(a.counts, s1.campaigns["a"].counts, "last good counts kept");
+    assert_eq!(a.error.as_deref(), Some("HTTP 500"));
+    assert_eq!(a.segments, 1);
+    assert_eq!(
+        a.refreshed,
+        Some(t0()),
+        "the counts are as of the last good read"
+    );
+    assert_eq!(s2.campaigns["b"].counts.as_ref().unwrap().total(), 2);
+    assert_eq!(s2.template_names["t1"], "T one");
+}
+
+#[test]
+fn counts_go_stale_after_failing_for_max_staleness() {
+    let mut targets = [target("a", None)];
+    poll(&mut targets, t0(), vec![Ok(tally_of("a", &["sent"]))]);
+    // Failing from t0 + 60 s on.
+    let first_failure = t0() + Duration::from_secs(60);
+    poll(&mut targets, first_failure, vec![failed()]);
+    let s2 = poll(
+        &mut targets,
+        first_failure + Duration::from_secs(599),
+        vec![failed()],
+    );
+    assert!(
+        s2.campaigns["a"].counts.is_some(),
+        "failing for less than max_staleness: kept"
+    );
+    let s3 = poll(
+        &mut targets,
+        first_failure + Duration::from_secs(600),
+        vec![failed()],
+    );
+    let a = &s3.campaigns["a"];
+    assert!(a.counts.is_none(), "stale counts dropped");
+    assert!(!a.up);
+    assert_eq!(a.last_success, Some(t0()));
+    assert_eq!(a.refreshed, None);
+    assert!(s3.template_names.is_empty());
+}
+
+#[test]
+fn discovery_failure_keeps_every_known_campaign_until_stale() {
+    let mut targets = [TargetState::new(
+        Target::Discovery,
+        None,
+        Axis::ALL,
+        &rules(),
+        t0(),
+    )];
+    let mut t = Tally::new(None, 100);
+    add(&mut t, r#"{"state":"sent","campaign_uuid":"a"}"#);
+    add(&mut t, r#"{"state":"dnd","campaign_uuid":"b"}"#);
+    let s1 = poll(&mut targets, t0(), vec![Ok(t)]);
+    assert_eq!(s1.campaigns.len(), 2);
+    let s2 = poll(&mut targets, t0() + Duration::from_secs(1), vec![failed()]);
+    assert_eq!(s2.campaigns.len(), 2);
+    assert!(s2.campaigns.values().all(|c| !c.up && c.counts.is_some()));
+    let s3 = poll(
+        &mut targets,
+        t0() + Duration::from_secs(700),
+        vec![failed()],
+    );
+    assert!(
+        s3.campaigns.is_empty(),
+        "stale discovered campaigns are forgotten"
+    );
+    assert_eq!(s3.up, Some(false));
+}
+
+#[test]
+fn configured_names_win_over_record_names() {
+    let mut t = Tally::new(Some("a"), 100);
+    add(
+        &mut t,
+        r#"{"state":"sent","campaign_uuid":"a","campaign_name":"From records"}"#,
+    );
+    let mut t2 = Tally::new(Some("b"), 100);
+    add(
+        &mut t2,
+        r#"{"state":"sent","campaign_uuid":"b","campaign_name":"From records"}"#,
+    );
+    let mut targets = [target("a", Some("Configured")), target("b", None)];
+    let s = poll(&mut targets, t0(), vec![Ok(t), Ok(t2)]);
+    assert_eq!(s.campaigns["a"].name.as_deref(), Some("Configured"));
+    assert_eq!(s.campaigns["b"].name.as_deref(), Some("From records"));
+}

@@ -1,0 +1,410 @@
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::aggregate::{CampaignCounts, STATES};
+use crate::segments::round::{PollRules, poll_with};
+
+const MIN: Duration = Duration::from_secs(60);
+
+/// 2026-01-01T00:00:00Z.
+fn t0() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_767_225_600)
+}
+
+/// A simulated report API: subscribers with an insertion millisecond and a
+/// state, answering `start`/`end` inclusively, as the document says.
+#[derive(Default, Clone)]
+struct Sim {
+    subs: Vec<(usize, Millis, &'static str)>,
+}
+
+impl Sim {
+    fn query(&self, campaign: Option<usize>, r: Range) -> ReadOk {
+        let mut counted = Counted::default();
+        let mut records = 0;
+        for &(c, at, state) in &self.subs {
+            let inside = r.start.is_none_or(|s| at >= s) && r.end.is_none_or(|e| at <= e);
+            if inside && campaign.is_none_or(|want| want == c) {
+                records += 1;
+                counted
+                    .campaigns
+                    .entry(format!("c{c}"))
+                    .or_insert_with(CampaignCounts::default)
+                    .templates
+                    .entry("t".into())
+                    .or_default()
+                    .add_state(state, 1);
+            }
+        }
+        ReadOk { counted, records }
+    }
+}
+
+fn rules(policy: Policy) -> PollRules {
+    PollRules {
+        policy,
+        budget: 10_000,
+        max_staleness: 10 * MIN,
+        verify_interval: Duration::from_secs(86_400),
+    }
+}
+
+fn assert_tiles(layout: &Layout) {
+    let s = layout.segments();
+    assert!(s[0].lo.is_none(), "the oldest segment has a start");
+    assert!(s[s.len() - 1].hi.is_none(), "the newest segment has an end");
+    for pair in s.windows(2) {
+        let hi = pair[0].hi.expect("only the newest segment is open");
+        assert_eq!(pair[1].lo, Some(hi + 1), "gap or overlap in {s:?}");
+    }
+}
+
+#[test]
+fn the_first_segments_tile_the_axis_and_old_history_is_cut_coarsely() {
+    let policy = Policy::new(MIN, 30 * MIN);
+    let mut layout = Layout::new(Axis::ALL, &policy, false, t0());
+    layout.prepare(t0(), &policy);
+    assert_tiles(&layout);
+    assert_eq!(layout.segment_count(), 7);
+    // Cut at the end of the second one interval ago: `...59.999Z`.
+    let seal = millis(t0()) - 60_000 - 1;
+    assert_eq!(layout.segments()[5].hi, Some(seal));
+    assert_eq!(layout.segments()[4].hi, Some(seal - HOUR_MS));
+    // Every segment is due at once, the newest first.
+    let plan = layout.plan(t0(), &policy);
+    assert_eq!(plan.regular.len(), 7);
+    assert!(plan.regular[0].newest);
+    assert_eq!(plan.regular[0].reads[0].range.start, Some(seal + 1));
+    assert_eq!(plan.regular[0].reads[0].range.end, None);
+}
+
+#[test]
+fn max_interval_equal_to_interval_reads_the_whole_target_every_poll() {
+    let policy = Policy::new(MIN, MIN);
+    let sim = Sim {
+        subs: vec![(0, millis(t0()) - 5, "sent")],
+    };
+    let mut layouts = [Layout::new(Axis::ALL, &policy, true, t0())];
+    let mut ranges = Vec::new();
+    for round in 0..5 {
+        let now = t0() + MIN * round;
+        poll_with(&mut layouts, now, &rules(policy), |_, r| {
+            ranges.push(r);
+            Some(sim.query(None, r))
+        });
+    }
+    let whole = Range {
+        start: None,
+        end: None,
+    };
+    assert_eq!(
+        ranges,
+        vec![whole; 5],
+        "one unsegmented read per poll, no verification"
+    );
+    assert_eq!(layouts[0].segment_count(), 1);
+    assert_eq!(layouts[0].counts().unwrap().total(), 1);
+}
+
+#[test]
+fn a_settled_segment_backs_off_to_max_interval_and_the_newest_is_read_every_poll() {
+    let policy = Policy::new(MIN, 10 * MIN);
+    let sim = Sim {
+        subs: (0..50)
+            .map(|i| (0, millis(t0()) - 3 * DAY_MS - i, "sent"))
+            .collect(),
+    };
+    let mut layouts = [Layout::new(Axis::ALL, &policy, false, t0())];
+    let mut reads_of_old = Vec::new();
+    let mut newest_reads = 0;
+    for round in 0..40u32 {
+        let now = t0() + MIN * round;
+        poll_with(&mut layouts, now, &rules(policy), |_, r| {
+            if r.end.is_none() {
+                newest_reads += 1;
+            }
+            let old = millis(t0()) - 3 * DAY_MS;
+            if r.start.is_none_or(|s| s <= old) && r.end.is_some_and(|e| e >= old) {
+                reads_of_old.push(round);
+            }
+            Some(sim.query(None, r))
+        });
+    }
+    assert_eq!(newest_reads, 40);
+    // Unchanged every time: gaps of 1, 2, 4, 8 minutes, then the 10-minute bound.
+    let gaps: Vec<u32> = reads_of_old.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.len() >= 5, "{reads_of_old:?}");
+    assert_eq!(gaps[..4], [1, 2, 4, 8], "{reads_of_old:?}");
+    assert!(gaps[4..].iter().all(|g| *g == 10), "{reads_of_old:?}");
+}
+
+#[test]
+fn a_failed_read_keeps_the_last_counts_until_max_staleness() {
+    let policy = Policy::new(MIN, MIN);
+    let sim = Sim {
+        subs: vec![(0, 1, "sent"), (0, 2, "error")],
+    };
+    let mut layouts = [Layout::new(Axis::ALL, &policy, false, t0())];
+    let r = rules(policy);
+    poll_with(&mut layouts, t0(), &r, |_, q| Some(sim.query(None, q)));
+    let good = layouts[0].counts().unwrap();
+    for round in 1..=10 {
+        let applied = poll_with(&mut layouts, t0() + MIN * round, &r, |_, _| None);
+        assert_eq!(applied[0].dropped, 0);
+        assert_eq!(layouts[0].counts().as_ref(), Some(&good), "round {round}");
+    }
+    // Failing since round 1: ten minutes later, at round 11, the counts go.
+    let applied = poll_with(&mut layouts, t0() + MIN * 11, &r, |_, _| None);
+    assert_eq!(applied[0].dropped, 1);
+    assert_eq!(layouts[0].counts(), None);
+    poll_with(&mut layouts, t0() + MIN * 12, &r, |_, q| {
+        Some(sim.query(None, q))
+    });
+    assert_eq!(layouts[0].counts(), Some(good));
+}
+
+#[test]
+fn a_server_that_ignores_start_and_end_is_caught_and_the_target_falls_back_then_recovers() {
+    let policy = Policy::new(MIN, 30 * MIN);
+    let sim = Sim {
+        subs: (0..100)
+            .map(|i| (0, millis(t0()) - i * HOUR_MS, "sent"))
+            .collect(),
+    };
+    let mut layouts = [Layout::new(Axis::ALL, &policy, true, t0())];
+    let mut r = rules(policy);
+    r.verify_interval = 10 * MIN;
+    // A server that answers every query with everything.
+    let applied = poll_with(&mut layouts, t0(), &r, |_, _| {
+        Some(sim.query(
+            None,
+            Range {
+                start: None,
+                end: None,
+            },
+        ))
+    });
+    let m = &applied[0].mismatches;
+    assert_eq!(m.len(), 1, "{applied:?}");
+    assert_eq!(m[0].unsegmented, 100);
+    assert_eq!(m[0].segments_before, 700);
+    assert!(layouts[0].in_fallback());
+    assert_eq!(
+        layouts[0].counts().unwrap().total(),
+        100,
+        "whole reads count"
+    );
+    // In fallback: one whole read per poll until the next verification.
+    let mut ranges = Vec::new();
+    for round in 1..10 {
+        poll_with(&mut layouts, t0() + MIN * round, &r, |_, q| {
+            ranges.push(q);
+            Some(sim.query(None, q))
+        });
+    }
+    assert!(
+        ranges.iter().all(|q| q.start.is_none() && q.end.is_none()),
+        "{ranges:?}"
+    );
+    assert_eq!(ranges.len(), 9);
+    // The server is fixed; the verification ten minutes on agrees.
+    let applied = poll_with(&mut layouts, t0() + MIN * 10, &r, |_, q| {
+        Some(sim.query(None, q))
+    });
+    assert!(
+        applied[0].recovered && applied[0].mismatches.is_empty(),
+        "{applied:?}"
+    );
+    assert!(!layouts[0].in_fallback());
+    assert_tiles(&layouts[0]);
+    assert_eq!(layouts[0].counts().unwrap().total(), 100);
+}
+
+#[test]
+fn a_window_drops_the_segments_it_leaves_behind() {
+    let policy = Policy::new(MIN, 30 * MIN);
+    let axis = Axis {
+        start: AxisStart::Window(Duration::from_secs(2 * 86_400)),
+        end: None,
+    };
+    let base = millis(t0());
+    let sim = Sim {
+        subs: (0..48)
+            .map(|h| (0, base - h * HOUR_MS - 1, "sent"))
+            .collect(),
+    };
+    let mut layouts = [Layout::new(axis, &policy, false, t0())];
+    let r = rules(policy);
+    poll_with(&mut layouts, t0(), &r, |_, q| Some(sim.query(None, q)));
+    assert_eq!(layouts[0].counts().unwrap().total(), 48);
+    // A day on, half of them are older than the window.
+    let later = t0() + Duration::from_secs(86_400);
+    let mut after = 0;
+    for round in 0..=30 {
+        poll_with(&mut layouts, later + MIN * round, &r, |_, q| {
+            Some(sim.query(None, q))
+        });
+        after = layouts[0].counts().unwrap().total();
+    }
+    assert_eq!(after, 24);
+    assert!(layouts[0].segments()[0].lo.is_none());
+}
+
+#[test]
+fn a_year_of_settled_history_stays_in_few_segments() {
+    let mut policy = Policy::new(MIN, 30 * MIN);
+    policy.seal_records = 10;
+    policy.split_records = 10;
+    let base = millis(t0());
+    // One subscriber a day for a year, each changing state once, late.
+    let mut sim = Sim {
+        subs: (0..365)
+            .map(|d| (0, base - d * DAY_MS, "pending"))
+            .collect(),
+    };
+    let mut layouts = [Layout::new(Axis::ALL, &policy, false, t0())];
+    let r = rules(policy);
+    let mut most = 0;
+    for round in 0..600u32 {
+        if round % 10 == 0 && (round as usize / 10) < sim.subs.len() {
+            sim.subs[round as usize / 10].2 = "sent";
+        }
+        poll_with(&mut layouts, t0() + MIN * round, &r, |_, q| {
+            Some(sim.query(None, q))
+        });
+        most = most.max(layouts[0].segment_count());
+    }
+    assert!(most <= policy.max_segments, "{most} segments");
+    let shape: Vec<_> = layouts[0]
+        .segments()
+        .iter()
+        .map(|s| (s.lo.map(|l| (base - l) / DAY_MS), s.records, s.unchanged))
+        .collect();
+    assert!(layouts[0].segment_count() <= 8, "{shape:?}");
+    assert_tiles(&layouts[0]);
+}
+
+/// What happens in one round of a random history.
+#[derive(Debug, Clone)]
+enum Event {
+    /// Insert into campaign `c` at an instant: a fresh one, a boundary of
+    /// the current layout (or one millisecond off it), or deep in the past.
+    Insert { c: usize, at: InsertAt },
+    /// Subscriber `i` (modulo the count) moves to state `s`.
+    Change { i: usize, s: usize },
+}
+
+#[derive(Debug, Clone)]
+enum InsertAt {
+    Now(i64),
+    Boundary { pick: usize, off: i64 },
+    Past(i64),
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        (0..3usize, 0..60_000i64).prop_map(|(c, ms)| Event::Insert {
+            c,
+            at: InsertAt::Now(ms)
+        }),
+        (0..3usize, any::<usize>(), -1..=1i64).prop_map(|(c, pick, off)| Event::Insert {
+            c,
+            at: InsertAt::Boundary { pick, off }
+        }),
+        (0..3usize, 0..400 * DAY_MS).prop_map(|(c, ms)| Event::Insert {
+            c,
+            at: InsertAt::Past(ms)
+        }),
+        (any::<usize>(), 0..6usize).prop_map(|(i, s)| Event::Change { i, s }),
+    ]
+}
+
+fn policy() -> impl Strategy<Value = Policy> {
+    (
+        2..12u32,
+        1..40u64,
+        1..40u64,
+        5..400u64,
+        3..24usize,
+        1..4u32,
+        1..120u64,
+    )
+        .prop_map(
+            |(max, seal, split, merge, segments, settled, age_min)| Policy {
+                seal_records: seal,
+                seal_age: MIN * age_min as u32,
+                split_records: split,
+                merge_records: merge,
+                max_segments: segments,
+                settled_after: settled,
+                ..Policy::new(MIN, MIN * max)
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Once every segment has been read since the last change, the counts
+    /// equal one unsegmented query's, for any history and any layout the
+    /// splitting and merging made; and verification never cries wolf.
+    #[test]
+    fn settled_counts_equal_one_unsegmented_query(
+        policy in policy(),
+        rounds in prop::collection::vec(prop::collection::vec(event(), 0..6), 1..40),
+    ) {
+        let base = millis(t0());
+        let fixed = Axis { start: AxisStart::Fixed(Some(base - 30 * DAY_MS)), end: Some(base + 20 * 60_000) };
+        let mut sim = Sim::default();
+        // Discovery, then one layout per campaign, then campaign 0 on a fixed range.
+        let axes = [Axis::ALL, Axis::ALL, Axis::ALL, Axis::ALL, fixed];
+        let mut layouts: Vec<Layout> = axes.iter().map(|a| Layout::new(*a, &policy, true, t0())).collect();
+        let mut r = rules(policy);
+        r.verify_interval = 7 * MIN;
+        let query_of = |t: usize| if t == 0 { None } else { Some((t - 1) % 3) };
+        let mut round = 0u32;
+        let quiet = policy.max_interval.as_secs() as u32 / 60 + 2;
+        for events in rounds.iter().map(Some).chain(std::iter::repeat_n(None, quiet as usize)) {
+            let now = t0() + MIN * round;
+            let now_ms = millis(now);
+            for e in events.into_iter().flatten() {
+                match e {
+                    Event::Insert { c, at } => {
+                        let at = match at {
+                            InsertAt::Now(ms) => now_ms - ms,
+                            InsertAt::Past(ms) => now_ms - ms,
+                            InsertAt::Boundary { pick, off } => {
+                                let all: Vec<Millis> = layouts.iter()
+                                    .flat_map(|l| l.segments().iter().flat_map(|s| [s.lo, s.hi]))
+                                    .flatten().collect();
+                                all.get(pick % all.len().max(1)).map_or(now_ms, |b| b + off)
+                            }
+                        };
+                        sim.subs.push((*c, at, STATES[0]));
+                    }
+                    Event::Change { i, s } if !sim.subs.is_empty() => {
+                        let n = sim.subs.len();
+                        sim.subs[i % n].2 = STATES[*s];
+                    }
+                    Event::Change { .. } => {}
+                }
+            }
+            let applied = poll_with(&mut layouts, now, &r, |t, q| Some(sim.query(query_of(t), q)));
+            for a in &applied {
+                prop_assert!(a.mismatches.is_empty(), "false mismatch: {:?}", a.mismatches);
+            }
+            round += 1;
+        }
+        let now_ms = millis(t0() + MIN * round);
+        for (t, layout) in layouts.iter().enumerate() {
+            assert_tiles(layout);
+            prop_assert!(layout.segment_count() <= policy.max_segments.max(7));
+            let whole = Range { start: layout.axis().start_at(now_ms), end: layout.axis().end };
+            let expected = sim.query(query_of(t), whole).counted;
+            let got = layout.counts().unwrap_or_default();
+            prop_assert_eq!(got, expected, "target {}", t);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Insertion-time segments: how a poll reads only what may have changed.
+//!
+//! Each poll target (a configured campaign, or discovery) keeps its history
+//! cut into segments by the moment subscribers were inserted. The segments'
+//! queries tile the target's insertion-time axis exactly: bounds are
+//! inclusive milliseconds (the API's `...T02:59:59.999Z` / `...T03:00:00.000Z`),
+//! each segment starts one millisecond after the one before it ends, the
+//! oldest has no `start` and the newest no `end`. A subscriber is therefore
+//! counted in exactly one segment, and the target's counts are the sum of
+//! its segments' latest counts.
+//!
+//! Reads are scheduled by observed change ([`layout`]): the newest segment,
+//! where inserts land, every `poll.interval`; a segment whose counts changed
+//! at its last read again at the next interval; one that keeps coming back
+//! unchanged at doubling gaps, never longer than `poll.max_interval`.
+//! Segments split where they are large and changing and merge where they
+//! are settled, within a fixed number per target. [`round`] fits the reads
+//! that are due into one poll's request budget, most overdue first, and
+//! [`verify`] compares the segments' sum with one unsegmented read.
+//!
+//! Everything here is pure: the poller hands it the time and what the API
+//! answered, and it decides what to read next and what to count.
+
+pub mod counts;
+pub mod layout;
+pub mod round;
+pub mod verify;
+
+pub use counts::Counted;
+pub use layout::{Axis, Layout, Policy, Range, ReadKind, ReadOk, Unit};
+
+/// Milliseconds since the Unix epoch: the resolution of the API's `start`
+/// and `end`.
+pub type Millis = i64;
+
+/// A [`std::time::SystemTime`] as [`Millis`], rounded down.
+pub fn millis(t: std::time::SystemTime) -> Millis {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// A [`std::time::Duration`] as [`Millis`], saturating.
+pub fn duration_millis(d: std::time::Duration) -> Millis {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

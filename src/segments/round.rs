@@ -1,0 +1,169 @@
+//! One poll's share of the due reads: what fits the request budget.
+//!
+//! Every target's newest segment is read in every poll, whatever the
+//! budget: that is where inserts land. Verifications come next, most
+//! overdue first, then the other due reads, most overdue first. What does
+//! not fit stays due, grows more overdue, and comes first in a later poll.
+
+use std::time::{Duration, SystemTime};
+
+use super::layout::{Applied, Layout, Plan, Policy, Range, ReadKind, ReadOk, Unit};
+
+/// Timing and limits of a poll, as the layouts need them.
+#[derive(Clone, Copy, Debug)]
+pub struct PollRules {
+    /// How segments are laid out and scheduled.
+    pub policy: Policy,
+    /// Requests a poll may make beyond the newest segments' reads.
+    pub budget: usize,
+    /// A segment failing for this long loses its counts.
+    pub max_staleness: Duration,
+    /// Wait between verifications of a target.
+    pub verify_interval: Duration,
+}
+
+/// One poll of every target at `now`, with `read(target, range)` answering
+/// each query at once (`None`: it failed). The poller does the same with
+/// real requests; tests and the benchmark use this with a simulated API.
+pub fn poll_with(
+    layouts: &mut [Layout],
+    now: SystemTime,
+    rules: &PollRules,
+    mut read: impl FnMut(usize, Range) -> Option<ReadOk>,
+) -> Vec<Applied> {
+    let plans = layouts
+        .iter_mut()
+        .map(|l| {
+            l.prepare(now, &rules.policy);
+            l.plan(now, &rules.policy)
+        })
+        .collect();
+    let chosen = select(plans, rules.budget);
+    layouts
+        .iter_mut()
+        .zip(chosen)
+        .enumerate()
+        .map(|(t, (layout, units))| {
+            let answers: Vec<(ReadKind, Option<ReadOk>)> = units
+                .iter()
+                .flat_map(|u| u.reads.iter().chain(&u.then))
+                .map(|r| (r.kind, read(t, r.range)))
+                .collect();
+            layout.apply(
+                now,
+                answers,
+                &rules.policy,
+                rules.max_staleness,
+                rules.verify_interval,
+            )
+        })
+        .collect()
+}
+
+/// The units to run for each target (same order as `plans`), within
+/// `budget` requests (first pages) beyond the newest segments' reads.
+pub fn select(plans: Vec<Plan>, budget: usize) -> Vec<Vec<Unit>> {
+    let mut chosen: Vec<Vec<Unit>> = Vec::with_capacity(plans.len());
+    let mut others: Vec<(usize, Unit)> = Vec::new();
+    let mut verifies: Vec<(usize, Unit)> = Vec::new();
+    let mut spent = 0usize;
+    for (t, plan) in plans.into_iter().enumerate() {
+        let (newest, rest): (Vec<Unit>, Vec<Unit>) =
+            plan.regular.into_iter().partition(|u| u.newest);
+        spent += newest.iter().map(Unit::cost).sum::<usize>();
+        chosen.push(newest);
+        others.extend(rest.into_iter().map(|u| (t, u)));
+        verifies.extend(plan.verify.map(|u| (t, u)));
+    }
+    let mut left = budget.saturating_sub(spent);
+    let mut verified = vec![false; chosen.len()];
+    verifies.sort_by_key(|v| std::cmp::Reverse(v.1.overdue));
+    for (t, unit) in verifies {
+        // A verification reads the newest segment too: it replaces that read.
+        let replaced: usize = chosen[t].iter().map(Unit::cost).sum();
+        let extra = unit.cost().saturating_sub(replaced);
+        if extra <= left {
+            left -= extra;
+            chosen[t] = vec![unit];
+            verified[t] = true;
+        }
+    }
+    others.sort_by_key(|o| std::cmp::Reverse(o.1.overdue));
+    for (t, unit) in others {
+        if !verified[t] && unit.cost() <= left {
+            left -= unit.cost();
+            chosen[t].push(unit);
+        }
+    }
+    chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::segments::layout::{Range, Read, ReadKind};
+
+    fn unit(reads: usize, newest: bool, overdue_s: u64) -> Unit {
+        let read = Read {
+            kind: ReadKind::Segment(0),
+            range: Range {
+                start: None,
+                end: None,
+            },
+        };
+        Unit {
+            reads: vec![read; reads],
+            then: Vec::new(),
+            newest,
+            overdue: Duration::from_secs(overdue_s),
+        }
+    }
+
+    #[test]
+    fn newest_reads_are_never_dropped_and_the_most_overdue_come_first() {
+        let plans = vec![
+            Plan {
+                regular: vec![unit(1, true, 0), unit(1, false, 10), unit(1, false, 300)],
+                verify: None,
+            },
+            Plan {
+                regular: vec![unit(1, true, 0), unit(1, false, 200)],
+                verify: None,
+            },
+        ];
+        // A budget smaller than the newest reads alone still takes them.
+        let chosen = select(plans.clone(), 1);
+        assert_eq!(chosen.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1]);
+        assert!(chosen.iter().flatten().all(|u| u.newest));
+        // Two more requests: the 300 s and 200 s overdue reads, not the 10 s one.
+        let chosen = select(plans, 4);
+        let overdue: Vec<u64> = chosen
+            .iter()
+            .flatten()
+            .filter(|u| !u.newest)
+            .map(|u| u.overdue.as_secs())
+            .collect();
+        assert_eq!(overdue, [300, 200]);
+    }
+
+    #[test]
+    fn a_verification_replaces_the_targets_other_reads_when_it_fits() {
+        let plan = Plan {
+            regular: vec![unit(1, true, 0), unit(1, false, 500)],
+            verify: Some(Unit {
+                then: vec![unit(1, false, 0).reads[0]; 2],
+                ..unit(3, false, 100)
+            }),
+        };
+        // Verification costs 5, the newest read already counted 1: 4 more.
+        let chosen = select(vec![plan.clone()], 5);
+        assert_eq!(chosen[0].len(), 1);
+        assert_eq!(chosen[0][0].cost(), 5);
+        // With less, the verification waits and the due read goes.
+        let chosen = select(vec![plan], 3);
+        assert_eq!(chosen[0].len(), 2);
+        assert!(chosen[0].iter().all(|u| u.then.is_empty()));
+    }
+}

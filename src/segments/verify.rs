@@ -1,0 +1,58 @@
+//! Verification: does the sum of a target's segments equal one unsegmented
+//! read? It tells whether a server reads `start` and `end` as the exporter
+//! assumes (inclusive instants, milliseconds, UTC).
+//!
+//! Subscribers keep being inserted while the reads run, and inserts land in
+//! the newest segment. So the newest segment is read before and after the
+//! whole read: with the older segments' sum `S`, the newest read first `N1`
+//! and again `N2`, a server that tiles correctly answers a whole read `U`
+//! with `S + N1 <= U <= S + N2`, campaign by campaign. Totals are compared,
+//! not states: a state change moves a subscriber within its segment.
+
+use std::collections::BTreeSet;
+
+use super::Counted;
+
+/// A campaign whose whole read disagreed with its segments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The campaign's UUID.
+    pub campaign: String,
+    /// The segments' total with the newest segment's first read.
+    pub segments_before: u64,
+    /// The segments' total with the newest segment's second read.
+    pub segments_after: u64,
+    /// What the unsegmented read counted.
+    pub unsegmented: u64,
+}
+
+/// The campaigns for which `whole` lies outside the segments' totals
+/// before and after it (`older` plus `newest_first`, `older` plus
+/// `newest_again`). Empty: the segments agree.
+pub fn compare(
+    older: &Counted,
+    newest_first: &Counted,
+    newest_again: &Counted,
+    whole: &Counted,
+) -> Vec<Mismatch> {
+    let campaigns: BTreeSet<&String> = [older, newest_first, newest_again, whole]
+        .into_iter()
+        .flat_map(|c| c.campaigns.keys())
+        .collect();
+    campaigns
+        .into_iter()
+        .filter_map(|campaign| {
+            let base = older.total_of(campaign);
+            let before = base + newest_first.total_of(campaign);
+            let after = base + newest_again.total_of(campaign);
+            let unsegmented = whole.total_of(campaign);
+            let agrees = before.min(after) <= unsegmented && unsegmented <= before.max(after);
+            (!agrees).then(|| Mismatch {
+                campaign: campaign.clone(),
+                segments_before: before,
+                segments_after: after,
+                unsegmented,
+            })
+        })
+        .collect()
+}

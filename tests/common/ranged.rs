@@ -1,0 +1,138 @@
+#![allow(dead_code)]
+//! A wiremock responder that answers like the report API over a set of
+//! subscribers with insertion instants: `campaigns[]`, `start` and `end`
+//! applied inclusively at the millisecond, gzip when asked. It can be told
+//! to ignore `start`/`end` (a server that reads them otherwise), and it
+//! logs when each request arrived.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use wiremock::{Request, Respond, ResponseTemplate};
+
+/// One subscriber.
+#[derive(Clone, Debug)]
+pub struct Sub {
+    /// Its campaign's UUID.
+    pub campaign: String,
+    /// Insertion instant, milliseconds since the epoch.
+    pub at_ms: i64,
+    /// Its state.
+    pub state: String,
+}
+
+/// A request as it arrived.
+#[derive(Clone, Debug)]
+pub struct Arrival {
+    /// When.
+    pub at: Instant,
+    /// `start`, `end` and `campaigns[]` as sent.
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub campaign: Option<String>,
+    /// Whether it asked for gzip.
+    pub gzip: bool,
+}
+
+/// The shared state of the responder.
+#[derive(Clone, Default)]
+pub struct Ranged {
+    pub subs: Arc<Mutex<Vec<Sub>>>,
+    /// Answer every query as if it had no `start` and `end`.
+    pub ignore_range: Arc<AtomicBool>,
+    pub arrivals: Arc<Mutex<Vec<Arrival>>>,
+}
+
+fn parse_ms(v: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(v)
+        .expect("start/end are RFC 3339 instants")
+        .timestamp_millis()
+}
+
+impl Ranged {
+    pub fn insert(&self, campaign: &str, at_ms: i64, state: &str) {
+        self.subs.lock().unwrap().push(Sub {
+            campaign: campaign.into(),
+            at_ms,
+            state: state.into(),
+        });
+    }
+
+    /// Moves every subscriber inserted at `at_ms` to `state`.
+    pub fn set_state(&self, at_ms: i64, state: &str) {
+        for s in self.subs.lock().unwrap().iter_mut() {
+            if s.at_ms == at_ms {
+                s.state = state.into();
+            }
+        }
+    }
+
+    pub fn arrivals(&self) -> Vec<Arrival> {
+        self.arrivals.lock().unwrap().clone()
+    }
+
+    pub fn clear_arrivals(&self) {
+        self.arrivals.lock().unwrap().clear();
+    }
+}
+
+impl Respond for Ranged {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let get = |k: &str| {
+            request
+                .url
+                .query_pairs()
+                .find(|(qk, _)| qk == k)
+                .map(|(_, v)| v.into_owned())
+        };
+        let gzip = request
+            .headers
+            .get("accept-encoding")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("gzip"));
+        let arrival = Arrival {
+            at: Instant::now(),
+            start: get("start"),
+            end: get("end"),
+            campaign: get("campaigns[]"),
+            gzip,
+        };
+        let ignore = self.ignore_range.load(Ordering::SeqCst);
+        let start = arrival.start.as_deref().map(parse_ms).filter(|_| !ignore);
+        let end = arrival.end.as_deref().map(parse_ms).filter(|_| !ignore);
+        let records: Vec<serde_json::Value> = self
+            .subs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                start.is_none_or(|st| s.at_ms >= st)
+                    && end.is_none_or(|e| s.at_ms <= e)
+                    && arrival.campaign.as_deref().is_none_or(|c| c == s.campaign)
+            })
+            .map(|s| {
+                serde_json::json!({
+                    "state": s.state,
+                    "template_uuid": super::app::TEMPLATE_1,
+                    "campaign_uuid": s.campaign,
+                    "name": "Maria do Carmo",
+                })
+            })
+            .collect();
+        self.arrivals.lock().unwrap().push(arrival);
+        let body = serde_json::to_vec(&serde_json::json!({ "data": records })).unwrap();
+        if gzip {
+            let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+            enc.write_all(&body).unwrap();
+            ResponseTemplate::new(200)
+                .insert_header("content-encoding", "gzip")
+                .set_body_raw(enc.finish().unwrap(), "application/json")
+        } else {
+            ResponseTemplate::new(200).set_body_raw(body, "application/json")
+        }
+    }
+}
