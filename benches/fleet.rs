@@ -221,7 +221,9 @@ fn main() {
                 );
                 // Every change since this subscriber's last read is seen now.
                 for (at, _) in timeline(target, i, inserted) {
-                    if at > *seen && at <= t {
+                    // Changes while the exporter runs; what came before
+                    // its start is not a delay of its own.
+                    if at > (*seen).max(start_ms) && at <= t {
                         let lag = t - at;
                         if c.active {
                             lag_active.push(lag)

@@ -394,3 +394,92 @@ async fn a_retry_after_holds_back_every_read_to_the_server() {
         "B's read went after {waited:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_due_reads_are_spread_over_polls_within_the_limits() {
+    const N: usize = 40;
+    const MAX_RPS: f64 = 100.0;
+    const MAX_CONCURRENCY: usize = 4;
+    const BUDGET: usize = 150;
+    let ranged = Ranged::default();
+    ranged.delay_ms.store(15, Ordering::SeqCst);
+    let campaigns: Vec<String> = (0..N)
+        .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
+        .collect();
+    let now = now_ms();
+    for (i, c) in campaigns.iter().enumerate() {
+        for k in 0..5 {
+            ranged.insert(c, now - (i as i64 + 1) * k * DAY_MS - 1000, "sent");
+        }
+    }
+    let upstream = ranged_upstream(&ranged).await;
+    let mut config = config(&[
+        &format!("--evolux.url={}", upstream.uri()),
+        &format!("--campaign={}", campaigns.join(",")),
+        "--poll.max-interval=8h",
+        &format!("--evolux.max-rps={MAX_RPS}"),
+        &format!("--evolux.max-concurrency={MAX_CONCURRENCY}"),
+    ]);
+    // 40 campaigns of 7 segments, each verified at start-up: 360 reads
+    // due, against 150 a poll.
+    config.poll.budget = BUDGET;
+    let app = spawn_app(config).await;
+    app.wait_ready().await;
+    let complete = |m: &Metrics| {
+        campaigns
+            .iter()
+            .filter(|c| m.campaign_total(c) == 5.0)
+            .count()
+    };
+    let mut polls = 1;
+    let mut reads = vec![ranged.arrivals().len()];
+    while complete(&app.scrape().await) < N {
+        assert!(
+            polls < 6,
+            "{} of {N} campaigns complete after {polls} polls",
+            complete(&app.scrape().await)
+        );
+        let before = ranged.arrivals().len();
+        let report = app.poller.poll_once().await;
+        assert_eq!(report.queries, ranged.arrivals().len() - before);
+        reads.push(report.queries);
+        polls += 1;
+    }
+    assert!(
+        polls >= 3,
+        "360 reads cannot fit two polls of {BUDGET}: {reads:?}"
+    );
+    assert!(
+        reads.iter().all(|r| *r <= BUDGET),
+        "reads per poll {reads:?}"
+    );
+    // Every poll read every campaign's newest segment.
+    let arrivals = ranged.arrivals();
+    let newest = arrivals
+        .iter()
+        .filter(|a| a.start.is_some() && a.end.is_none())
+        .count();
+    assert!(
+        newest >= N * polls,
+        "{newest} newest reads in {polls} polls"
+    );
+    // At the upstream: never more in flight than allowed (each answer is
+    // held 15 ms, inside the client's permit), never more starts in a second.
+    let starts: Vec<Instant> = arrivals.iter().map(|a| a.at).collect();
+    let held = Duration::from_millis(15);
+    for (i, s) in starts.iter().enumerate() {
+        let overlapping = starts[..i].iter().filter(|t| **t + held > *s).count() + 1;
+        assert!(
+            overlapping <= MAX_CONCURRENCY,
+            "{overlapping} in flight at request {i}"
+        );
+        let in_second = starts[i..]
+            .iter()
+            .take_while(|t| **t < *s + Duration::from_secs(1))
+            .count();
+        assert!(
+            in_second as f64 <= MAX_RPS,
+            "{in_second} starts within a second of request {i}"
+        );
+    }
+}

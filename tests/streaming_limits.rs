@@ -92,6 +92,18 @@ async fn streaming_upstream(stream: Stream, request_delay: Duration) -> EndlessU
     EndlessUpstream { url, max_in_flight }
 }
 
+/// The exporter polling campaign A of `upstream`, with `timeout`, after its first poll.
+async fn app_with_timeout(upstream: &EndlessUpstream, timeout: Duration) -> TestApp {
+    let mut config = config(&[
+        &format!("--evolux.url={}", upstream.url),
+        &format!("--campaign={CAMPAIGN_A}"),
+    ]);
+    config.evolux.timeout = timeout;
+    let app = spawn_app(config).await;
+    app.wait_ready().await;
+    app
+}
+
 #[tokio::test]
 async fn an_endless_body_is_cut_at_the_size_cap() {
     let upstream = endless_upstream(Duration::ZERO, Duration::ZERO).await;
@@ -129,13 +141,7 @@ async fn a_trickling_body_is_cut_at_the_timeout() {
         chunks: None,
     };
     let upstream = streaming_upstream(stream, Duration::ZERO).await;
-    let mut config = config(&[
-        &format!("--evolux.url={}", upstream.url),
-        &format!("--campaign={CAMPAIGN_A}"),
-    ]);
-    config.evolux.timeout = Duration::from_millis(700);
-    let app = spawn_app(config).await;
-    app.wait_ready().await;
+    let app = app_with_timeout(&upstream, Duration::from_millis(700)).await;
     let started = Instant::now();
     app.poller.poll_once().await;
     assert!(
@@ -164,13 +170,7 @@ async fn a_body_streaming_steadily_for_three_timeouts_is_read_to_the_end() {
         chunks: Some(90),
     };
     let upstream = streaming_upstream(stream, Duration::ZERO).await;
-    let mut config = config(&[
-        &format!("--evolux.url={}", upstream.url),
-        &format!("--campaign={CAMPAIGN_A}"),
-    ]);
-    config.evolux.timeout = Duration::from_millis(600);
-    let app = spawn_app(config).await;
-    app.wait_ready().await;
+    let app = app_with_timeout(&upstream, Duration::from_millis(600)).await;
     let started = Instant::now();
     let report = app.poller.poll_once().await;
     let took = started.elapsed();

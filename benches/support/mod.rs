@@ -130,7 +130,7 @@ pub fn write_record(
     let r2 = rng.next();
     let _ = write!(
         out,
-        r#"{{"uuid":"{}","name":"{} {} {}","phone_number":"55{:02}9{:08}","state":"{}","template_uuid":"{}","template_name":"Template {:02} - Comunicado","campaign_uuid":"{}","campaign_name":"Campanha {:02} - Novembro","inserted_at":"2024-09-{:02}T{:02}:{:02}:{:02}.000Z","updated_at":"2024-09-{:02}T{:02}:{:02}:{:02}.000Z","conversation_fields":{{"CPF":"{:03}.{:03}.{:03}-{:02}","perfil":"{}","cidade":"{}"}}}}"#,
+        r#"{{"uuid":"{}","name":"{} {} {}","phone_number":"55{:02}9{:08}","state":"{}","template_uuid":"{}","template_name":"Template {:02} - Comunicado","campaign_uuid":"{}","campaign_name":"Campanha {:02} - Novembro","inserted_at":"2024-09-{:02}T{:02}:{:02}:{:02}.000Z","updated_at":"2024-09-{:02}T{:02}:{:02}:{:02}.000Z","#,
         uuid(3, i),
         FIRST[(r2 % 16) as usize],
         LAST[((r2 >> 4) % 16) as usize],
@@ -150,17 +150,8 @@ pub fn write_record(
         (r2 >> 36) % 24,
         (r2 >> 41) % 60,
         (r2 >> 47) % 60,
-        (r2 >> 3) % 1000,
-        (r2 >> 13) % 1000,
-        (r2 >> 23) % 1000,
-        (r2 >> 33) % 100,
-        if r2 & 1 == 0 {
-            "Pessoa Física"
-        } else {
-            "Pessoa Jurídica"
-        },
-        CITIES[((r2 >> 50) % 8) as usize],
     );
+    write_custom_fields(out, r2);
     state
 }
 
@@ -199,13 +190,28 @@ pub fn write_subscriber(
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let _ = write!(
         out,
-        r#"{{"uuid":"{}","name":"{} {} {}","phone_number":"55{:02}9{:08}","state":"{state}","template_uuid":"{template}","template_name":"Template {t:02} - Comunicado","campaign_uuid":"{campaign}","campaign_name":"Campanha {c:02} - Novembro","inserted_at":"{inserted}","conversation_fields":{{"CPF":"{:03}.{:03}.{:03}-{:02}","perfil":"{}","cidade":"{}"}}}}"#,
+        r#"{{"uuid":"{}","name":"{} {} {}","phone_number":"55{:02}9{:08}","state":"{state}","template_uuid":"{template}","template_name":"Template {t:02} - Comunicado","campaign_uuid":"{campaign}","campaign_name":"Campanha {c:02} - Novembro","inserted_at":"{inserted}","#,
         uuid(3, i ^ (c as u64) << 40),
         FIRST[(r2 % 16) as usize],
         LAST[((r2 >> 4) % 16) as usize],
         LAST[((r2 >> 8) % 16) as usize],
         11 + (r2 >> 12) % 88,
         (r2 >> 20) % 100_000_000,
+    );
+    write_custom_fields(out, r2);
+}
+
+/// The data set's template UUIDs.
+pub fn template_uuids() -> Vec<String> {
+    (0..TEMPLATES).map(|t| uuid(2, t)).collect()
+}
+
+/// The end of a record: its custom fields (CPF, perfil, cidade) from `r2`,
+/// and the closing brace.
+fn write_custom_fields(out: &mut Vec<u8>, r2: u64) {
+    let _ = write!(
+        out,
+        r#""conversation_fields":{{"CPF":"{:03}.{:03}.{:03}-{:02}","perfil":"{}","cidade":"{}"}}}}"#,
         (r2 >> 3) % 1000,
         (r2 >> 13) % 1000,
         (r2 >> 23) % 1000,
@@ -217,9 +223,4 @@ pub fn write_subscriber(
         },
         CITIES[((r2 >> 50) % 8) as usize],
     );
-}
-
-/// The data set's template UUIDs.
-pub fn template_uuids() -> Vec<String> {
-    (0..TEMPLATES).map(|t| uuid(2, t)).collect()
 }

@@ -134,6 +134,10 @@ pub struct PollConfig {
     pub max_interval: Duration,
     /// Wait between verifications of a campaign's segments; `None`: never.
     pub verify_interval: Option<Duration>,
+    /// Requests (first pages) a poll plans, the newest segments' included:
+    /// 80% of what `evolux.max_rps` allows in an interval. Not a flag;
+    /// tests shrink it.
+    pub budget: usize,
     /// Reads still running this long after their poll began are cut (the
     /// bound on a poll, which a steadily streaming body does not hit
     /// otherwise). Not a flag: the larger of `max_interval` and ten
@@ -318,30 +322,12 @@ impl Config {
             .poll_max_staleness
             .or(file.poll.max_staleness)
             .map_or(interval * 10, |d| d.0);
-        if max_staleness < interval {
-            return Err(invalid(
-                "poll.max-staleness",
-                format!(
-                    "{} is shorter than poll.interval {}",
-                    HumanDuration(max_staleness),
-                    HumanDuration(interval)
-                ),
-            ));
-        }
+        at_least_interval("poll.max-staleness", max_staleness, interval)?;
         let max_interval = cli
             .poll_max_interval
             .or(file.poll.max_interval)
             .map_or(interval.max(Duration::from_secs(1800)), |d| d.0);
-        if max_interval < interval {
-            return Err(invalid(
-                "poll.max-interval",
-                format!(
-                    "{} is shorter than poll.interval {}",
-                    HumanDuration(max_interval),
-                    HumanDuration(interval)
-                ),
-            ));
-        }
+        at_least_interval("poll.max-interval", max_interval, interval)?;
         let verify_interval = cli
             .poll_verify_interval
             .or(file.poll.verify_interval)
@@ -451,6 +437,7 @@ impl Config {
                 max_interval,
                 verify_interval,
                 deadline: max_interval.max(timeout * 10),
+                budget: ((max_rps * interval.as_secs_f64() * 0.8).floor() as usize).max(1),
             },
             web: WebConfig {
                 listen_address,
@@ -482,6 +469,20 @@ impl Config {
     pub fn summary(&self) -> String {
         Summary(self).to_string()
     }
+}
+
+fn at_least_interval(field: &str, d: Duration, interval: Duration) -> Result<(), ConfigError> {
+    if d < interval {
+        return Err(invalid(
+            field,
+            format!(
+                "{} is shorter than poll.interval {}",
+                HumanDuration(d),
+                HumanDuration(interval)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn positive(field: &str, d: Duration) -> Result<(), ConfigError> {

@@ -6,8 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::config::CampaignConfig;
-use crate::segments::layout::AxisStart;
-use crate::segments::{Axis, Millis, Range};
+use crate::segments::{Axis, AxisStart, Millis, Range};
 
 /// The report endpoint, relative to the base URL.
 pub const REPORT_PATH: &str = "api/v1/reports/campaign/subscribers";

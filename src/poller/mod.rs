@@ -395,14 +395,11 @@ impl Poller {
 }
 
 /// The scheduling rules of a configuration: the segment policy, the
-/// request budget of one poll (80% of what `--evolux.max-rps` allows in
-/// an interval), staleness and verification.
+/// request budget of one poll, staleness and verification.
 pub fn rules(config: &Config) -> PollRules {
-    let interval = config.poll.interval;
-    let budget = (config.evolux.max_rps * interval.as_secs_f64() * 0.8).floor();
     PollRules {
-        policy: Policy::new(interval, config.poll.max_interval),
-        budget: (budget as usize).max(1),
+        policy: Policy::new(config.poll.interval, config.poll.max_interval),
+        budget: config.poll.budget,
         max_staleness: config.poll.max_staleness,
         verify_interval: config.poll.verify_interval.unwrap_or(Duration::ZERO),
     }

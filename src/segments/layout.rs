@@ -3,8 +3,12 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::axis::later;
 use super::verify::{self, Mismatch};
-use super::{Counted, Millis, duration_millis, millis};
+use super::{Axis, Counted, Millis, Policy, Range, duration_millis, millis};
+use reshape::record;
+
+mod reshape;
 
 const HOUR_MS: Millis = 3_600_000;
 const DAY_MS: Millis = 24 * HOUR_MS;
@@ -13,109 +17,6 @@ const DAY_MS: Millis = 24 * HOUR_MS;
 /// starts: most history is old and settles at once, the recent part is
 /// small and can change.
 const GRID_MS: [Millis; 5] = [HOUR_MS, DAY_MS, 7 * DAY_MS, 30 * DAY_MS, 365 * DAY_MS];
-
-/// How segments are laid out and scheduled.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Policy {
-    /// `poll.interval`: the newest segment and changing ones are read this often.
-    pub interval: Duration,
-    /// `poll.max_interval`: no segment goes longer without a read.
-    pub max_interval: Duration,
-    /// The newest segment is sealed (cut at one interval ago) once it holds
-    /// this many records...
-    pub seal_records: u64,
-    /// ...or once it spans this long and holds any.
-    pub seal_age: Duration,
-    /// A segment that changed at its last read and holds at least this many
-    /// records is halved when next read.
-    pub split_records: u64,
-    /// Settled neighbours merge while together they hold at most this many.
-    pub merge_records: u64,
-    /// Most segments a target holds; past it the smallest neighbours merge.
-    pub max_segments: usize,
-    /// Unchanged reads in a row after which a segment counts as settled.
-    pub settled_after: u32,
-}
-
-impl Policy {
-    /// The policy for a poll interval and staleness bound, with the default
-    /// split and merge thresholds.
-    pub fn new(interval: Duration, max_interval: Duration) -> Policy {
-        Policy {
-            interval,
-            max_interval: max_interval.max(interval),
-            seal_records: 2_000,
-            seal_age: Duration::from_secs(3600),
-            split_records: 2_000,
-            merge_records: 250_000,
-            max_segments: 24,
-            settled_after: 3,
-        }
-    }
-
-    /// Whether targets are segmented at all: `max_interval` equal to
-    /// `interval` reads each target whole, every poll.
-    pub fn segmented(&self) -> bool {
-        self.max_interval > self.interval
-    }
-
-    /// The wait before the next read of a segment that came back unchanged
-    /// `unchanged` times in a row: the interval, doubled each time, at most
-    /// `max_interval`.
-    pub fn gap(&self, unchanged: u32) -> Duration {
-        let factor = 1u32 << unchanged.min(20);
-        self.interval.saturating_mul(factor).min(self.max_interval)
-    }
-
-    /// A read due this close to a poll's start is made in that poll: polls
-    /// start one interval apart give or take the timer.
-    fn slack(&self) -> Duration {
-        self.interval / 2
-    }
-}
-
-/// The insertion times a target counts: its window or fixed `start`/`end`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Axis {
-    /// Where counting starts.
-    pub start: AxisStart,
-    /// The last millisecond counted; `None`: no end.
-    pub end: Option<Millis>,
-}
-
-/// The start of an [`Axis`].
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum AxisStart {
-    /// A fixed first millisecond, or none.
-    Fixed(Option<Millis>),
-    /// A sliding window: this long before the poll.
-    Window(Duration),
-}
-
-impl Axis {
-    /// All of time.
-    pub const ALL: Axis = Axis {
-        start: AxisStart::Fixed(None),
-        end: None,
-    };
-
-    /// The first millisecond counted at `now`.
-    pub fn start_at(&self, now: Millis) -> Option<Millis> {
-        match self.start {
-            AxisStart::Fixed(s) => s,
-            AxisStart::Window(w) => Some(now.saturating_sub(duration_millis(w))),
-        }
-    }
-}
-
-/// The `start` and `end` of one query, inclusive; `None` is left out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Range {
-    /// `start`.
-    pub start: Option<Millis>,
-    /// `end`.
-    pub end: Option<Millis>,
-}
 
 /// An insertion-time slice of a target, and what its last reads said.
 #[derive(Clone, Debug)]
@@ -132,9 +33,13 @@ pub struct Segment {
     pub read_at: Option<SystemTime>,
     /// Good reads in a row that found the counts unchanged.
     pub unchanged: u32,
-    /// Whether its last good read found the counts changed (a first read
-    /// has nothing to compare with, and does not count as a change).
-    pub changed: bool,
+    /// Good reads in a row that found the counts changed (a first read has
+    /// nothing to compare with, and does not count as a change).
+    pub changes: u32,
+    /// The unchanged streak it had when its current run of changes began:
+    /// a single change (a late reply deep in history) confirmed by one
+    /// unchanged read puts the segment back on that streak.
+    pub streak_before: u32,
     /// When it should next be read.
     pub due: SystemTime,
     /// Since when its reads fail; `None` while they succeed.
@@ -150,7 +55,8 @@ impl Segment {
             records: 0,
             read_at: None,
             unchanged: 0,
-            changed: false,
+            changes: 0,
+            streak_before: 0,
             due,
             failing_since: None,
         }
@@ -503,7 +409,8 @@ impl Layout {
 
     /// Where to halve an older segment, if it is large and changing.
     fn split_point(&self, s: &Segment, range: Range, policy: &Policy) -> Option<Millis> {
-        let changing = s.counts.is_some() && s.changed && s.failing_since.is_none();
+        // Changed at its last two reads: a region in flux, not one late reply.
+        let changing = s.counts.is_some() && s.changes >= 2 && s.failing_since.is_none();
         if !policy.segmented()
             || !changing
             || s.records < policy.split_records
@@ -616,140 +523,6 @@ impl Layout {
             self.segments.clear();
         }
     }
-
-    /// Replaces each parent whose two halves were read by the halves; a
-    /// parent with a failed half stays, and counts as failing.
-    fn split(
-        &mut self,
-        now: SystemTime,
-        mut halves: Vec<(usize, bool, Millis, Option<ReadOk>)>,
-        policy: &Policy,
-    ) {
-        halves.sort_by_key(|h| (std::cmp::Reverse(h.0), h.1));
-        let mut it = halves.into_iter().peekable();
-        while let Some((parent, _, at, first)) = it.next() {
-            let second = match it.peek() {
-                Some(h) if h.0 == parent => it.next().and_then(|h| h.3),
-                _ => None,
-            };
-            let Some(p) = self.segments.get(parent).cloned() else {
-                continue;
-            };
-            let (Some(lower), Some(upper)) = (first, second) else {
-                record(&mut self.segments[parent], now, None, policy, false);
-                continue;
-            };
-            let half = |lo, hi, answer: ReadOk| {
-                let mut s = Segment::unread(lo, hi, now);
-                s.failing_since = None;
-                record(&mut s, now, Some(answer), policy, false);
-                s
-            };
-            let lower = half(p.lo, Some(at), lower);
-            let upper = half(Some(at + 1), p.hi, upper);
-            self.segments.splice(parent..=parent, [lower, upper]);
-        }
-    }
-
-    /// Drops the counts of segments that have failed for longer than
-    /// `max_staleness`; returns how many.
-    fn drop_stale(&mut self, now: SystemTime, max_staleness: Duration) -> usize {
-        let mut dropped = 0;
-        for s in self.segments.iter_mut().chain(self.fallback.as_mut()) {
-            let stale = s
-                .failing_since
-                .is_some_and(|f| now.duration_since(f).unwrap_or_default() >= max_staleness);
-            if stale && s.counts.is_some() {
-                s.counts = None;
-                s.read_at = None;
-                dropped += 1;
-            }
-        }
-        dropped
-    }
-
-    /// Merges settled neighbours (never the newest segment) while they stay
-    /// small enough, then the smallest neighbours while there are too many.
-    fn merge(&mut self, policy: &Policy) {
-        let mergeable = |a: &Segment, b: &Segment| {
-            a.counts.is_some()
-                && b.counts.is_some()
-                && a.failing_since.is_none()
-                && b.failing_since.is_none()
-        };
-        let mut i = 0;
-        while i + 2 < self.segments.len() {
-            let (a, b) = (&self.segments[i], &self.segments[i + 1]);
-            if a.settled(policy)
-                && b.settled(policy)
-                && a.records + b.records <= policy.merge_records
-            {
-                self.merge_at(i);
-            } else {
-                i += 1;
-            }
-        }
-        while self.segments.len() > policy.max_segments {
-            let smallest = (0..self.segments.len().saturating_sub(2))
-                .filter(|&i| mergeable(&self.segments[i], &self.segments[i + 1]))
-                .min_by_key(|&i| self.segments[i].records + self.segments[i + 1].records);
-            match smallest {
-                Some(i) => self.merge_at(i),
-                None => break,
-            }
-        }
-    }
-
-    /// Merges segment `i + 1` into segment `i`.
-    fn merge_at(&mut self, i: usize) {
-        let b = self.segments.remove(i + 1);
-        let a = &mut self.segments[i];
-        a.hi = b.hi;
-        if let (Some(ac), Some(bc)) = (&mut a.counts, &b.counts) {
-            ac.add(bc);
-        }
-        a.records += b.records;
-        a.read_at = a.read_at.min(b.read_at);
-        a.unchanged = a.unchanged.min(b.unchanged);
-        a.changed = a.changed || b.changed;
-        a.due = a.due.min(b.due);
-    }
-}
-
-/// Takes one read's answer into a segment. `every_poll`: read again at the
-/// next poll whatever it said (the newest segment, a whole read).
-fn record(
-    s: &mut Segment,
-    now: SystemTime,
-    answer: Option<ReadOk>,
-    policy: &Policy,
-    every_poll: bool,
-) {
-    match answer {
-        Some(a) => {
-            let changed = s.counts.as_ref().is_some_and(|c| *c != a.counted);
-            s.unchanged = if s.counts.is_none() || changed {
-                0
-            } else {
-                s.unchanged.saturating_add(1)
-            };
-            s.changed = changed;
-            s.counts = Some(a.counted);
-            s.records = a.records;
-            s.read_at = Some(now);
-            s.failing_since = None;
-            let gap = if every_poll {
-                policy.interval
-            } else {
-                policy.gap(s.unchanged)
-            };
-            s.due = now + gap;
-        }
-        None => {
-            s.failing_since.get_or_insert(now);
-            s.due = now + policy.interval;
-        }
-    }
 }
 
 /// The last millisecond of the second `ms` falls in, or of the one before
@@ -757,14 +530,6 @@ fn record(
 /// document's `...:59.999Z` / `...:00.000Z`.
 fn to_second_end(ms: Millis) -> Millis {
     ms - (ms + 1).rem_euclid(1000)
-}
-
-/// The later of two optional starts; `None` is the earliest.
-fn later(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
 }
 
 #[cfg(test)]

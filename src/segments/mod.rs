@@ -21,13 +21,17 @@
 //! Everything here is pure: the poller hands it the time and what the API
 //! answered, and it decides what to read next and what to count.
 
+pub mod axis;
 pub mod counts;
 pub mod layout;
+pub mod policy;
 pub mod round;
 pub mod verify;
 
+pub use axis::{Axis, AxisStart, Range};
 pub use counts::Counted;
-pub use layout::{Axis, Layout, Policy, Range, ReadKind, ReadOk, Unit};
+pub use layout::{Layout, ReadKind, ReadOk, Unit};
+pub use policy::Policy;
 
 /// Milliseconds since the Unix epoch: the resolution of the API's `start`
 /// and `end`.

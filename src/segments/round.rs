@@ -7,7 +7,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::layout::{Applied, Layout, Plan, Policy, Range, ReadKind, ReadOk, Unit};
+use super::layout::{Applied, Layout, Plan, ReadKind, ReadOk, Unit};
+use super::{Policy, Range};
 
 /// Timing and limits of a poll, as the layouts need them.
 #[derive(Clone, Copy, Debug)]
@@ -60,8 +61,9 @@ pub fn poll_with(
         .collect()
 }
 
-/// The units to run for each target (same order as `plans`), within
-/// `budget` requests (first pages) beyond the newest segments' reads.
+/// The units to run for each target (same order as `plans`): every newest
+/// segment's read, and the rest within `budget` requests (first pages) in
+/// all, or a tenth of it when the newest reads take more.
 pub fn select(plans: Vec<Plan>, budget: usize) -> Vec<Vec<Unit>> {
     let mut chosen: Vec<Vec<Unit>> = Vec::with_capacity(plans.len());
     let mut others: Vec<(usize, Unit)> = Vec::new();
@@ -75,7 +77,10 @@ pub fn select(plans: Vec<Plan>, budget: usize) -> Vec<Vec<Unit>> {
         others.extend(rest.into_iter().map(|u| (t, u)));
         verifies.extend(plan.verify.map(|u| (t, u)));
     }
-    let mut left = budget.saturating_sub(spent);
+    // When the newest reads alone use the budget up (too many campaigns for
+    // the rate), a tenth of it still goes to the rest, so history keeps
+    // being read and the staleness shows on the dashboard and in alerts.
+    let mut left = budget.saturating_sub(spent).max(budget / 10);
     let mut verified = vec![false; chosen.len()];
     verifies.sort_by_key(|v| std::cmp::Reverse(v.1.overdue));
     for (t, unit) in verifies {
@@ -103,7 +108,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::segments::layout::{Range, Read, ReadKind};
+    use crate::segments::Range;
+    use crate::segments::layout::{Read, ReadKind};
 
     fn unit(reads: usize, newest: bool, overdue_s: u64) -> Unit {
         let read = Read {
@@ -133,7 +139,15 @@ mod tests {
                 verify: None,
             },
         ];
-        // A budget smaller than the newest reads alone still takes them.
+        // Newest reads that take more than the budget are all made, and a
+        // tenth of the budget goes to the most overdue of the rest.
+        let mut heavy = plans.clone();
+        for p in &mut heavy {
+            p.regular[0] = unit(6, true, 0);
+        }
+        let chosen = select(heavy, 10);
+        assert_eq!(chosen.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(chosen[0][1].overdue.as_secs(), 300);
         let chosen = select(plans.clone(), 1);
         assert_eq!(chosen.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1]);
         assert!(chosen.iter().flatten().all(|u| u.newest));

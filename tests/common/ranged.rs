@@ -45,6 +45,8 @@ pub struct Ranged {
     /// Answer every query as if it had no `start` and `end`.
     pub ignore_range: Arc<AtomicBool>,
     pub arrivals: Arc<Mutex<Vec<Arrival>>>,
+    /// How long each answer waits before its head is sent, in ms.
+    pub delay_ms: Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn parse_ms(v: &str) -> i64 {
@@ -125,14 +127,18 @@ impl Respond for Ranged {
             .collect();
         self.arrivals.lock().unwrap().push(arrival);
         let body = serde_json::to_vec(&serde_json::json!({ "data": records })).unwrap();
+        let delay = std::time::Duration::from_millis(self.delay_ms.load(Ordering::SeqCst));
         if gzip {
             let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
             enc.write_all(&body).unwrap();
             ResponseTemplate::new(200)
                 .insert_header("content-encoding", "gzip")
                 .set_body_raw(enc.finish().unwrap(), "application/json")
+                .set_delay(delay)
         } else {
-            ResponseTemplate::new(200).set_body_raw(body, "application/json")
+            ResponseTemplate::new(200)
+                .set_body_raw(body, "application/json")
+                .set_delay(delay)
         }
     }
 }

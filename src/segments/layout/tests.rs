@@ -4,6 +4,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::aggregate::{CampaignCounts, STATES};
+use crate::segments::AxisStart;
 use crate::segments::round::{PollRules, poll_with};
 
 const MIN: Duration = Duration::from_secs(60);
@@ -138,6 +139,103 @@ fn a_settled_segment_backs_off_to_max_interval_and_the_newest_is_read_every_poll
     assert!(gaps.len() >= 5, "{reads_of_old:?}");
     assert_eq!(gaps[..4], [1, 2, 4, 8], "{reads_of_old:?}");
     assert!(gaps[4..].iter().all(|g| *g == 10), "{reads_of_old:?}");
+}
+
+/// Rounds (one a minute from t0) at which a read covering `at` was made.
+fn reads_covering(
+    at: Millis,
+    rounds: std::ops::Range<u32>,
+    sim: &mut Sim,
+    change: impl Fn(u32, &mut Sim),
+    policy: Policy,
+) -> (Vec<u32>, Layout) {
+    let mut layouts = [Layout::new(Axis::ALL, &policy, false, t0())];
+    let mut reads = Vec::new();
+    for round in rounds {
+        change(round, sim);
+        poll_with(&mut layouts, t0() + MIN * round, &rules(policy), |_, r| {
+            if r.start.is_none_or(|s| s <= at) && r.end.is_some_and(|e| e >= at) {
+                reads.push(round);
+            }
+            Some(sim.query(None, r))
+        });
+    }
+    let [layout] = layouts;
+    (reads, layout)
+}
+
+#[test]
+fn a_single_late_change_costs_two_reads_and_the_segment_goes_back_to_its_long_gap() {
+    let policy = Policy::new(MIN, 10 * MIN);
+    let old = millis(t0()) - 3 * DAY_MS;
+    let mut sim = Sim {
+        subs: (0..3000).map(|i| (0, old - i, "sent")).collect(),
+    };
+    // A reply at round 40, when the segment has long settled.
+    let (reads, layout) = reads_covering(
+        old,
+        0..70,
+        &mut sim,
+        |round, sim| {
+            if round == 40 {
+                sim.subs[7].2 = "completed";
+            }
+        },
+        policy,
+    );
+    let after: Vec<u32> = reads.iter().copied().filter(|r| *r > 31).collect();
+    // Read on schedule (0, 1, 3, 7, 15, then every 10): the change made at
+    // 40 is seen at 45, confirmed unchanged at 46, and the 10-minute gap
+    // comes straight back: no split, no restart of the backoff.
+    assert_eq!(after, [35, 45, 46, 56, 66], "{reads:?}");
+    assert_tiles(&layout);
+    assert_eq!(layout.counts().unwrap().total(), 3000);
+}
+
+#[test]
+fn a_region_changing_at_every_read_is_split_until_its_pieces_are_small() {
+    let mut policy = Policy::new(MIN, 10 * MIN);
+    policy.split_records = 100;
+    // 3000 subscribers over the six days of the grid's week-old segment.
+    let week = millis(t0()) - 60_001 - 7 * DAY_MS;
+    let mut sim = Sim {
+        subs: (0..3000)
+            .map(|i| (0, week + 1 + i * 172_800, "pending"))
+            .collect(),
+    };
+    // From round 10 on, one of the oldest 70 changes at every round.
+    let (_, layout) = reads_covering(
+        week + 1,
+        0..70,
+        &mut sim,
+        |round, sim| {
+            if round >= 10 {
+                sim.subs[round as usize].2 = "sent";
+            }
+        },
+        policy,
+    );
+    assert_tiles(&layout);
+    let holding = |at: Millis| {
+        layout
+            .segments()
+            .iter()
+            .find(|s| s.lo.is_none_or(|lo| lo <= at) && s.hi.is_some_and(|hi| hi >= at))
+            .map(|s| s.records)
+            .unwrap()
+    };
+    // Where the changes are, the segment was halved from 3000 records down
+    // to a few hundred.
+    assert!(
+        holding(week + 1 + 40 * 172_800) < 400,
+        "{:?}",
+        layout
+            .segments()
+            .iter()
+            .map(|s| s.records)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(layout.counts().unwrap().total(), 3000);
 }
 
 #[test]
