@@ -188,3 +188,119 @@ async fn a_million_records_need_no_more_memory_than_a_thousand() {
         "1M records peaked at {p1m} B, 10k at {p10k} B: memory grows with the records"
     );
 }
+
+/// The same for gzip: a compressed body of 150 000 records (about 50 MB plain), and a gzip bomb
+/// (256 MiB of nothing squeezed into a few hundred KiB) that must fail at
+/// `--evolux.max-response-size` without inflating in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_bodies_and_a_gzip_bomb_stay_within_the_same_memory() {
+    use std::io::Write;
+    fn gzip(parts: &mut dyn FnMut(&mut dyn Write)) -> Bytes {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        parts(&mut enc);
+        Bytes::from(enc.finish().unwrap())
+    }
+    let (records, bomb) = {
+        UNCOUNTED.with(|u| u.set(true));
+        let records = gzip(&mut |w| {
+            let mut buf = b"{\"data\":[".to_vec();
+            for i in 0..150_000u64 {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                push_record(&mut buf, i);
+                if buf.len() > CHUNK {
+                    w.write_all(&buf).unwrap();
+                    buf.clear();
+                }
+            }
+            buf.extend_from_slice(b"]}");
+            w.write_all(&buf).unwrap();
+        });
+        let bomb = gzip(&mut |w| {
+            w.write_all(b"{\"data\":[").unwrap();
+            let spaces = vec![b' '; 1 << 20];
+            for _ in 0..256 {
+                w.write_all(&spaces).unwrap();
+            }
+            w.write_all(b"]}").unwrap();
+        });
+        UNCOUNTED.with(|u| u.set(false));
+        (records, bomb)
+    };
+    assert!(bomb.len() < 1 << 20, "the bomb is {} bytes", bomb.len());
+    let app = axum::Router::new().route(
+        "/api/v1/reports/campaign/subscribers",
+        get(
+            move |q: axum::extract::Query<Vec<(String, String)>>| async move {
+                let body = if q.0.iter().any(|(k, v)| k == "campaigns[]" && v == "bomb") {
+                    bomb
+                } else {
+                    records
+                };
+                (
+                    [("content-encoding", "gzip")],
+                    Body::from_stream(futures_util::stream::iter(
+                        body.chunks(16 * 1024)
+                            .map(|c| Ok::<_, std::io::Error>(Bytes::copy_from_slice(c)))
+                            .collect::<Vec<_>>(),
+                    )),
+                )
+            },
+        ),
+    );
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        UNCOUNTED.with(|u| u.set(true));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            axum::serve(listener, app).await
+        })
+    });
+    let cli = Cli::try_parse_from([
+        "x",
+        &format!("--evolux.url=http://{addr}"),
+        "--evolux.timeout=5m",
+        "--evolux.max-response-size=64MiB",
+    ])
+    .unwrap();
+    let config = Config::load_with_token(cli, Some("t".into())).unwrap();
+    let metrics = SelfMetrics::new(1800.0).unwrap();
+    let client = EvoluxClient::new(
+        &config.evolux,
+        Arc::new(config.response.clone()),
+        metrics.api.clone(),
+    )
+    .unwrap();
+    const CEILING: usize = 2 << 20;
+
+    let mut tally = Tally::new(Some("f45d98dc-ac5e-48f2-9c01-ebe18f86d28b"), 10_000);
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let stats = client
+        .run_query(&[("campaigns[]", "records".to_string())], &mut tally)
+        .await
+        .expect("the gzip body is read");
+    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    assert_eq!((stats.records, tally.records), (150_000, 150_000));
+    println!("peak heap above baseline, 150 000 gzip records: {peak} B");
+    assert!(peak < CEILING, "a gzip body peaked at {peak} B");
+
+    let mut tally = Tally::new(Some("f45d98dc-ac5e-48f2-9c01-ebe18f86d28b"), 10_000);
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let err = client
+        .run_query(&[("campaigns[]", "bomb".to_string())], &mut tally)
+        .await
+        .expect_err("the bomb fails");
+    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    println!("peak heap above baseline, gzip bomb: {peak} B ({err})");
+    assert!(err.to_string().contains("max-response-size"), "{err}");
+    assert!(peak < CEILING, "the bomb peaked at {peak} B");
+}

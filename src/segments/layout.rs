@@ -352,27 +352,7 @@ impl Layout {
                 self.split_point(s, range, policy)
             };
             let reads = match cut {
-                Some(at) => [false, true]
-                    .into_iter()
-                    .map(|upper| Read {
-                        kind: ReadKind::Half {
-                            parent: i,
-                            upper,
-                            at,
-                        },
-                        range: if upper {
-                            Range {
-                                start: Some(at + 1),
-                                end: range.end,
-                            }
-                        } else {
-                            Range {
-                                start: range.start,
-                                end: Some(at),
-                            }
-                        },
-                    })
-                    .collect(),
+                Some(at) => halves(i, range, at).to_vec(),
                 None => vec![Read {
                     kind: ReadKind::Segment(i),
                     range,
@@ -523,6 +503,31 @@ impl Layout {
             self.segments.clear();
         }
     }
+}
+
+/// The two reads that replace segment `parent` (queried as `range`) cut
+/// after millisecond `at`: they tile the range as the segments do.
+fn halves(parent: usize, range: Range, at: Millis) -> [Read; 2] {
+    let half = |upper: bool, range: Range| Read {
+        kind: ReadKind::Half { parent, upper, at },
+        range,
+    };
+    [
+        half(
+            false,
+            Range {
+                start: range.start,
+                end: Some(at),
+            },
+        ),
+        half(
+            true,
+            Range {
+                start: Some(at + 1),
+                end: range.end,
+            },
+        ),
+    ]
 }
 
 /// The last millisecond of the second `ms` falls in, or of the one before

@@ -82,6 +82,43 @@ fn the_first_segments_tile_the_axis_and_old_history_is_cut_coarsely() {
 }
 
 #[test]
+fn halves_tile_their_parent_at_the_millisecond() {
+    let range = Range {
+        start: Some(1_000),
+        end: Some(9_999),
+    };
+    let [lower, upper] = halves(3, range, 4_999);
+    assert_eq!(
+        (lower.range.start, lower.range.end),
+        (Some(1_000), Some(4_999))
+    );
+    assert_eq!(
+        (upper.range.start, upper.range.end),
+        (Some(5_000), Some(9_999))
+    );
+    assert_eq!(
+        upper.kind,
+        ReadKind::Half {
+            parent: 3,
+            upper: true,
+            at: 4_999
+        }
+    );
+    let open = halves(
+        0,
+        Range {
+            start: None,
+            end: None,
+        },
+        7,
+    );
+    assert_eq!((open[0].range.start, open[1].range.end), (None, None));
+    // Cuts land on the end of a second when they can.
+    assert_eq!(to_second_end(12_345), 11_999);
+    assert_eq!(to_second_end(11_999), 11_999);
+}
+
+#[test]
 fn max_interval_equal_to_interval_reads_the_whole_target_every_poll() {
     let policy = Policy::new(MIN, MIN);
     let sim = Sim {
