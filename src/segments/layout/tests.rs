@@ -543,3 +543,47 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn windowed_counts_equal_a_query_over_the_window_within_max_interval() {
+    let policy = Policy::new(MIN, 10 * MIN);
+    let window = Duration::from_secs(2 * 86_400);
+    let axis = Axis {
+        start: AxisStart::Window(window),
+        end: None,
+    };
+    let base = millis(t0());
+    // A subscriber every 7 minutes over the last ten days.
+    let sim = Sim {
+        subs: (0..2000)
+            .map(|i| (0, base - i * 7 * 60_000 - 13, "sent"))
+            .collect(),
+    };
+    let mut layouts = [Layout::new(axis, &policy, true, t0())];
+    let r = rules(policy);
+    let total_at = |t: SystemTime| {
+        let q = Range {
+            start: axis.start_at(millis(t)),
+            end: None,
+        };
+        sim.query(None, q).counted.total()
+    };
+    for round in 0..300u32 {
+        let now = t0() + MIN * round;
+        poll_with(&mut layouts, now, &r, |_, q| Some(sim.query(None, q)));
+        let got = layouts[0].counts().unwrap().total();
+        // No inserts: the window's count only falls. The exporter's lies
+        // between the count now and the count one bound (and a poll) ago.
+        let earliest = now
+            .checked_sub(policy.max_interval + MIN)
+            .filter(|t| *t >= t0())
+            .unwrap_or(t0());
+        assert!(
+            total_at(now) <= got && got <= total_at(earliest),
+            "round {round}: {got} outside [{}, {}]",
+            total_at(now),
+            total_at(earliest)
+        );
+    }
+    assert!(layouts[0].segment_count() <= policy.max_segments);
+}
