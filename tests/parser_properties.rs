@@ -670,7 +670,7 @@ const FIELD_ORDER: [Field; 5] = [
     Field::CampaignName,
 ];
 
-/// The default pointers of each field, in [`FIELD_ORDER`] (evolux-api.md).
+/// The default pointers of each field, in [`FIELD_ORDER`] (docs/evolux-api.md).
 const POINTERS: [&[&str]; 5] = [
     &["/state"],
     &["/template_uuid", "/template/uuid"],
@@ -775,7 +775,7 @@ enum RefPage {
     BadNext,
 }
 
-/// A page as the defaults of evolux-api.md read it: records at the root or
+/// A page as the defaults of docs/evolux-api.md read it: records at the root or
 /// at `/data`; the next link, the first non-empty string at `/links/next`
 /// then `/next`; a number or boolean there is an error.
 fn reference_page(doc: &Value) -> RefPage {

@@ -137,7 +137,7 @@ async fn one_query_per_configured_campaign() {
     assert_eq!(m.campaign_total(CAMPAIGN_C), 13.0);
 }
 
-/// The response shapes of evolux-api.md, each counted without configuration.
+/// The response shapes of docs/evolux-api.md, each counted without configuration.
 #[tokio::test]
 async fn counts_equal_records_served_for_every_shape() {
     let (recs, per_state) = records(CAMPAIGN_A, TEMPLATE_1, 250);

@@ -808,7 +808,7 @@ async fn endless_pagination_is_cut_at_the_page_cap() {
     );
 }
 
-/// `campaigns[]` is a filter (evolux-api.md): for a UUID no campaign has,
+/// `campaigns[]` is a filter (docs/evolux-api.md): for a UUID no campaign has,
 /// the API has no records to return, so it answers like any filter that
 /// matches nothing: 200 with an empty list. The query succeeded, so the
 /// campaign is up; no template was seen, so there is no

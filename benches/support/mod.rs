@@ -1,6 +1,6 @@
 //! A seeded generator of realistic report bodies, shared by the benchmarks.
 //!
-//! Records are shaped as in `shared/evolux-api.md`: a subscriber's UUID,
+//! Records are shaped as in `docs/evolux-api.md`: a subscriber's UUID,
 //! name, phone number, state, template and campaign (UUID and name), times,
 //! and custom fields (CPF, perfil, cidade), about 450 bytes each. 50
 //! campaigns, 20 templates, the six states in a realistic spread.

@@ -1,7 +1,7 @@
 //! Where things are in a response: the records array, the next link, and the
 //! fields of a record, as JSON pointers (RFC 6901) with fallbacks.
 //!
-//! The defaults accept the shapes of `evolux-api.md` without configuration;
+//! The defaults accept the shapes of `docs/evolux-api.md` without configuration;
 //! the `response:` section of the config file overrides any of them.
 //! A record's fields are pulled out by one pass over the record's bytes in
 //! place ([`ResponseLayout::walk_record`]), descending only into keys that

@@ -7,7 +7,9 @@
 //! each segment starts one millisecond after the one before it ends, the
 //! oldest has no `start` and the newest no `end`. A subscriber is therefore
 //! counted in exactly one segment, and the target's counts are the sum of
-//! its segments' latest counts.
+//! its segments' latest counts. What this assumes of the API's `start` and
+//! `end`, and how a server that reads them otherwise is caught, is in
+//! `docs/evolux-api.md`.
 //!
 //! Reads are scheduled by observed change ([`layout`]): the newest segment,
 //! where inserts land, every `poll.interval`; a segment whose counts changed
