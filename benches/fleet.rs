@@ -247,6 +247,7 @@ fn main() {
             Some(ReadOk {
                 counted,
                 records: (hi - lo) as u64,
+                capped: false,
             })
         });
         for l in &layouts {

@@ -34,6 +34,8 @@ fn counted() -> bool {
 }
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// The counters are the whole process's: one measuring test at a time.
+static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
@@ -118,6 +120,7 @@ async fn poll(client: &EvoluxClient, n: u64) -> (u64, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_million_records_need_no_more_memory_than_a_thousand() {
+    let _alone = MEASURING.lock().await;
     let app = axum::Router::new().route(
         "/api/v1/reports/campaign/subscribers",
         get(
@@ -194,6 +197,7 @@ async fn a_million_records_need_no_more_memory_than_a_thousand() {
 /// `--evolux.max-response-size` without inflating in memory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gzip_bodies_and_a_gzip_bomb_stay_within_the_same_memory() {
+    let _alone = MEASURING.lock().await;
     use std::io::Write;
     fn gzip(parts: &mut dyn FnMut(&mut dyn Write)) -> Bytes {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -483,3 +483,49 @@ async fn hundreds_of_due_reads_are_spread_over_polls_within_the_limits() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_absurd_retry_after_fails_the_read_without_stopping_the_poll() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(REPORT_PATH))
+        .and(query_param("campaigns[]", CAMPAIGN_A))
+        .respond_with(
+            ResponseTemplate::new(429).insert_header("retry-after", "18446744073709551615"),
+        )
+        .mount(&upstream)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(REPORT_PATH))
+        .and(query_param("campaigns[]", CAMPAIGN_B))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"data": [
+                {"state": "sent", "template_uuid": TEMPLATE_1}
+            ]})),
+        )
+        .mount(&upstream)
+        .await;
+    let app = spawn_app(config(&[
+        &format!("--evolux.url={}", upstream.uri()),
+        &format!("--campaign={CAMPAIGN_A}"),
+        &format!("--campaign={CAMPAIGN_B}"),
+    ]))
+    .await;
+    app.wait_ready().await;
+    let snapshot = app.poller.published().snapshot();
+    let a = &snapshot.campaigns[CAMPAIGN_A];
+    assert!(!a.up);
+    assert!(
+        a.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Retry-After"),
+        "{:?}",
+        a.error
+    );
+    assert!(snapshot.campaigns[CAMPAIGN_B].up);
+    // The poller is alive: a second poll runs and ends.
+    let report = app.poller.poll_once().await;
+    assert_eq!(report.failed, 1);
+    assert_eq!(subscribers(&app.scrape().await, CAMPAIGN_B, "sent"), 1.0);
+}

@@ -121,8 +121,8 @@ pub struct Cli {
     )]
     pub poll_verify_interval: Option<HumanDuration>,
 
-    /// A failing campaign's last counts are dropped this long after its last success
-    /// [default: 10 × poll.interval].
+    /// A segment whose reads have failed for this long loses its last counts, and its
+    /// campaign's series are removed [default: 10 × poll.interval].
     #[arg(
         long = "poll.max-staleness",
         env = "EVOLUX_POLL_MAX_STALENESS",

@@ -263,8 +263,12 @@ impl EvoluxClient {
                         .and_then(|v| parse_retry_after(v, SystemTime::now()));
                     if let Some(wait) = retry_after {
                         // The server asked for quiet: every request waits,
-                        // not only this one.
-                        self.limiter.pause_until(tokio::time::Instant::now() + wait);
+                        // not only this one; no longer than the exporter
+                        // ever waits for a retry.
+                        let pause = wait.min(self.retry_max_delay);
+                        if let Some(until) = tokio::time::Instant::now().checked_add(pause) {
+                            self.limiter.pause_until(until);
+                        }
                         if wait > self.retry_max_delay {
                             return Err(FetchError::RetryAfterTooLong {
                                 status,

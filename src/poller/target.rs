@@ -125,6 +125,7 @@ impl TargetState {
 
     fn take_tally(&mut self, tally: Tally) -> ReadOk {
         self.over_cap += tally.over_cap;
+        let capped = tally.over_cap > 0;
         let records = tally.records + tally.over_cap;
         let (counted, template_names) = tally.into_campaigns();
         self.template_names.extend(template_names);
@@ -138,6 +139,7 @@ impl TargetState {
         ReadOk {
             counted: out,
             records,
+            capped,
         }
     }
 

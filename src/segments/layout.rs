@@ -40,6 +40,8 @@ pub struct Segment {
     /// a single change (a late reply deep in history) confirmed by one
     /// unchanged read puts the segment back on that streak.
     pub streak_before: u32,
+    /// Its last good read was cut by the series cap.
+    pub capped: bool,
     /// When it should next be read.
     pub due: SystemTime,
     /// Since when its reads fail; `None` while they succeed.
@@ -57,6 +59,7 @@ impl Segment {
             unchanged: 0,
             changes: 0,
             streak_before: 0,
+            capped: false,
             due,
             failing_since: None,
         }
@@ -116,6 +119,30 @@ impl Unit {
     pub fn cost(&self) -> usize {
         self.reads.len() + self.then.len()
     }
+
+    /// The unit with a planned split undone: the parent read whole, as one
+    /// request. Any other unit is returned as it is.
+    pub fn unsplit(self) -> Unit {
+        let parent = match self.reads.as_slice() {
+            [lower, upper] => match (lower.kind, upper.kind) {
+                (ReadKind::Half { parent, .. }, ReadKind::Half { .. }) => {
+                    Some((parent, lower.range.start, upper.range.end))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        match parent {
+            Some((i, start, end)) => Unit {
+                reads: vec![Read {
+                    kind: ReadKind::Segment(i),
+                    range: Range { start, end },
+                }],
+                ..self
+            },
+            None => self,
+        }
+    }
 }
 
 /// What a target should read in a poll.
@@ -135,6 +162,9 @@ pub struct ReadOk {
     pub counted: Counted,
     /// Records it returned, counted or not.
     pub records: u64,
+    /// The series cap left some of its records uncounted: its counts are
+    /// not a query's whole answer, and no verification can rest on them.
+    pub capped: bool,
 }
 
 /// What [`Layout::apply`] found worth saying.
@@ -477,20 +507,28 @@ impl Layout {
         verify_interval: Duration,
         applied: &mut Applied,
     ) {
-        let (Some(first), Some(again), Some(whole)) = (newest_first, newest_again, whole) else {
-            return; // a read failed: verify again at the next poll
-        };
-        let Some(newest) = self.segments.len().checked_sub(1) else {
+        // Every read of the verification must have answered in this poll, in
+        // full: a failed read leaves a segment with older counts, and the
+        // series cap leaves records out. Otherwise it is tried again one
+        // bound later (not at every poll: it reads everything).
+        let fresh = !self.segments.is_empty()
+            && self
+                .segments
+                .iter()
+                .all(|s| s.read_at == Some(now) && s.failing_since.is_none() && !s.capped);
+        let usable = |r: Option<ReadOk>| r.filter(|r| !r.capped);
+        let (Some(first), Some(again), Some(whole), true) =
+            (newest_first, usable(newest_again), usable(whole), fresh)
+        else {
+            self.next_verify = Some(now + policy.max_interval.min(verify_interval));
             return;
         };
-        let mut older = Vec::with_capacity(newest);
-        for s in &self.segments[..newest] {
-            match &s.counts {
-                Some(c) => older.push(c),
-                None => return,
-            }
-        }
-        let older = Counted::sum(older);
+        let newest = self.segments.len() - 1;
+        let older = Counted::sum(
+            self.segments[..newest]
+                .iter()
+                .filter_map(|s| s.counts.as_ref()),
+        );
         self.next_verify = Some(now + verify_interval);
         applied.mismatches = verify::compare(&older, &first, &again.counted, &whole.counted);
         if applied.mismatches.is_empty() {
@@ -503,6 +541,12 @@ impl Layout {
             self.segments.clear();
         }
     }
+}
+
+/// [`halves`], for the tests of other modules.
+#[cfg(test)]
+pub(crate) fn halves_for_tests(parent: usize, range: Range, at: Millis) -> Vec<Read> {
+    halves(parent, range, at).to_vec()
 }
 
 /// The two reads that replace segment `parent` (queried as `range`) cut

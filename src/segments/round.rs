@@ -63,7 +63,7 @@ pub fn poll_with(
 
 /// The units to run for each target (same order as `plans`): every newest
 /// segment's read, and the rest within `budget` requests (first pages) in
-/// all, or a tenth of it when the newest reads take more.
+/// all, or a tenth of it (at least one) when the newest reads take more.
 pub fn select(plans: Vec<Plan>, budget: usize) -> Vec<Vec<Unit>> {
     let mut chosen: Vec<Vec<Unit>> = Vec::with_capacity(plans.len());
     let mut others: Vec<(usize, Unit)> = Vec::new();
@@ -80,7 +80,7 @@ pub fn select(plans: Vec<Plan>, budget: usize) -> Vec<Vec<Unit>> {
     // When the newest reads alone use the budget up (too many campaigns for
     // the rate), a tenth of it still goes to the rest, so history keeps
     // being read and the staleness shows on the dashboard and in alerts.
-    let mut left = budget.saturating_sub(spent).max(budget / 10);
+    let mut left = budget.saturating_sub(spent).max(budget / 10).max(1);
     let mut verified = vec![false; chosen.len()];
     verifies.sort_by_key(|v| std::cmp::Reverse(v.1.overdue));
     for (t, unit) in verifies {
@@ -95,7 +95,17 @@ pub fn select(plans: Vec<Plan>, budget: usize) -> Vec<Vec<Unit>> {
     }
     others.sort_by_key(|o| std::cmp::Reverse(o.1.overdue));
     for (t, unit) in others {
-        if !verified[t] && unit.cost() <= left {
+        if verified[t] {
+            continue;
+        }
+        // A split that does not fit is read whole instead: one request, so
+        // a changing segment is never starved by its own halves.
+        let unit = if unit.cost() > left {
+            unit.unsplit()
+        } else {
+            unit
+        };
+        if unit.cost() <= left {
             left -= unit.cost();
             chosen[t].push(unit);
         }
@@ -148,9 +158,10 @@ mod tests {
         let chosen = select(heavy, 10);
         assert_eq!(chosen.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1]);
         assert_eq!(chosen[0][1].overdue.as_secs(), 300);
+        // However small the budget, one request goes to history.
         let chosen = select(plans.clone(), 1);
-        assert_eq!(chosen.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1]);
-        assert!(chosen.iter().flatten().all(|u| u.newest));
+        assert_eq!(chosen.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1]);
+        assert!(chosen[1].iter().all(|u| u.newest));
         // Two more requests: the 300 s and 200 s overdue reads, not the 10 s one.
         let chosen = select(plans, 4);
         let overdue: Vec<u64> = chosen
@@ -160,6 +171,39 @@ mod tests {
             .map(|u| u.overdue.as_secs())
             .collect();
         assert_eq!(overdue, [300, 200]);
+    }
+
+    #[test]
+    fn a_tiny_budget_still_reads_history_and_a_split_that_does_not_fit_is_read_whole() {
+        let split = Unit {
+            reads: crate::segments::layout::halves_for_tests(
+                4,
+                Range {
+                    start: Some(0),
+                    end: Some(999),
+                },
+                499,
+            ),
+            ..unit(2, false, 900)
+        };
+        let plans = vec![Plan {
+            regular: vec![unit(5, true, 0), split],
+            verify: None,
+        }];
+        // Budget 5, all of it taken by the newest reads: one request is left,
+        // and the split goes as one read of its parent.
+        let chosen = select(plans, 5);
+        assert_eq!(chosen[0].len(), 2);
+        let whole = &chosen[0][1];
+        assert_eq!(whole.cost(), 1);
+        assert_eq!(whole.reads[0].kind, ReadKind::Segment(4));
+        assert_eq!(
+            whole.reads[0].range,
+            Range {
+                start: Some(0),
+                end: Some(999)
+            }
+        );
     }
 
     #[test]

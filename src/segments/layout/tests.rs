@@ -39,7 +39,11 @@ impl Sim {
                     .add_state(state, 1);
             }
         }
-        ReadOk { counted, records }
+        ReadOk {
+            counted,
+            records,
+            capped: false,
+        }
     }
 }
 
@@ -586,4 +590,42 @@ fn windowed_counts_equal_a_query_over_the_window_within_max_interval() {
         );
     }
     assert!(layouts[0].segment_count() <= policy.max_segments);
+}
+
+#[test]
+fn a_verification_with_a_failed_or_capped_read_waits_a_bound_and_does_not_fall_back() {
+    let policy = Policy::new(MIN, 10 * MIN);
+    let base = millis(t0());
+    let sim = Sim {
+        subs: (0..100).map(|i| (0, base - i * HOUR_MS, "sent")).collect(),
+    };
+    let mut r = rules(policy);
+    r.verify_interval = Duration::from_secs(86_400);
+    // The oldest segment's read fails in the start-up verification.
+    let mut layouts = [Layout::new(Axis::ALL, &policy, true, t0())];
+    let mut whole_reads = 0;
+    for round in 0..12u32 {
+        let applied = poll_with(&mut layouts, t0() + MIN * round, &r, |_, q| {
+            if q.start.is_none() && q.end.is_none() {
+                whole_reads += 1;
+            }
+            (round > 0 || q.start.is_some() || q.end.is_none()).then(|| sim.query(None, q))
+        });
+        assert!(
+            applied[0].mismatches.is_empty(),
+            "round {round}: {applied:?}"
+        );
+        assert!(!layouts[0].in_fallback());
+    }
+    // Tried at start-up, then once more a bound (10 min) later: not every poll.
+    assert_eq!(whole_reads, 2);
+    // A capped answer is not a query's whole answer: no verdict on it.
+    let mut layouts = [Layout::new(Axis::ALL, &policy, true, t0())];
+    let applied = poll_with(&mut layouts, t0(), &r, |_, q| {
+        let mut a = sim.query(None, q);
+        a.capped = q.start.is_none() && q.end.is_none();
+        a.counted = Counted::default();
+        Some(a)
+    });
+    assert!(applied[0].mismatches.is_empty() && !layouts[0].in_fallback());
 }
