@@ -102,6 +102,42 @@ fn body_stream(n: u64) -> impl futures_util::Stream<Item = Result<Bytes, std::io
     })
 }
 
+/// Serves `app` on a loopback port from a thread of its own, whose
+/// allocations are not counted.
+fn serve_uncounted(app: axum::Router) -> std::net::SocketAddr {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        UNCOUNTED.with(|u| u.set(true));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            axum::serve(listener, app).await
+        })
+    });
+    addr
+}
+
+/// The real client of the upstream at `addr`, with extra flags.
+fn client_of(addr: std::net::SocketAddr, flags: &[&str]) -> EvoluxClient {
+    let url = format!("--evolux.url=http://{addr}");
+    let mut argv = vec!["x", url.as_str(), "--evolux.timeout=5m"];
+    argv.extend_from_slice(flags);
+    let cli = Cli::try_parse_from(argv).unwrap();
+    let config = Config::load_with_token(cli, Some("t".into())).unwrap();
+    let metrics = SelfMetrics::new(1800.0).unwrap();
+    EvoluxClient::new(
+        &config.evolux,
+        Arc::new(config.response.clone()),
+        metrics.api.clone(),
+    )
+    .unwrap()
+}
+
 /// Polls `n` records through the real client; returns (records counted,
 /// peak live heap bytes above the start of the poll).
 async fn poll(client: &EvoluxClient, n: u64) -> (u64, usize) {
@@ -134,35 +170,8 @@ async fn a_million_records_need_no_more_memory_than_a_thousand() {
             },
         ),
     );
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        UNCOUNTED.with(|u| u.set(true));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
-            axum::serve(listener, app).await
-        })
-    });
-
-    let cli = Cli::try_parse_from([
-        "x",
-        &format!("--evolux.url=http://{addr}"),
-        "--evolux.timeout=5m",
-    ])
-    .unwrap();
-    let config = Config::load_with_token(cli, Some("t".into())).unwrap();
-    let metrics = SelfMetrics::new(1800.0).unwrap();
-    let client = EvoluxClient::new(
-        &config.evolux,
-        Arc::new(config.response.clone()),
-        metrics.api.clone(),
-    )
-    .unwrap();
+    let addr = serve_uncounted(app);
+    let client = client_of(addr, &[]);
 
     // The HTTP stack's buffers (hyper's adaptive read buffer, at most about
     // 408 KiB, and the like) grow with how much of a body is in flight, up
@@ -253,35 +262,8 @@ async fn gzip_bodies_and_a_gzip_bomb_stay_within_the_same_memory() {
             },
         ),
     );
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        UNCOUNTED.with(|u| u.set(true));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
-            axum::serve(listener, app).await
-        })
-    });
-    let cli = Cli::try_parse_from([
-        "x",
-        &format!("--evolux.url=http://{addr}"),
-        "--evolux.timeout=5m",
-        "--evolux.max-response-size=64MiB",
-    ])
-    .unwrap();
-    let config = Config::load_with_token(cli, Some("t".into())).unwrap();
-    let metrics = SelfMetrics::new(1800.0).unwrap();
-    let client = EvoluxClient::new(
-        &config.evolux,
-        Arc::new(config.response.clone()),
-        metrics.api.clone(),
-    )
-    .unwrap();
+    let addr = serve_uncounted(app);
+    let client = client_of(addr, &["--evolux.max-response-size=64MiB"]);
     const CEILING: usize = 2 << 20;
 
     let mut tally = Tally::new(Some("f45d98dc-ac5e-48f2-9c01-ebe18f86d28b"), 10_000);
