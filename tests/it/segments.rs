@@ -4,13 +4,12 @@
 //! reads the range otherwise is caught by verification, gzip is asked for
 //! and decoded, and a `Retry-After` holds back every read.
 
-mod common;
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::app::*;
-use common::ranged::Ranged;
+use crate::support::app::*;
+use crate::support::ranged::Ranged;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

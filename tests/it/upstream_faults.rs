@@ -3,13 +3,12 @@
 //! its code, keeps the last good counts, leaves `/metrics` answering at once,
 //! and the next poll against a healthy upstream recovers.
 
-mod common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::app::*;
-use common::faults::{codes, impatient_client, requests_by_code, scrape_now};
+use crate::support::app::*;
+use crate::support::faults::{codes, impatient_client, requests_by_code, scrape_now};
 use evolux_exporter::config::Config;
 use serde_json::{Value, json};
 use wiremock::matchers::{header, path, query_param};

@@ -22,7 +22,6 @@
 //! default: `SOAK_SECS=600 cargo test --test soak -- --ignored --nocapture`
 //! (600 s when `SOAK_SECS` is unset).
 
-mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -36,8 +35,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use common::app::Metrics;
-use common::exporter::{Exporter, ProcStats, panics_in};
+use crate::support::app::Metrics;
+use crate::support::exporter::{Exporter, ProcStats, panics_in};
 use evolux_exporter::demo::{self, DEMO_TOKEN, DemoOptions};
 use futures_util::StreamExt;
 

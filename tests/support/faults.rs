@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::app::{Metrics, TOKEN, TestApp};
 
-/// The personal data in `common::app::record()`: none of it may be logged.
+/// The personal data in `crate::support::app::record()`: none of it may be logged.
 pub const PERSONAL_DATA: [&str; 4] = [
     "Maria do Carmo",
     "5511998811220",

@@ -27,14 +27,13 @@
 //! latencies and memory are not measured while another test hammers the
 //! (small) machine.
 
-mod common;
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::exporter::{Exporter, ProcStats, panics_in};
+use crate::support::exporter::{Exporter, ProcStats, panics_in};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Mutex;

@@ -1,9 +1,8 @@
 //! The exporter end to end against a wiremock upstream: what it asks, and
 //! that it counts exactly what it is served, whatever the response shape.
 
-mod common;
 
-use common::app::*;
+use crate::support::app::*;
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

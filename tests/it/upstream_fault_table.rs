@@ -8,12 +8,11 @@
 //! Each test has a campaign UUID of its own, so that its log lines can be
 //! picked out of the capture the tests of this file share.
 
-mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::app::*;
-use common::faults::*;
+use crate::support::app::*;
+use crate::support::faults::*;
 use evolux_exporter::config::Config;
 use evolux_exporter::evolux::client::MAX_PAGES;
 use serde_json::{Value, json};

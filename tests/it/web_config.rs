@@ -2,7 +2,6 @@
 //! TLS settings (`--evolux.ca-file`), with real TLS clients and servers and
 //! certificates generated for each test.
 
-mod common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use common::app::{CAMPAIGN_A, TEMPLATE_1, config, records, spawn_app, wait_for};
+use crate::support::app::{CAMPAIGN_A, TEMPLATE_1, config, records, spawn_app, wait_for};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedKey, ExtendedKeyUsagePurpose, IsCa, KeyPair,
 };
@@ -90,7 +89,7 @@ fn tls_client(ca_pem: &str, identity: Option<&CertifiedKey>) -> reqwest::Client 
 
 /// An exporter with the web config `web_yml` (in `dir`, next to its
 /// certificates), polling an upstream that is never reached.
-async fn exporter(dir: &Path, web_yml: &str) -> (common::app::TestApp, PathBuf) {
+async fn exporter(dir: &Path, web_yml: &str) -> (crate::support::app::TestApp, PathBuf) {
     let web = write(dir, "web.yml", web_yml);
     let app = spawn_app(config(&[
         "--evolux.url=http://127.0.0.1:9",

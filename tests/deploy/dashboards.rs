@@ -7,13 +7,12 @@
 //! tags; `"id": null`; a recent schemaVersion. Recorded series used by a dashboard must
 //! be defined in `deploy/prometheus/evolux-rules.yml`.
 
-mod common;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::Path;
 
-use common::dashboards::{
+use crate::support::dashboards::{
     all_panels, load_dashboards, promql_expressions, substitute_variables, uid, variable_query,
     variable_query_to_promql, variables,
 };

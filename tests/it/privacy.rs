@@ -3,12 +3,11 @@
 //! token: none of it may reach `/metrics`, the logs or the command line.
 //! SIGTERM ends it gracefully.
 
-mod common;
 
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::app::{CAMPAIGN_A, CAMPAIGN_B, Metrics, REPORT_PATH, TEMPLATE_1, wait_for};
+use crate::support::app::{CAMPAIGN_A, CAMPAIGN_B, Metrics, REPORT_PATH, TEMPLATE_1, wait_for};
 use serde_json::{Value, json};
 use wiremock::matchers::{path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -147,7 +146,7 @@ async fn run_binary(format: &str, failing: bool) -> Run {
     let mut base = None;
     loop {
         if base.is_none() {
-            base = common::exporter::listen_address(&logs_so_far()).map(|a| format!("http://{a}"));
+            base = crate::support::exporter::listen_address(&logs_so_far()).map(|a| format!("http://{a}"));
         }
         if let Some(base) = &base
             && http

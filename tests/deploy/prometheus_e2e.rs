@@ -5,22 +5,21 @@
 //! 1. the target is up;
 //! 2. every rule of the rules file is loaded, has been evaluated, and has health `ok`;
 //! 3. every PromQL expression of every dashboard panel and query variable (Grafana
-//!    variables substituted, see `common::dashboards`) is accepted by Prometheus, as an
+//!    variables substituted, see `crate::support::dashboards`) is accepted by Prometheus, as an
 //!    instant query and as a range query;
 //! 4. every one of them returns data, except the panels listed in [`MAY_BE_EMPTY`].
 //!
 //! Skipped without `prometheus` on PATH (or `$PROMETHEUS`), unless `CI=true`. On failure
 //! the logs of Prometheus and of the exporter are printed.
 
-mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::dashboards::promql_expressions;
-use common::prometheus::{Exporter, Prometheus, eventually};
-use common::tools::require_tool;
+use crate::support::dashboards::promql_expressions;
+use crate::support::prometheus::{Exporter, Prometheus, eventually};
+use crate::support::tools::require_tool;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
