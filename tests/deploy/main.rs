@@ -4,6 +4,18 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+// The parts of tests/support this binary uses besides support/mod.rs.
+#[path = "../support/dashboard_queries.rs"]
+mod dashboard_queries;
+#[path = "../support/exporter_once.rs"]
+mod exporter_once;
+#[path = "../support/mock_api.rs"]
+mod mock_api;
+#[path = "../support/prometheus.rs"]
+mod prometheus;
+#[path = "../support/tools.rs"]
+mod tools;
+
 mod dashboards;
 mod kubernetes;
 mod prometheus_e2e;

@@ -5,23 +5,24 @@
 //! 1. the target is up;
 //! 2. every rule of the rules file is loaded, has been evaluated, and has health `ok`;
 //! 3. every PromQL expression of every dashboard panel and query variable (Grafana
-//!    variables substituted, see `crate::support::dashboards`) is accepted by Prometheus, as an
+//!    variables substituted, see `support/dashboard_queries.rs`) is accepted by Prometheus, as an
 //!    instant query and as a range query;
 //! 4. every one of them returns data, except the panels listed in [`MAY_BE_EMPTY`].
 //!
 //! Skipped without `prometheus` on PATH (or `$PROMETHEUS`), unless `CI=true`. On failure
 //! the logs of Prometheus and of the exporter are printed.
 
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::dashboards::promql_expressions;
-use crate::support::prometheus::{Exporter, Prometheus, eventually};
-use crate::support::tools::require_tool;
 use serde_json::{Value, json};
 use tokio::time::Instant;
+
+use crate::dashboard_queries::promql_expressions;
+use crate::prometheus::{Prometheus, eventually};
+use crate::support::exporter::{Exporter, Running};
+use crate::tools::require_tool;
 
 /// How long each wait may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -76,7 +77,7 @@ fn rules_in_file() -> Vec<(String, String)> {
 
 /// The prometheus.yml: everything every [`INTERVAL`], job `evolux` on the exporter, the
 /// repository's rules.
-fn prometheus_config(exporter: &Exporter) -> Value {
+fn prometheus_config(exporter: &Running) -> Value {
     json!({
         "global": {
             "scrape_interval": INTERVAL,
@@ -92,7 +93,7 @@ fn prometheus_config(exporter: &Exporter) -> Value {
 }
 
 /// `Ok` once the target of job `evolux` is up.
-async fn evolux_target_up(prometheus: &Prometheus, exporter: &Exporter) -> Result<(), String> {
+async fn evolux_target_up(prometheus: &Prometheus, exporter: &Running) -> Result<(), String> {
     let data = prometheus.api("targets", &[("state", "active")]).await?;
     let targets = data["activeTargets"]
         .as_array()
@@ -160,12 +161,10 @@ async fn prometheus_scrapes_the_demo_and_runs_every_dashboard_query_and_rule() {
     // Declared first so it is removed last: the guards below kill the processes (and
     // print their logs if the test failed) before their files go.
     let dir = tempfile::tempdir().expect("temporary directory");
-    let exporter = Exporter::start(
-        Path::new(env!("CARGO_BIN_EXE_evolux-exporter")),
-        &["--demo", "--poll.interval=1s", "--log.level=info"],
-        dir.path(),
-    )
-    .await;
+    let exporter = Exporter::new()
+        .args(["--demo", "--poll.interval=1s", "--log.level=info"])
+        .start()
+        .await;
     println!("[{}] exporter ready on {}", elapsed(), exporter.addr);
     let prometheus =
         Prometheus::start(&prometheus_bin, &prometheus_config(&exporter), dir.path()).await;

@@ -1,11 +1,12 @@
 //! `promtool check metrics` on a real scrape of the exporter.
 
-
-use crate::support::app::*;
-use crate::support::tools::require_tool;
 use serde_json::json;
-use wiremock::matchers::path;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
+
+use crate::mock_api::{CAMPAIGN_B, any_report, data, records};
+use crate::support::exporter::Exporter;
+use crate::support::{CAMPAIGN_A, TEMPLATE_1, TEMPLATE_2};
+use crate::tools::require_tool;
 
 #[tokio::test]
 async fn a_real_scrape_passes_promtool_check_metrics() {
@@ -16,18 +17,17 @@ async fn a_real_scrape_passes_promtool_check_metrics() {
     let mut recs = records(CAMPAIGN_A, TEMPLATE_1, 50).0;
     recs.push(json!({"state": "custom_state", "template": {"uuid": TEMPLATE_2, "name": "Name with \"quotes\" and \\ backslash"}}));
     recs.push(json!({"state": "sent"}));
-    Mock::given(path(REPORT_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": recs})))
-        .mount(&upstream)
+    any_report().respond_with(data(recs)).mount(&upstream).await;
+    let mut exporter = Exporter::new()
+        .env("EVOLUX_TOKEN", "dummy-token")
+        .args([
+            format!("--evolux.url={}", upstream.uri()),
+            format!("--campaign={CAMPAIGN_A}"),
+            format!("--campaign={CAMPAIGN_B}"),
+        ])
+        .start()
         .await;
-    let app = spawn_app(config(&[
-        &format!("--evolux.url={}", upstream.uri()),
-        &format!("--campaign={CAMPAIGN_A}"),
-        &format!("--campaign={CAMPAIGN_B}"),
-    ]))
-    .await;
-    app.wait_ready().await;
-    let scrape = app.scrape().await.0;
+    let scrape = exporter.scrape().await.0;
     assert!(scrape.contains("evolux_campaign_subscribers{"), "{scrape}");
 
     let mut child = std::process::Command::new(promtool)

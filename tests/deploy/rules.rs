@@ -2,13 +2,12 @@
 //! `promtool test rules` must pass (skipped without promtool, unless `CI=true`), and
 //! every alert must be documented in RUNBOOK.md and covered by the unit tests.
 
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::tools::require_tool;
+use crate::tools::require_tool;
 use serde_yaml::Value;
 
 const RULES: &str = "evolux-rules.yml";

@@ -6,12 +6,16 @@
 //! the test asserts a fixed ceiling and a flat peak from 100k to 1M.)
 //!
 //! A counting global allocator measures the peak of live heap bytes during
-//! each poll. The upstream server runs on a thread of its own whose
-//! allocations are not counted, so the figure is the exporter's alone.
+//! each poll. Only the threads of the measuring test are counted: the test's
+//! own thread and the workers of the runtime it builds (see
+//! [`counted_runtime`]). The upstream server runs on a thread of its own,
+//! and the other tests of this binary on theirs, so the figure is the
+//! exporter's alone.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, Ordering};
 
 use axum::body::Body;
 use axum::routing::get;
@@ -22,27 +26,30 @@ use evolux_exporter::config::{Cli, Config};
 use evolux_exporter::evolux::EvoluxClient;
 use evolux_exporter::metrics::SelfMetrics;
 
+use crate::support::{CAMPAIGN_A, REPORT_PATH, STATES};
+
 struct Counting;
 
 thread_local! {
-    /// Set on the upstream server's thread: its allocations are not counted.
-    static UNCOUNTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set on the threads whose allocations are counted.
+    static COUNTED: Cell<bool> = const { Cell::new(false) };
 }
 
 fn counted() -> bool {
-    !UNCOUNTED.try_with(|u| u.get()).unwrap_or(false)
+    COUNTED.try_with(Cell::get).unwrap_or(false)
 }
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-/// The counters are the whole process's: one measuring test at a time.
-static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Live bytes allocated by counted threads (signed: a counted thread may
+/// free what another allocated).
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() && counted() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            let size = layout.size() as isize;
+            let now = LIVE.fetch_add(size, Ordering::Relaxed) + size;
             PEAK.fetch_max(now, Ordering::Relaxed);
         }
         p
@@ -51,7 +58,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
         if counted() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
         }
     }
 }
@@ -59,15 +66,39 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// A runtime like `#[tokio::test(flavor = "multi_thread", worker_threads =
+/// 2)]`'s whose threads, and the calling one, are counted.
+fn counted_runtime() -> tokio::runtime::Runtime {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(|| COUNTED.with(|c| c.set(true)))
+        .build()
+        .expect("runtime");
+    COUNTED.with(|c| c.set(true));
+    rt
+}
+
+/// Starts measuring: the live bytes now, and the peak reset to them.
+fn measure_from() -> isize {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    base
+}
+
+/// The peak of live bytes since [`measure_from`] returned `base`.
+fn peak_above(base: isize) -> usize {
+    (PEAK.load(Ordering::Relaxed) - base).max(0) as usize
+}
+
 const CHUNK: usize = 64 * 1024;
-const STATES: [&str; 6] = ["pending", "scheduled", "sent", "dnd", "completed", "error"];
 
 /// One realistic record (about 330 bytes), with personal data.
 fn push_record(out: &mut Vec<u8>, i: u64) {
     use std::io::Write;
     let _ = write!(
         out,
-        r#"{{"uuid":"{i:032x}","name":"Maria do Carmo {i}","phone_number":"55119{:08}","state":"{}","template_uuid":"70f4ddb6-ece1-4e13-ab90-3698d9d7{:04x}","template_name":"Template {}","campaign_uuid":"f45d98dc-ac5e-48f2-9c01-ebe18f86d28b","inserted_at":"2024-09-05T12:00:00.000Z","conversation_fields":{{"CPF":"111.111.111-{:02}","perfil":"Pessoa F\u00edsica"}}}}"#,
+        r#"{{"uuid":"{i:032x}","name":"Maria do Carmo {i}","phone_number":"55119{:08}","state":"{}","template_uuid":"70f4ddb6-ece1-4e13-ab90-3698d9d7{:04x}","template_name":"Template {}","campaign_uuid":"{CAMPAIGN_A}","inserted_at":"2024-09-05T12:00:00.000Z","conversation_fields":{{"CPF":"111.111.111-{:02}","perfil":"Pessoa F\u00edsica"}}}}"#,
         i % 100_000_000,
         STATES[(i % 6) as usize],
         i % 20,
@@ -109,7 +140,6 @@ fn serve_uncounted(app: axum::Router) -> std::net::SocketAddr {
     std_listener.set_nonblocking(true).unwrap();
     let addr = std_listener.local_addr().unwrap();
     std::thread::spawn(move || {
-        UNCOUNTED.with(|u| u.set(true));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -141,24 +171,27 @@ fn client_of(addr: std::net::SocketAddr, flags: &[&str]) -> EvoluxClient {
 /// Polls `n` records through the real client; returns (records counted,
 /// peak live heap bytes above the start of the poll).
 async fn poll(client: &EvoluxClient, n: u64) -> (u64, usize) {
-    let mut tally = Tally::new(Some("f45d98dc-ac5e-48f2-9c01-ebe18f86d28b"), 10_000);
+    let mut tally = Tally::new(Some(CAMPAIGN_A), 10_000);
     let params = vec![("campaigns[]", n.to_string())];
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = measure_from();
     let stats = client
         .run_query(&params, &mut tally)
         .await
         .expect("poll succeeds");
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    let peak = peak_above(base);
     assert_eq!(stats.records, n);
     (tally.records, peak)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_million_records_need_no_more_memory_than_a_thousand() {
-    let _alone = MEASURING.lock().await;
+#[test]
+fn a_million_records_need_no_more_memory_than_a_thousand() {
+    let _alone = crate::ALONE.blocking_lock();
+    counted_runtime().block_on(a_million_records());
+}
+
+async fn a_million_records() {
     let app = axum::Router::new().route(
-        "/api/v1/reports/campaign/subscribers",
+        REPORT_PATH,
         get(
             |q: axum::extract::Query<Vec<(String, String)>>| async move {
                 let n: u64 =
@@ -204,17 +237,23 @@ async fn a_million_records_need_no_more_memory_than_a_thousand() {
 /// The same for gzip: a compressed body of 150 000 records (about 50 MB plain), and a gzip bomb
 /// (256 MiB of nothing squeezed into a few hundred KiB) that must fail at
 /// `--evolux.max-response-size` without inflating in memory.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gzip_bodies_and_a_gzip_bomb_stay_within_the_same_memory() {
-    let _alone = MEASURING.lock().await;
+#[test]
+fn gzip_bodies_and_a_gzip_bomb_stay_within_the_same_memory() {
+    let _alone = crate::ALONE.blocking_lock();
+    // Built before counting starts.
+    let bodies = gzip_bodies();
+    counted_runtime().block_on(gzip_bodies_and_a_bomb(bodies));
+}
+
+/// A gzip body of 150 000 records, and a gzip bomb.
+fn gzip_bodies() -> (Bytes, Bytes) {
     use std::io::Write;
     fn gzip(parts: &mut dyn FnMut(&mut dyn Write)) -> Bytes {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         parts(&mut enc);
         Bytes::from(enc.finish().unwrap())
     }
-    let (records, bomb) = {
-        UNCOUNTED.with(|u| u.set(true));
+    {
         let records = gzip(&mut |w| {
             let mut buf = b"{\"data\":[".to_vec();
             for i in 0..150_000u64 {
@@ -238,12 +277,14 @@ async fn gzip_bodies_and_a_gzip_bomb_stay_within_the_same_memory() {
             }
             w.write_all(b"]}").unwrap();
         });
-        UNCOUNTED.with(|u| u.set(false));
         (records, bomb)
-    };
+    }
+}
+
+async fn gzip_bodies_and_a_bomb((records, bomb): (Bytes, Bytes)) {
     assert!(bomb.len() < 1 << 20, "the bomb is {} bytes", bomb.len());
     let app = axum::Router::new().route(
-        "/api/v1/reports/campaign/subscribers",
+        REPORT_PATH,
         get(
             move |q: axum::extract::Query<Vec<(String, String)>>| async move {
                 let body = if q.0.iter().any(|(k, v)| k == "campaigns[]" && v == "bomb") {
@@ -266,26 +307,24 @@ async fn gzip_bodies_and_a_gzip_bomb_stay_within_the_same_memory() {
     let client = client_of(addr, &["--evolux.max-response-size=64MiB"]);
     const CEILING: usize = 2 << 20;
 
-    let mut tally = Tally::new(Some("f45d98dc-ac5e-48f2-9c01-ebe18f86d28b"), 10_000);
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let mut tally = Tally::new(Some(CAMPAIGN_A), 10_000);
+    let base = measure_from();
     let stats = client
         .run_query(&[("campaigns[]", "records".to_string())], &mut tally)
         .await
         .expect("the gzip body is read");
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    let peak = peak_above(base);
     assert_eq!((stats.records, tally.records), (150_000, 150_000));
     println!("peak heap above baseline, 150 000 gzip records: {peak} B");
     assert!(peak < CEILING, "a gzip body peaked at {peak} B");
 
-    let mut tally = Tally::new(Some("f45d98dc-ac5e-48f2-9c01-ebe18f86d28b"), 10_000);
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let mut tally = Tally::new(Some(CAMPAIGN_A), 10_000);
+    let base = measure_from();
     let err = client
         .run_query(&[("campaigns[]", "bomb".to_string())], &mut tally)
         .await
         .expect_err("the bomb fails");
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    let peak = peak_above(base);
     println!("peak heap above baseline, gzip bomb: {peak} B ({err})");
     assert!(err.to_string().contains("max-response-size"), "{err}");
     assert!(peak < CEILING, "the bomb peaked at {peak} B");

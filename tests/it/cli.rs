@@ -1,31 +1,18 @@
 //! The binary's command line: `--config.check`, bad configurations rejected
 //! with a message naming the field, and `--help`.
 
-use std::process::{Command, Output};
+use crate::exporter_once::Finished;
+use crate::mock_api::CAMPAIGN_B;
+use crate::support::CAMPAIGN_A as CAMPAIGN;
+use crate::support::exporter::Exporter;
 
-const BIN: &str = env!("CARGO_BIN_EXE_evolux-exporter");
-const CAMPAIGN: &str = "f45d98dc-ac5e-48f2-9c01-ebe18f86d28b";
-
-fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).env_remove("EVOLUX_TOKEN");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("EVOLUX_") {
-            cmd.env_remove(k);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run the exporter binary")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+/// The binary with `args` and only the environment `env`, run to the end.
+fn run(args: &[&str], env: &[(&str, &str)]) -> Finished {
+    env.iter()
+        .fold(Exporter::new().args(args.iter().copied()), |e, (k, v)| {
+            e.env(k, *v)
+        })
+        .run()
 }
 
 #[test]
@@ -41,7 +28,7 @@ fn config_check_prints_a_summary_without_secrets() {
             ("EVOLUX_POLL_WINDOW", "7d"),
         ],
     );
-    let out = text(&o);
+    let out = &o.text;
     assert!(o.status.success(), "{out}");
     assert!(out.contains("configuration OK"), "{out}");
     assert!(out.contains(CAMPAIGN), "{out}");
@@ -184,7 +171,7 @@ fn bad_configurations_are_rejected_naming_the_field() {
         let mut argv: Vec<&str> = vec!["--config.check"];
         argv.extend(args.iter().map(String::as_str));
         let o = run(&argv, env);
-        let out = text(&o);
+        let out = &o.text;
         assert_eq!(
             o.status.code(),
             Some(1),
@@ -204,14 +191,11 @@ fn env_vars_configure_like_flags() {
         &[
             ("EVOLUX_URL", "https://env.evolux.cx"),
             ("EVOLUX_TOKEN", "t"),
-            (
-                "EVOLUX_CAMPAIGNS",
-                &format!("{CAMPAIGN},0c7e3f5a-9b2d-4d6e-8a1f-5c4b3a2e1d54"),
-            ),
+            ("EVOLUX_CAMPAIGNS", &format!("{CAMPAIGN},{CAMPAIGN_B}")),
             ("EVOLUX_WEB_LISTEN_ADDRESS", "127.0.0.1:12345"),
         ],
     );
-    let out = text(&o);
+    let out = &o.text;
     assert!(o.status.success(), "{out}");
     assert!(out.contains("https://env.evolux.cx"), "{out}");
     assert!(out.contains("campaigns:          2"), "{out}");
@@ -221,7 +205,7 @@ fn env_vars_configure_like_flags() {
 #[test]
 fn help_lists_every_flag_of_the_design() {
     let o = run(&["--help"], &[]);
-    let out = text(&o);
+    let out = &o.text;
     assert!(o.status.success());
     for flag in [
         "--evolux.url",

@@ -3,6 +3,20 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+// The parts of tests/support this binary uses besides support/mod.rs.
+#[path = "../support/app.rs"]
+mod app;
+#[path = "../support/exporter_once.rs"]
+mod exporter_once;
+#[path = "../support/exporter_sigterm.rs"]
+mod exporter_sigterm;
+#[path = "../support/faults.rs"]
+mod faults;
+#[path = "../support/mock_api.rs"]
+mod mock_api;
+#[path = "../support/ranged.rs"]
+mod ranged;
+
 mod cli;
 mod parser_properties;
 mod poll;

@@ -29,7 +29,7 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 use bytes::Bytes;
 use clap::Parser;
-use evolux_exporter::aggregate::{INVALID, STATES, Tally, UNKNOWN};
+use evolux_exporter::aggregate::{INVALID, Tally, UNKNOWN};
 use evolux_exporter::config::{Cli, Config};
 use evolux_exporter::evolux::EvoluxClient;
 use evolux_exporter::evolux::fields::{Field, RecordFields, ResponseLayout};
@@ -40,9 +40,10 @@ use proptest::sample::{Index, select};
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 use serde_json::Value;
 
-const REPORT_PATH: &str = "/api/v1/reports/campaign/subscribers";
+use crate::support::{CAMPAIGN_A, REPORT_PATH, STATES};
+
 /// The campaign of the fixed-campaign tally (a configured campaign's query).
-const FIXED: &str = "f45d98dc-ac5e-48f2-9c01-ebe18f86d28b";
+const FIXED: &str = CAMPAIGN_A;
 /// Far above what the small id pools can make: the series cap never bites.
 const MAX_SERIES: usize = 100_000;
 /// Origin of the absolute next links when no server is involved.

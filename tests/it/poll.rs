@@ -1,13 +1,16 @@
 //! The exporter end to end against a wiremock upstream: what it asks, and
 //! that it counts exactly what it is served, whatever the response shape.
 
-
-use crate::support::app::*;
+use crate::app::*;
+use crate::mock_api::*;
+use crate::support::metrics::Metrics;
+use crate::support::*;
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-const STATES: [&str; 6] = ["pending", "scheduled", "sent", "dnd", "completed", "error"];
+/// A third campaign.
+const CAMPAIGN_C: &str = "5d2a8c4e-1f7b-4e3a-9d6c-8b5a4f3e2d65";
 
 fn assert_counts(m: &Metrics, campaign: &str, template: &str, expected: [u64; 6]) {
     for (state, want) in STATES.iter().zip(expected) {

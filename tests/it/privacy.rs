@@ -3,16 +3,18 @@
 //! token: none of it may reach `/metrics`, the logs or the command line.
 //! SIGTERM ends it gracefully.
 
-
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use crate::support::app::{CAMPAIGN_A, CAMPAIGN_B, Metrics, REPORT_PATH, TEMPLATE_1, wait_for};
 use serde_json::{Value, json};
-use wiremock::matchers::{path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
-const BIN: &str = env!("CARGO_BIN_EXE_evolux-exporter");
+use wiremock::Request;
+
+use crate::mock_api::{CAMPAIGN_B, data, report};
+use crate::support::exporter::Exporter;
+use crate::support::metrics::Metrics;
+use crate::support::{CAMPAIGN_A, TEMPLATE_1};
 
 const SECRET_TOKEN: &str = "evx-tok-Zq8Rw3Kd91PmX";
 const PHONE: &str = "5511987654321";
@@ -48,18 +50,6 @@ fn leaky_error_page() -> String {
     )
 }
 
-/// Kills the child if the test panics before it exits.
-struct ChildGuard(Option<Child>);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// What one run of the binary left behind.
 struct Run {
     metrics: Metrics,
@@ -76,17 +66,15 @@ struct Run {
 async fn run_binary(format: &str, failing: bool) -> Run {
     let upstream = MockServer::start().await;
     let recs: Vec<Value> = (0..RECORDS).map(subscriber).collect();
-    Mock::given(path(REPORT_PATH))
-        .and(query_param("campaigns[]", CAMPAIGN_A))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": recs})))
+    report(CAMPAIGN_A)
+        .respond_with(data(recs))
         .mount(&upstream)
         .await;
-    Mock::given(path(REPORT_PATH))
-        .and(query_param("campaigns[]", CAMPAIGN_B))
+    report(CAMPAIGN_B)
         .respond_with(if failing {
             ResponseTemplate::new(500).set_body_raw(leaky_error_page(), "text/html")
         } else {
-            ResponseTemplate::new(200).set_body_json(json!({"data": []}))
+            data(json!([]))
         })
         .mount(&upstream)
         .await;
@@ -101,127 +89,62 @@ async fn run_binary(format: &str, failing: bool) -> Run {
         ),
     )
     .unwrap();
-    let stdout_path = dir.path().join("stdout.log");
-    let stderr_path = dir.path().join("stderr.log");
-
-    let mut child = ChildGuard(Some(
-        Command::new(BIN)
-            .env_clear()
-            .env("EVOLUX_TOKEN", SECRET_TOKEN)
-            .arg(format!("--evolux.url={}", upstream.uri()))
-            .arg(format!("--config.file={}", config_file.display()))
-            .arg(format!("--campaign={CAMPAIGN_B}"))
-            // Port 0, and the address read back from the log: no race with
-            // other tests for a port picked in advance.
-            .arg("--web.listen-address=127.0.0.1:0")
-            .arg("--log.level=debug")
-            .arg(format!("--log.format={format}"))
+    let mut exporter = Exporter::new()
+        .env("EVOLUX_TOKEN", SECRET_TOKEN)
+        .args([
+            format!("--evolux.url={}", upstream.uri()),
+            format!("--config.file={}", config_file.display()),
+            format!("--campaign={CAMPAIGN_B}"),
+            "--log.level=debug".into(),
+            format!("--log.format={format}"),
             // One retry of the failing campaign, so that the debug line of
             // the retry is written too.
-            .arg("--evolux.max-retries=1")
-            .arg("--evolux.timeout=5s")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout_path).unwrap())
-            .stderr(std::fs::File::create(&stderr_path).unwrap())
-            .spawn()
-            .expect("the binary starts"),
-    ));
-    let pid = child.0.as_ref().unwrap().id();
-
-    let http = reqwest::Client::builder()
-        .no_gzip()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
-    let http = &http;
-    let logs_so_far = || {
-        format!(
-            "{}{}",
-            std::fs::read_to_string(&stdout_path).unwrap_or_default(),
-            std::fs::read_to_string(&stderr_path).unwrap_or_default()
-        )
-    };
-    // Not wait_for: a binary that never gets ready must show its logs.
-    let started = Instant::now();
-    let mut base = None;
-    loop {
-        if base.is_none() {
-            base = crate::support::exporter::listen_address(&logs_so_far()).map(|a| format!("http://{a}"));
-        }
-        if let Some(base) = &base
-            && http
-                .get(format!("{base}/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        {
-            break;
-        }
-        let exited = child.0.as_mut().unwrap().try_wait().expect("try_wait");
-        if exited.is_some() || started.elapsed() > Duration::from_secs(15) {
-            panic!(
-                "not ready after {:?} (exit: {exited:?}); logs:\n{}",
-                started.elapsed(),
-                logs_so_far()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let base = base.unwrap();
-    let base = base.as_str();
+            "--evolux.max-retries=1".into(),
+            "--evolux.timeout=5s".into(),
+        ])
+        .start()
+        .await;
     // Read once the binary serves: right after spawn() the kernel may not
     // have set up the new program's arguments yet.
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", exporter.pid))
         .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
         .expect("read the child's /proc/<pid>/cmdline");
-    let scrape = || async {
-        let text = http
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .expect("/metrics")
-            .text()
-            .await
-            .expect("/metrics body");
-        Metrics(text)
-    };
-    wait_for(
-        "a scrape with the counts",
-        Duration::from_secs(10),
-        || async { scrape().await.campaign_total(CAMPAIGN_A) == RECORDS as f64 },
-    )
-    .await;
-    let metrics = scrape().await;
+    let mut metrics = exporter.scrape().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metrics.campaign_total(CAMPAIGN_A) != RECORDS as f64 {
+        assert!(
+            Instant::now() < deadline,
+            "no scrape with the counts within 10 s:\n{}",
+            metrics.0
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        metrics = exporter.scrape().await;
+    }
 
-    let term = Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status()
-        .expect("run kill");
-    assert!(term.success(), "kill -TERM {pid}");
-    let signalled = Instant::now();
-    let mut status = None;
-    wait_for(
-        "the binary to exit after SIGTERM",
-        Duration::from_secs(5),
-        || {
-            if status.is_none() {
-                status = child.0.as_mut().unwrap().try_wait().expect("try_wait");
-            }
-            std::future::ready(status.is_some())
-        },
-    )
-    .await;
-    let shutdown_took = signalled.elapsed();
-    child.0 = None; // reaped
+    let stopped = exporter.stop(Duration::from_secs(5)).await;
     Run {
         metrics,
-        logs: logs_so_far(),
+        logs: stopped.logs,
         cmdline,
-        status: status.unwrap(),
-        shutdown_took,
+        status: stopped.status,
+        shutdown_took: stopped.took,
         upstream,
     }
+}
+
+/// The requests `upstream` received for `campaign`'s report.
+async fn requests_for(upstream: &MockServer, campaign: &str) -> Vec<Request> {
+    upstream
+        .received_requests()
+        .await
+        .expect("wiremock records requests")
+        .into_iter()
+        .filter(|r| {
+            r.url
+                .query_pairs()
+                .any(|(k, v)| k == "campaigns[]" && v == campaign)
+        })
+        .collect()
 }
 
 /// Checks shared by every run.
@@ -265,15 +188,8 @@ async fn assert_private(run: &Run, what: &str) {
         Some(1.0),
         "{what}"
     );
-    let requests = run.upstream.received_requests().await.unwrap();
-    let to_a = requests
-        .iter()
-        .find(|r| {
-            r.url
-                .query_pairs()
-                .any(|(k, v)| k == "campaigns[]" && v == CAMPAIGN_A)
-        })
-        .expect("a request for campaign A");
+    let requests = requests_for(&run.upstream, CAMPAIGN_A).await;
+    let to_a = requests.first().expect("a request for campaign A");
     let q: Vec<(String, String)> = to_a
         .url
         .query_pairs()
@@ -305,18 +221,7 @@ async fn assert_failing_b(run: &Run) {
     );
     assert_eq!(run.metrics.get("evolux_up", &[]), Some(0.0));
     // Every request for B failed, and was tried twice (--evolux.max-retries=1).
-    let to_b = run
-        .upstream
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| {
-            r.url
-                .query_pairs()
-                .any(|(k, v)| k == "campaigns[]" && v == CAMPAIGN_B)
-        })
-        .count();
+    let to_b = requests_for(&run.upstream, CAMPAIGN_B).await.len();
     assert!(to_b >= 2 && to_b % 2 == 0, "{to_b} requests for B");
     assert_eq!(
         run.metrics

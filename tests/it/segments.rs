@@ -4,12 +4,14 @@
 //! reads the range otherwise is caught by verification, gzip is asked for
 //! and decoded, and a `Retry-After` holds back every read.
 
-
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::support::app::*;
-use crate::support::ranged::Ranged;
+use crate::app::*;
+use crate::mock_api::*;
+use crate::ranged::Ranged;
+use crate::support::metrics::Metrics;
+use crate::support::*;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

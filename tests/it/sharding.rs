@@ -4,17 +4,18 @@
 //! `deploy/kubernetes/components/sharding` relies on, including the index taken from
 //! the pod's name (`EVOLUX_SHARD_INDEX=evolux-exporter-1`).
 
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 
-use crate::support::app::*;
+use crate::app::*;
+use crate::mock_api::*;
+use crate::support::exporter::Exporter;
+use crate::support::metrics::Metrics;
+use crate::support::*;
 use serde_json::json;
 use wiremock::matchers::{path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const BIN: &str = env!("CARGO_BIN_EXE_evolux-exporter");
 const SHARDS: u32 = 3;
 
 /// Twelve campaigns; the i-th has `records_of(i)` subscribers upstream.
@@ -226,13 +227,7 @@ async fn a_pod_name_index_takes_the_ordinal() {
 /// Runs the binary with `--config.check` and the shard settings in the environment,
 /// as the StatefulSet sets them.
 fn check_with_env(file: &str, index: &str, count: &str) -> (bool, String, BTreeSet<String>) {
-    let mut cmd = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("EVOLUX_") {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
+    let out = Exporter::new()
         .args([
             "--config.check",
             "--evolux.url=https://acme.evolux.cx",
@@ -241,19 +236,14 @@ fn check_with_env(file: &str, index: &str, count: &str) -> (bool, String, BTreeS
         .env("EVOLUX_TOKEN", "dummy-token")
         .env("EVOLUX_SHARD_INDEX", index)
         .env("EVOLUX_SHARD_COUNT", count)
-        .output()
-        .expect("run the exporter");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let owned = text
+        .run();
+    let owned = out
+        .text
         .lines()
         .filter_map(|l| l.strip_prefix("    - "))
         .map(|l| l.split_whitespace().next().unwrap().to_string())
         .collect();
-    (out.status.success(), text, owned)
+    (out.success(), out.text, owned)
 }
 
 #[test]

@@ -4,15 +4,15 @@
 //! streaming is read to the end; and two polls asked for at once never
 //! overlap.
 
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::app::*;
+use crate::support::*;
 use axum::body::Body;
 use axum::routing::get;
 use bytes::Bytes;
-use crate::support::app::*;
 
 /// An upstream on loopback whose body is `{"data":[` and then records for
 /// ever, `chunk_delay` apart; counts requests in flight at once.

@@ -8,18 +8,17 @@
 //! Each test has a campaign UUID of its own, so that its log lines can be
 //! picked out of the capture the tests of this file share.
 
-
 use std::time::{Duration, SystemTime};
 
-use crate::support::app::*;
-use crate::support::faults::*;
+use crate::app::*;
+use crate::faults::*;
+use crate::mock_api::*;
+use crate::support::metrics::Metrics;
+use crate::support::*;
 use evolux_exporter::config::Config;
 use evolux_exporter::evolux::client::MAX_PAGES;
 use serde_json::{Value, json};
-use wiremock::matchers::{path, query_param};
-use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
-
-const STATES: [&str; 6] = ["pending", "scheduled", "sent", "dnd", "completed", "error"];
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 /// Records served by the healthy upstream before the fault...
 const BEFORE: usize = 9;
@@ -36,11 +35,6 @@ fn page(campaign: &str, n: usize) -> (Value, [u64; 6]) {
 fn good_response(campaign: &str, n: usize) -> (ResponseTemplate, [u64; 6]) {
     let (body, counts) = page(campaign, n);
     (ResponseTemplate::new(200).set_body_json(body), counts)
-}
-
-/// Requests for one campaign's report.
-fn report(campaign: &str) -> MockBuilder {
-    Mock::given(path(REPORT_PATH)).and(query_param("campaigns[]", campaign))
 }
 
 /// An exporter for `campaigns` against `url`, with `args` on top of

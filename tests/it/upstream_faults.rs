@@ -3,18 +3,18 @@
 //! its code, keeps the last good counts, leaves `/metrics` answering at once,
 //! and the next poll against a healthy upstream recovers.
 
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::support::app::*;
-use crate::support::faults::{codes, impatient_client, requests_by_code, scrape_now};
+use crate::app::*;
+use crate::faults::{codes, impatient_client, requests_by_code, scrape_now};
+use crate::mock_api::*;
+use crate::support::metrics::Metrics;
+use crate::support::*;
 use evolux_exporter::config::Config;
 use serde_json::{Value, json};
-use wiremock::matchers::{header, path, query_param};
-use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
-
-const STATES: [&str; 6] = ["pending", "scheduled", "sent", "dnd", "completed", "error"];
+use wiremock::matchers::{header, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Records served by the healthy upstream before the fault...
 const BEFORE: usize = 9;
@@ -28,17 +28,12 @@ fn page(n: usize) -> (Value, [u64; 6]) {
     let mut per_state = [0u64; 6];
     let recs: Vec<Value> = (0..n)
         .map(|i| {
-            let s = (i * 7 + i / 3) % 6;
+            let s = state_index(i);
             per_state[s] += 1;
             json!({"state": STATES[s], "template_uuid": TEMPLATE_1})
         })
         .collect();
     (json!({"data": recs, "links": {"next": null}}), per_state)
-}
-
-/// Requests for one campaign's report.
-fn report(campaign: &str) -> MockBuilder {
-    Mock::given(path(REPORT_PATH)).and(query_param("campaigns[]", campaign))
 }
 
 /// A healthy answer with `n` records.

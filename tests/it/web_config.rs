@@ -2,14 +2,15 @@
 //! TLS settings (`--evolux.ca-file`), with real TLS clients and servers and
 //! certificates generated for each test.
 
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::app::{TestApp, config, spawn_app};
+use crate::mock_api::records;
+use crate::support::{CAMPAIGN_A, TEMPLATE_1, wait_for};
 use clap::Parser;
-use crate::support::app::{CAMPAIGN_A, TEMPLATE_1, config, records, spawn_app, wait_for};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedKey, ExtendedKeyUsagePurpose, IsCa, KeyPair,
 };
@@ -89,7 +90,7 @@ fn tls_client(ca_pem: &str, identity: Option<&CertifiedKey>) -> reqwest::Client 
 
 /// An exporter with the web config `web_yml` (in `dir`, next to its
 /// certificates), polling an upstream that is never reached.
-async fn exporter(dir: &Path, web_yml: &str) -> (crate::support::app::TestApp, PathBuf) {
+async fn exporter(dir: &Path, web_yml: &str) -> (TestApp, PathBuf) {
     let web = write(dir, "web.yml", web_yml);
     let app = spawn_app(config(&[
         "--evolux.url=http://127.0.0.1:9",

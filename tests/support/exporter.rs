@@ -1,152 +1,169 @@
-#![allow(dead_code)]
-//! The real `evolux-exporter` binary as a child process on 127.0.0.1:0,
-//! with what `/proc` says about it (RSS, threads, open file descriptors),
-//! for tests whose measurements must be the exporter's alone.
+//! The real `evolux-exporter` binary as a child process: one builder for
+//! every test that runs it.
+//!
+//! ```ignore
+//! let mut exporter = Exporter::new()
+//!     .args(["--demo"])
+//!     .env("EVOLUX_TOKEN", "t")
+//!     .start()
+//!     .await; // listening on 127.0.0.1:<free port>, /readyz answers 200
+//! let metrics = exporter.scrape().await;
+//! ```
+//!
+//! The child gets only the environment given with [`Exporter::env`], and
+//! `--web.listen-address=127.0.0.1:0` unless the arguments name an address:
+//! its address is read back from its "started" log line, so there is no race
+//! for a port picked in advance. Its stdout and stderr go to files, read by
+//! [`Running::logs`]; it is killed when [`Running`] is dropped, and its logs
+//! are printed if that happens during a panic (a failing test).
+//! `exporter_sigterm.rs` adds SIGTERM, `exporter_once.rs` runs the binary to
+//! completion (`--config.check`, `--help`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::metrics::Metrics;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_evolux-exporter");
 
-/// What `/proc/<pid>` says about a process at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcStats {
-    /// Resident set size, in KiB (`VmRSS`).
-    pub rss_kb: u64,
-    /// Threads (`Threads`).
-    pub threads: u64,
-    /// Open file descriptors (entries of `/proc/<pid>/fd`).
-    pub fds: u64,
-}
-
-impl ProcStats {
-    /// Reads the stats of `pid`; panics if the process is gone.
-    pub fn of(pid: u32) -> ProcStats {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap_or_else(|e| panic!("reading /proc/{pid}/status: {e}"));
-        let field = |name: &str| -> u64 {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status:\n{status}"))
-        };
-        let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .unwrap_or_else(|e| panic!("reading /proc/{pid}/fd: {e}"))
-            .count() as u64;
-        ProcStats {
-            rss_kb: field("VmRSS:"),
-            threads: field("Threads:"),
-            fds,
-        }
-    }
-
-    /// RSS in MiB, for messages.
-    pub fn rss_mib(&self) -> f64 {
-        self.rss_kb as f64 / 1024.0
-    }
-}
-
-impl std::fmt::Display for ProcStats {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "RSS {:.1} MiB, {} threads, {} fds",
-            self.rss_mib(),
-            self.threads,
-            self.fds
-        )
-    }
-}
-
-/// How the child ended after SIGTERM.
-#[derive(Debug)]
-pub struct Stopped {
-    pub status: ExitStatus,
-    /// From SIGTERM to exit.
-    pub took: Duration,
-    /// Everything it wrote to stdout and stderr.
-    pub logs: String,
-}
-
-/// A running exporter binary; killed on drop if still running.
+/// How a test wants the binary run.
+#[derive(Clone, Debug, Default)]
 pub struct Exporter {
-    child: Option<Child>,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+}
+
+impl Exporter {
+    /// No arguments, an empty environment.
+    pub fn new() -> Exporter {
+        Exporter::default()
+    }
+
+    pub fn args<I>(mut self, args: I) -> Exporter
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets one variable of the child's (otherwise empty) environment.
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Exporter {
+        self.envs.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// The command: the binary, the arguments, only the given environment.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear().args(&self.args).stdin(Stdio::null());
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Starts the binary and waits (up to 30 s) until `/readyz` answers 200
+    /// (its first poll is done).
+    pub async fn start(self) -> Running {
+        let mut running = self.spawn().await;
+        running.wait_ready(Duration::from_secs(30)).await;
+        running
+    }
+
+    /// Starts the binary and waits (up to 30 s) until it listens: it may
+    /// still be in its first poll.
+    pub async fn spawn(self) -> Running {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stdout = dir.path().join("stdout.log");
+        let stderr = dir.path().join("stderr.log");
+        let mut cmd = self.command();
+        if !self
+            .args
+            .iter()
+            .any(|a| a.starts_with("--web.listen-address"))
+        {
+            cmd.arg("--web.listen-address=127.0.0.1:0");
+        }
+        let child = cmd
+            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("the binary starts");
+        let mut running = Running {
+            pid: child.id(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            http: reqwest::Client::builder()
+                .no_gzip()
+                .no_proxy()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("client"),
+            child: Some(child),
+            stdout,
+            stderr,
+            _dir: dir,
+        };
+        let mut addr = None;
+        super::wait_for("the exporter to listen", Duration::from_secs(30), || {
+            running.assert_running("starting");
+            addr = listen_address(&running.logs());
+            std::future::ready(addr.is_some())
+        })
+        .await;
+        running.addr = addr.expect("the address it listens on");
+        running
+    }
+}
+
+/// A started exporter; killed (and reaped) on drop if still running.
+pub struct Running {
     pub pid: u32,
     pub addr: SocketAddr,
+    /// A client for it: no proxy, no gzip, 10 s timeout.
+    pub http: reqwest::Client,
+    child: Option<Child>,
     stdout: PathBuf,
     stderr: PathBuf,
     _dir: tempfile::TempDir,
 }
 
-impl Exporter {
-    /// Starts the binary with `args` (plus `--web.listen-address=127.0.0.1:0`)
-    /// and only the environment `envs`, and waits (up to `ready_within`)
-    /// until `/readyz` answers 200. Panics with the logs if it does not.
-    pub async fn start(args: &[String], envs: &[(&str, &str)], ready_within: Duration) -> Exporter {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let stdout = dir.path().join("stdout.log");
-        let stderr = dir.path().join("stderr.log");
-        let mut cmd = Command::new(BIN);
-        cmd.env_clear()
-            .args(args)
-            .arg("--web.listen-address=127.0.0.1:0")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
-            .stderr(std::fs::File::create(&stderr).expect("stderr file"));
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("the binary starts");
-        let pid = child.id();
-        let mut exporter = Exporter {
-            child: Some(child),
-            pid,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            stdout,
-            stderr,
-            _dir: dir,
-        };
-        let http = reqwest::Client::builder()
-            .no_gzip()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .expect("client");
-        let started = Instant::now();
-        let mut addr = None;
-        loop {
-            if addr.is_none() {
-                addr = listen_address(&exporter.logs());
-            }
-            if let Some(a) = addr
-                && http
-                    .get(format!("http://{a}/readyz"))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == 200)
-            {
-                exporter.addr = a;
-                return exporter;
-            }
-            let exited = exporter.try_wait();
-            if exited.is_some() || started.elapsed() > ready_within {
-                panic!(
-                    "the exporter is not ready after {:?} (exit: {exited:?}); logs:\n{}",
-                    started.elapsed(),
-                    exporter.logs()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
+impl Running {
     /// `http://127.0.0.1:port{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Waits (up to `deadline`) until `/readyz` answers 200: its first poll
+    /// is done. Panics if it exits first.
+    pub async fn wait_ready(&mut self, deadline: Duration) {
+        let url = self.url("/readyz");
+        super::wait_for("the exporter to be ready", deadline, || {
+            self.assert_running("waiting for /readyz");
+            let ready = self.http.get(&url).send();
+            async move { ready.await.is_ok_and(|r| r.status() == 200) }
+        })
+        .await;
+    }
+
+    /// `/metrics` (plain), which must answer 200.
+    pub async fn scrape(&mut self) -> Metrics {
+        let resp = self.http.get(self.url("/metrics")).send().await;
+        self.assert_running("scraping");
+        let resp = resp.expect("/metrics answers");
+        assert_eq!(resp.status(), 200, "/metrics");
+        Metrics(resp.text().await.expect("/metrics body"))
+    }
+
+    /// Panics (with the logs) if it has exited.
+    pub fn assert_running(&mut self, what: &str) {
+        if let Some(status) = self.try_wait() {
+            panic!("{what}: the exporter exited ({status})");
+        }
     }
 
     /// Its stdout and stderr so far.
@@ -158,70 +175,33 @@ impl Exporter {
         )
     }
 
-    /// Its exit status, if it has exited.
+    /// Its exit status, if it has exited (then it is reaped).
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.child
+        let status = self
+            .child
             .as_mut()
-            .and_then(|c| c.try_wait().expect("try_wait"))
-    }
-
-    /// Panics (with the logs) if it has exited.
-    pub fn assert_running(&mut self, what: &str) {
-        if let Some(status) = self.try_wait() {
-            panic!(
-                "{what}: the exporter exited ({status}); logs:\n{}",
-                self.logs()
-            );
+            .and_then(|c| c.try_wait().expect("try_wait"));
+        if status.is_some() {
+            self.child = None;
         }
-    }
-
-    /// RSS, threads and fds now.
-    pub fn stats(&mut self) -> ProcStats {
-        self.assert_running("reading /proc");
-        ProcStats::of(self.pid)
-    }
-
-    /// Sends SIGTERM and waits up to `within` for it to exit.
-    pub async fn stop(mut self, within: Duration) -> Stopped {
-        let term = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid.to_string())
-            .status()
-            .expect("run kill");
-        assert!(term.success(), "kill -TERM {}", self.pid);
-        let signalled = Instant::now();
-        loop {
-            if let Some(status) = self.try_wait() {
-                self.child = None; // reaped
-                return Stopped {
-                    status,
-                    took: signalled.elapsed(),
-                    logs: self.logs(),
-                };
-            }
-            if signalled.elapsed() > within {
-                panic!(
-                    "the exporter did not exit within {within:?} of SIGTERM; logs:\n{}",
-                    self.logs()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        status
     }
 }
 
-impl Drop for Exporter {
+impl Drop for Running {
     fn drop(&mut self) {
         if let Some(child) = self.child.as_mut() {
             let _ = child.kill();
             let _ = child.wait();
         }
+        if std::thread::panicking() {
+            eprintln!(
+                "\n----- exporter (pid {}) log -----\n{}\n----- end of exporter log -----",
+                self.pid,
+                self.logs()
+            );
+        }
     }
-}
-
-/// Log lines that say a thread panicked.
-pub fn panics_in(logs: &str) -> Vec<&str> {
-    logs.lines().filter(|l| l.contains("panicked")).collect()
 }
 
 /// The address from the "evolux-exporter started" line (logfmt

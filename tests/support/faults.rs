@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! Helpers for the upstream fault tests: the exporter's own log lines
 //! captured in memory, a poll run while `/metrics` is scraped, and a raw TCP
 //! upstream for faults wiremock cannot produce.
@@ -16,9 +15,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use super::app::{Metrics, TOKEN, TestApp};
+use crate::app::{TOKEN, TestApp};
+use crate::support::metrics::Metrics;
 
-/// The personal data in `crate::support::app::record()`: none of it may be logged.
+/// The personal data in `mock_api::record()`: none of it may be logged.
 pub const PERSONAL_DATA: [&str; 4] = [
     "Maria do Carmo",
     "5511998811220",
@@ -297,7 +297,7 @@ pub async fn hold_until_closed(stream: &mut TcpStream) {
 
 /// Waits (up to `deadline`) until nothing listens on `addr` any more.
 pub async fn wait_until_refused(addr: SocketAddr, deadline: Duration) {
-    super::app::wait_for("the port to refuse connections", deadline, || async move {
+    crate::support::wait_for("the port to refuse connections", deadline, || async move {
         matches!(
             TcpStream::connect(addr).await,
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused

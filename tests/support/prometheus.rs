@@ -1,6 +1,5 @@
-#![allow(dead_code)]
-//! End-to-end helpers: the exporter binary and a real Prometheus as child processes on
-//! loopback, and a small client for Prometheus's HTTP API.
+//! A real Prometheus as a child process on loopback, and a small client for its HTTP
+//! API (the exporter beside it is started by `support::exporter`).
 //!
 //! Each process writes its stdout and stderr to a log file; it is killed when its
 //! [`ChildGuard`] is dropped, and its log is printed if that happens during a panic (a
@@ -191,40 +190,12 @@ async fn start_on_free_port(
     unreachable!("the last attempt returns or panics")
 }
 
-/// The exporter binary, running.
-pub struct Exporter {
-    pub addr: SocketAddr,
-    pub process: ChildGuard,
-}
-
-impl Exporter {
-    /// Starts `binary` with `args` plus `--web.listen-address=127.0.0.1:<free port>`,
-    /// logging to `<dir>/exporter.log`, and waits until `/readyz` answers 200 (its
-    /// first poll has finished).
-    pub async fn start(binary: &Path, args: &[&str], dir: &Path) -> Exporter {
-        let (process, addr) = start_on_free_port(
-            "exporter",
-            &dir.join("exporter.log"),
-            "/readyz",
-            Duration::from_secs(30),
-            |addr| {
-                let mut command = Command::new(binary);
-                command
-                    .args(args)
-                    .arg(format!("--web.listen-address={addr}"));
-                command
-            },
-        )
-        .await;
-        Exporter { addr, process }
-    }
-}
-
 /// A Prometheus server, running, and a client for its HTTP API.
 pub struct Prometheus {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
-    pub process: ChildGuard,
+    /// Kills Prometheus when dropped (and prints its log on failure).
+    _process: ChildGuard,
 }
 
 impl Prometheus {
@@ -256,7 +227,7 @@ impl Prometheus {
         Prometheus {
             addr,
             http: http_client(),
-            process,
+            _process: process,
         }
     }
 

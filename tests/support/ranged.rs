@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! A wiremock responder that answers like the report API over a set of
 //! subscribers with insertion instants: `campaigns[]`, `start` and `end`
 //! applied inclusively at the millisecond, gzip when asked. It can be told
@@ -119,7 +118,7 @@ impl Respond for Ranged {
             .map(|s| {
                 serde_json::json!({
                     "state": s.state,
-                    "template_uuid": super::app::TEMPLATE_1,
+                    "template_uuid": crate::support::TEMPLATE_1,
                     "campaign_uuid": s.campaign,
                     "name": "Maria do Carmo",
                 })

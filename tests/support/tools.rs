@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! Finding the external tools some integration tests run (e.g. `promtool`).
 //!
 //! A test that needs a tool calls [`require_tool`]: it gets the tool's path, or `None`

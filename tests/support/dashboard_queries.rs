@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! Reading the Grafana dashboards in `dashboards/` and listing their PromQL.
 //!
 //! [`promql_expressions`] gives every query of every panel and query variable with the
