@@ -6,7 +6,7 @@
 #                                         (spec: is the rules file, indented)
 #   dashboards/*.json                  -> components/dashboards/*.json (byte copies)
 #
-# Run it after changing the rules or a dashboard; `cargo test --test kubernetes`
+# Run it after changing the rules or a dashboard; `cargo test --test deploy kubernetes::`
 # fails while a copy differs from its source. With --check it changes nothing
 # and exits 1 if a copy is out of date.
 set -euo pipefail

@@ -60,7 +60,7 @@ fn promtool(promtool: &Path, args: &[&str]) {
 }
 
 #[test]
-fn promtool_check_rules() {
+fn promtool_check_rules_accepts_the_rules_file() {
     let Some(path) = require_tool("promtool") else {
         return;
     };
@@ -68,7 +68,7 @@ fn promtool_check_rules() {
 }
 
 #[test]
-fn promtool_test_rules() {
+fn promtool_test_rules_passes_the_rule_unit_tests() {
     let Some(path) = require_tool("promtool") else {
         return;
     };

@@ -393,7 +393,7 @@ async fn readiness_waits_for_the_first_poll() {
 }
 
 #[tokio::test]
-async fn landing_page_gzip_and_unknown_paths() {
+async fn landing_page_links_the_telemetry_path_which_serves_plain_and_gzip_and_other_paths_404() {
     let upstream = MockServer::start().await;
     Mock::given(path(REPORT_PATH))
         .respond_with(
@@ -441,7 +441,7 @@ async fn landing_page_gzip_and_unknown_paths() {
 }
 
 #[tokio::test]
-async fn shutdown_ends_serving() {
+async fn shutdown_ends_serving_cleanly_and_closes_the_port() {
     let upstream = MockServer::start().await;
     Mock::given(path(REPORT_PATH))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))

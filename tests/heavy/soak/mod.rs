@@ -18,8 +18,8 @@
 //! the demo API at the frozen time, page by page with `serde_json`, and
 //! cross-checked against `demo::subscribers_at`.
 //!
-//! `cargo test --test heavy soak` runs a 20 s form; the full soak is ignored
-//! by default: `SOAK_SECS=600 cargo test --test heavy soak -- --ignored --nocapture`
+//! `cargo test --test heavy soak::` runs a 20 s form; the full soak is ignored
+//! by default: `SOAK_SECS=600 cargo test --test heavy soak:: -- --ignored --nocapture`
 //! (600 s when `SOAK_SECS` is unset).
 
 use std::sync::Arc;
@@ -321,14 +321,14 @@ fn soak_secs() -> Duration {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn short_soak() {
+async fn short_soak_leaves_resources_flat_and_counts_true() {
     let _alone = crate::ALONE.lock().await;
     soak(Duration::from_secs(20)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "long: SOAK_SECS=600 cargo test --test heavy soak -- --ignored --nocapture"]
-async fn full_soak() {
+#[ignore = "long: SOAK_SECS=600 cargo test --test heavy soak:: -- --ignored --nocapture"]
+async fn long_soak_leaves_resources_flat_and_counts_true() {
     let _alone = crate::ALONE.lock().await;
     soak(soak_secs()).await;
 }

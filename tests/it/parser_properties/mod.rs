@@ -86,7 +86,7 @@ proptest! {
     /// Any bytes in any chunking: no panic, the same outcome whatever the
     /// chunking, bounded counts, and serde_json's reading of any JSON.
     #[test]
-    fn arbitrary_bytes_in_any_chunking(bytes in arbitrary_body(), small in sizes(16)) {
+    fn arbitrary_bytes_in_any_chunking_never_panic_and_agree_with_serde_json(bytes in arbitrary_body(), small in sizes(16)) {
         check_arbitrary_bytes(&bytes, small)?;
     }
 }

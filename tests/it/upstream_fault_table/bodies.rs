@@ -9,7 +9,7 @@ use super::*;
 /// invalid: skipped, counted and logged. The poll succeeds and /metrics
 /// stays valid UTF-8.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalid_utf8_in_string_fields() {
+async fn invalid_utf8_in_string_fields_is_skipped_or_labelled_invalid_and_the_poll_succeeds() {
     let rig = rig(&[], |_| {}).await;
     let t1 = TEMPLATE_1.as_bytes();
     let records: Vec<Vec<u8>> = vec![
@@ -91,7 +91,7 @@ async fn invalid_utf8_in_string_fields() {
 /// one element that is not a record, which fails the query; inside a
 /// record, the record passes the 1 MiB record limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn json_nested_a_million_levels_deep() {
+async fn json_nested_a_million_levels_deep_fails_or_passes_without_overflowing_the_stack() {
     const DEPTH: usize = 1_000_000;
     let open = "[".repeat(DEPTH);
     let close = "]".repeat(DEPTH);

@@ -6,7 +6,7 @@ use super::*;
 /// `code="error"`, the exporter is ready (so /metrics says why) but down,
 /// with no counts to show.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connection_refused_from_the_start() {
+async fn connection_refused_from_the_start_is_ready_but_down_without_counts() {
     logs();
     let addr = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -55,7 +55,7 @@ async fn upstream_that_goes_away_keeps_the_last_good_counts() {
 
 /// A host under `.invalid` (RFC 6761) never resolves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dns_failure_from_the_start() {
+async fn dns_failure_from_the_start_is_ready_but_down_without_counts() {
     logs();
     let campaign = new_campaign();
     let app = start_app(

@@ -31,7 +31,7 @@ async fn error_statuses_keep_the_last_good_counts() {
 /// seconds ahead is waited for, an hour ahead (past `retry_max_delay`, 3 s in
 /// tests) fails the poll at once instead of stalling it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rate_limit_with_an_http_date_retry_after() {
+async fn an_http_date_retry_after_is_waited_for_unless_past_the_retry_limit() {
     struct Case {
         /// Whole seconds from the next whole second.
         offset_secs: i64,
