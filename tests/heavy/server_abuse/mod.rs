@@ -137,9 +137,6 @@ async fn expect_200(addr: SocketAddr, request: &[u8], what: &str) -> Vec<u8> {
     }
 }
 
-/// Reads until the server closes the connection or `deadline`; returns
-/// the bytes read and whether it closed.
-
 /// Whether a body holds metrics.
 fn is_metrics(body: &[u8]) -> bool {
     String::from_utf8_lossy(body).contains("evolux_")
