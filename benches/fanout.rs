@@ -16,6 +16,9 @@
 //! Run: `cargo bench --bench fanout` (`FANOUT_CAMPAIGNS=200`,
 //! `FANOUT_SUBSCRIBERS=5000`).
 
+#[path = "../tests/support/api.rs"]
+mod api;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -33,10 +36,10 @@ use clap::Parser;
 use evolux_exporter::app::App;
 use evolux_exporter::config::{Cli, Config};
 
-const REPORT_PATH: &str = "/api/v1/reports/campaign/subscribers";
+use api::{REPORT_PATH, STATES};
+
 const LATENCY: Duration = Duration::from_millis(200);
 const TEMPLATES: usize = 5;
-const STATES: [&str; 6] = ["pending", "scheduled", "sent", "dnd", "completed", "error"];
 const CHUNK: usize = 64 * 1024;
 
 /// What the upstream saw.

@@ -21,6 +21,8 @@
 //!
 //! Run: `cargo bench --bench fleet` (`FLEET_HOURS=3`).
 
+#[path = "support/subscriber.rs"]
+mod subscriber;
 mod support;
 
 use std::io::Write;
@@ -211,7 +213,7 @@ fn main() {
                 if i > lo {
                     body.push(b',');
                 }
-                support::write_subscriber(
+                subscriber::write_subscriber(
                     &mut body,
                     i as u64,
                     (target, &c.uuid),

@@ -10,6 +10,10 @@
 //! shorter run, `INGEST_RUNS` for more repetitions, `INGEST_WRITE=FILE` to
 //! write the data set to a file and stop).
 
+#[path = "../tests/support/api.rs"]
+mod api;
+#[path = "support/body.rs"]
+mod body;
 mod support;
 
 use std::collections::HashMap;
@@ -81,7 +85,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
-    let (body, _) = support::body(n, 42);
+    let (body, _) = body::body(n, 42);
     if let Ok(path) = std::env::var("INGEST_WRITE") {
         // For benches/compare.sh: the same bytes, for the peer tools.
         std::fs::write(&path, &body).expect("write the data set");
@@ -115,7 +119,7 @@ fn main() {
     let http = rt.block_on(async {
         let served = shared.clone();
         let app = axum::Router::new().route(
-            "/api/v1/reports/campaign/subscribers",
+            api::REPORT_PATH,
             get(move || {
                 let b = served.clone();
                 async move {

@@ -5,6 +5,10 @@
 //! Run: `cargo bench --bench rss`. The upstream is this bench process; the
 //! exporter is the real release binary, one fresh process per size.
 
+#[path = "../tests/support/api.rs"]
+mod api;
+#[path = "support/body.rs"]
+mod body;
 mod support;
 
 use std::io::{BufRead, BufReader};
@@ -76,7 +80,7 @@ fn main() {
         .expect("runtime");
     let addr = rt.block_on(async move {
         let app = axum::Router::new().route(
-            "/api/v1/reports/campaign/subscribers",
+            api::REPORT_PATH,
             get(move || {
                 let b = served.lock().map(|b| b.clone()).unwrap_or_default();
                 async move {
@@ -102,7 +106,7 @@ fn main() {
     println!("|---|---|---|---|---|");
     let mut base = None;
     for n in [1_000u64, 1_000_000] {
-        let (bytes, _) = support::body(n, 42);
+        let (bytes, _) = body::body(n, 42);
         let size = bytes.len();
         *body.lock().expect("body lock") = Bytes::from(bytes);
         let (exporter, took) = poll_with_exporter(&url, &campaign);

@@ -34,6 +34,9 @@
 //! of the exporter, to compare a change). Skips when
 //! `wrk` or `nginx` is not installed.
 
+#[path = "../tests/support/api.rs"]
+mod api;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener as StdListener};
@@ -51,12 +54,12 @@ use axum::routing::get;
 use bytes::Bytes;
 use tokio::sync::watch;
 
+use api::{REPORT_PATH, STATES};
+
 const CHUNK: usize = 64 * 1024;
 const CAMPAIGNS: usize = 84;
 const TEMPLATES: usize = 20;
 const PAIRS: usize = CAMPAIGNS * TEMPLATES;
-const STATES: [&str; 6] = ["pending", "scheduled", "sent", "dnd", "completed", "error"];
-const REPORT_PATH: &str = "/api/v1/reports/campaign/subscribers";
 const SERIES_NAME: &str = "evolux_campaign_subscribers{";
 
 // ---------------------------------------------------------------- bodies

@@ -6,26 +6,27 @@
 //! a binary declares those it uses with `#[path = "../support/<file>.rs"]`
 //! (see each `main.rs`), so that nothing in a binary is dead code:
 //!
-//! - `exporter_sigterm.rs`: talking to a started exporter, SIGTERM (`it`, `heavy`);
+//! - `exporter_sigterm.rs`: SIGTERM to a started exporter (`it`, `heavy`);
 //! - `exporter_once.rs`: the binary run to completion (`it`, `deploy`);
-//! - `app.rs`: the exporter in-process, on a wiremock upstream (`it`, `deploy`);
 //! - `mock_api.rs`: the mock Evolux API on wiremock (`it`, `deploy`);
-//! - `ranged.rs`, `faults.rs`: its ranged responder and fault helpers (`it`);
+//! - `app.rs`: the exporter in-process, on a wiremock upstream (`it`);
+//! - `ranged.rs`, `faults.rs`: the mock API's ranged responder and the fault
+//!   helpers (`it`);
 //! - `raw_http.rs`: HTTP/1.1 byte for byte over TCP (`heavy`);
-//! - `tools.rs`, `dashboards.rs`, `prometheus.rs`: outside tools (`deploy`).
+//! - `tools.rs`, `dashboard_queries.rs`, `prometheus.rs`: outside tools
+//!   (`deploy`).
+//!
+//! `api.rs` (the states, from the crate, and the report path) is also
+//! included by the benchmarks.
 
 use std::future::Future;
 use std::time::Duration;
 
+mod api;
 pub mod exporter;
 pub mod metrics;
 
-/// The six states of a subscriber, from the crate: the one place the tests
-/// name the module they live in.
-pub use evolux_exporter::aggregate::STATES;
-
-/// The report endpoint's path.
-pub const REPORT_PATH: &str = "/api/v1/reports/campaign/subscribers";
+pub use api::{REPORT_PATH, STATES};
 
 /// A campaign UUID for tests.
 pub const CAMPAIGN_A: &str = "f45d98dc-ac5e-48f2-9c01-ebe18f86d28b";
