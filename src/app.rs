@@ -72,7 +72,8 @@ impl App {
         .context("building the HTTP client")?;
         let published = Arc::new(Published::default());
         let poller = Arc::new(Poller::new(
-            config.clone(),
+            config.poll.clone(),
+            config.poll_campaigns(),
             client,
             self_metrics,
             published.clone(),

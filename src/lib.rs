@@ -33,7 +33,6 @@
 //! - [`telemetry`]: logging in logfmt or JSON.
 //! - [`app`]: wiring, used by `main` and by the tests.
 
-pub mod aggregate;
 pub mod app;
 pub mod auth;
 pub mod config;
@@ -41,6 +40,7 @@ pub mod demo;
 pub mod evolux;
 pub mod io;
 pub mod metrics;
+pub mod model;
 pub mod poller;
 pub mod segments;
 pub mod server;

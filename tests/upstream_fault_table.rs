@@ -16,6 +16,7 @@ use common::app::*;
 use common::faults::*;
 use evolux_exporter::config::Config;
 use evolux_exporter::evolux::client::MAX_PAGES;
+use evolux_exporter::model::{Failure, Reason};
 use serde_json::{Value, json};
 use wiremock::matchers::{path, query_param};
 use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
@@ -99,8 +100,8 @@ fn last_success(m: &Metrics, campaign: &str) -> Option<f64> {
 }
 
 /// One warn line per failed poll of `campaign` so far, `times` of them, the
-/// last one saying each of `says`; and no line anywhere leaks a secret.
-fn assert_failure_logged(campaign: &str, times: usize, says: &[&str]) {
+/// last one naming `reason`; and no line anywhere leaks a secret.
+fn assert_failure_logged(campaign: &str, times: usize, reason: Reason) {
     let lines = logs().lines_with(&[
         &format!("campaign={campaign}"),
         "campaign poll failed; keeping its last good counts",
@@ -113,28 +114,41 @@ fn assert_failure_logged(campaign: &str, times: usize, says: &[&str]) {
     );
     let last = lines.last().unwrap();
     assert!(last.contains("level=warn"), "{last}");
-    for s in says {
-        assert!(last.contains(s), "the log line should say {s:?}: {last}");
-    }
+    let label = format!("reason={}", reason.metric_label());
+    assert!(
+        last.contains(&label),
+        "the log line should say {label}: {last}"
+    );
     logs().assert_clean();
 }
 
 /// The error text must not hold the token, the query or personal data either.
-/// Why the campaign's last poll failed, as the snapshot says ("" if it did not).
-fn campaign_error(app: &TestApp, campaign: &str) -> String {
+/// Why the campaign's last poll failed, as the snapshot says.
+fn campaign_error(app: &TestApp, campaign: &str) -> Option<Failure> {
     app.poller
         .published()
         .snapshot()
         .campaigns
         .get(campaign)
         .and_then(|s| s.error.clone())
-        .unwrap_or_default()
 }
 
-fn assert_error_says(error: &str, says: &[&str]) {
-    for s in says {
-        assert!(error.contains(s), "the error {error:?} should say {s:?}");
-    }
+/// The campaign's last poll failed as `reason`, the failure is counted
+/// under that reason, and its message leaks nothing.
+async fn assert_failed_as(app: &TestApp, campaign: &str, reason: Reason) {
+    let failure = campaign_error(app, campaign);
+    assert_eq!(
+        failure.as_ref().map(|f| f.reason),
+        Some(reason),
+        "{failure:?}"
+    );
+    let m = app.scrape().await;
+    let counted = m.get(
+        "evolux_campaign_poll_errors_total",
+        &[("campaign", campaign), ("reason", reason.metric_label())],
+    );
+    assert!(counted.is_some_and(|n| n >= 1.0), "{}", m.0);
+    let error = failure.map(|f| f.message).unwrap_or_default();
     for secret in PERSONAL_DATA.iter().chain(NEVER_SHOWN.iter()) {
         assert!(
             !error.contains(secret),
@@ -195,9 +209,9 @@ impl Rig {
         self.upstream().received_requests().await.unwrap().len()
     }
 
-    /// Why the campaign's last poll failed, as the snapshot says.
-    fn error(&self) -> String {
-        campaign_error(&self.app, &self.campaign)
+    /// The campaign's last poll failed as `reason` (see [`assert_failed_as`]).
+    async fn assert_failed_as(&self, reason: Reason) {
+        assert_failed_as(&self.app, &self.campaign, reason).await;
     }
 
     /// What every scrape shows until the poll under test publishes.
@@ -264,37 +278,34 @@ struct StatusFault {
     status: u16,
     /// Requests the poll makes: 1, or 1 + `--evolux.max-retries` (3).
     requests: usize,
-    says: &'static [&'static str],
+    reason: Reason,
 }
 
 const STATUS_FAULTS: [StatusFault; 5] = [
     StatusFault {
         status: 403,
         requests: 1,
-        says: &["HTTP 403 Forbidden", "the token may not read this report"],
+        reason: Reason::Forbidden,
     },
     StatusFault {
         status: 404,
         requests: 1,
-        says: &[
-            "HTTP 404 Not Found",
-            "no such endpoint (check --evolux.url)",
-        ],
+        reason: Reason::NotFound,
     },
     StatusFault {
         status: 429,
         requests: 4,
-        says: &["HTTP 429 Too Many Requests", "rate limited"],
+        reason: Reason::RateLimited,
     },
     StatusFault {
         status: 500,
         requests: 4,
-        says: &["HTTP 500 Internal Server Error", "the server failed"],
+        reason: Reason::ServerError,
     },
     StatusFault {
         status: 502,
         requests: 4,
-        says: &["HTTP 502 Bad Gateway", "the server failed"],
+        reason: Reason::ServerError,
     },
 ];
 
@@ -317,8 +328,8 @@ async fn error_statuses_keep_the_last_good_counts() {
             "{what}"
         );
         assert_eq!(rig.requests().await, f.requests, "{what}: requests");
-        assert_error_says(&rig.error(), f.says);
-        assert_failure_logged(&rig.campaign, 1, f.says);
+        rig.assert_failed_as(f.reason).await;
+        assert_failure_logged(&rig.campaign, 1, f.reason);
         rig.assert_recovers(&what).await;
     }
 }
@@ -409,12 +420,8 @@ async fn rate_limit_with_an_http_date_retry_after() {
             assert_eq!(run.codes, codes(&[("429", 1.0)]), "{what}");
             assert_eq!(rig.requests().await, 1, "{what}");
             rig.assert_kept(m, &what);
-            let says = [
-                "HTTP 429 Too Many Requests with Retry-After",
-                "longer than the 3s the exporter waits",
-            ];
-            assert_error_says(&rig.error(), &says);
-            assert_failure_logged(&rig.campaign, 1, &says);
+            rig.assert_failed_as(Reason::RateLimited).await;
+            assert_failure_logged(&rig.campaign, 1, Reason::RateLimited);
         }
     }
 }
@@ -448,10 +455,8 @@ async fn connection_refused_from_the_start() {
     let run = poll_scraping(&app, Duration::from_secs(5), down).await;
     down(&run.metrics);
     assert_eq!(run.codes, codes(&[("error", 4.0)]));
-    let error = campaign_error(&app, &campaign);
-    let says = ["request failed: connection failed", "Connection refused"];
-    assert_error_says(&error, &says);
-    assert_failure_logged(&campaign, 2, &says);
+    assert_failed_as(&app, &campaign, Reason::Connection).await;
+    assert_failure_logged(&campaign, 2, Reason::Connection);
 }
 
 /// The upstream answered the first poll, then went away.
@@ -465,9 +470,8 @@ async fn upstream_that_goes_away_keeps_the_last_good_counts() {
     let run = poll_scraping(&rig.app, Duration::from_secs(5), rig.as_before()).await;
     rig.assert_kept(&run.metrics, "upstream gone");
     assert_eq!(run.codes, codes(&[("error", 4.0)]));
-    let says = ["request failed: connection failed", "Connection refused"];
-    assert_error_says(&rig.error(), &says);
-    assert_failure_logged(&rig.campaign, 1, &says);
+    rig.assert_failed_as(Reason::Connection).await;
+    assert_failure_logged(&rig.campaign, 1, Reason::Connection);
 }
 
 /// A host under `.invalid` (RFC 6761) never resolves.
@@ -496,10 +500,8 @@ async fn dns_failure_from_the_start() {
     let run = poll_scraping(&app, Duration::from_secs(6), down).await;
     down(&run.metrics);
     assert_eq!(run.codes, codes(&[("error", 2.0)]));
-    let error = campaign_error(&app, &campaign);
-    let says = ["request failed: connection failed", "dns error"];
-    assert_error_says(&error, &says);
-    assert_failure_logged(&campaign, 2, &says);
+    assert_failed_as(&app, &campaign, Reason::Connection).await;
+    assert_failure_logged(&campaign, 2, Reason::Connection);
 }
 
 /// Headers and part of the first record, then silence: the request timeout
@@ -572,13 +574,8 @@ async fn body_stalling_mid_stream_is_ended_by_the_request_timeout() {
     assert_eq!(m.get("evolux_up", &[]), Some(0.0));
     assert_counts(m, &campaign, TEMPLATE_1, &six(before));
     assert_eq!(last_success(m, &campaign), Some(success));
-    let error = campaign_error(&app, &campaign);
-    let says = [
-        "reading the body failed after",
-        "timed out after 1.5s without progress (--evolux.timeout",
-    ];
-    assert_error_says(&error, &says);
-    assert_failure_logged(&campaign, 1, &says);
+    assert_failed_as(&app, &campaign, Reason::Timeout).await;
+    assert_failure_logged(&campaign, 1, Reason::Timeout);
 
     let run = poll_scraping(&app, Duration::from_secs(5), |_| {}).await;
     assert_eq!(run.metrics.get("evolux_up", &[]), Some(1.0));
@@ -686,9 +683,8 @@ async fn json_nested_a_million_levels_deep() {
     let run = poll_scraping(&rig.app, Duration::from_secs(10), rig.as_before()).await;
     rig.assert_kept(&run.metrics, "unclosed nesting");
     assert_eq!(run.codes, codes(&[("200", 1.0)]));
-    let says = ["bad response body: body ended early", "truncated JSON"];
-    assert_error_says(&rig.error(), &says);
-    assert_failure_logged(&rig.campaign, 1, &says);
+    rig.assert_failed_as(Reason::BadBody).await;
+    assert_failure_logged(&rig.campaign, 1, Reason::BadBody);
     rig.assert_recovers("unclosed nesting").await;
 
     // A record with a million-deep value: over the record size limit.
@@ -698,9 +694,8 @@ async fn json_nested_a_million_levels_deep() {
     .await;
     let run = poll_scraping(&rig.app, Duration::from_secs(10), rig.as_before()).await;
     rig.assert_kept(&run.metrics, "deep record");
-    let says = ["bad response body: a record is larger than 1048576 bytes"];
-    assert_error_says(&rig.error(), &says);
-    assert_failure_logged(&rig.campaign, 1, &says);
+    rig.assert_failed_as(Reason::BadBody).await;
+    assert_failure_logged(&rig.campaign, 1, Reason::BadBody);
 
     // `[[[[…]]]]`, closed: valid JSON, read as a records array whose one
     // element is not a record. Nothing usable came: the query fails and
@@ -709,9 +704,8 @@ async fn json_nested_a_million_levels_deep() {
     let run = poll_scraping(&rig.app, Duration::from_secs(10), rig.as_before()).await;
     assert_eq!(run.report.failed, 1);
     rig.assert_kept(&run.metrics, "closed nesting");
-    let says = ["none of the 1 elements of the records array is a record"];
-    assert_error_says(&rig.error(), &says);
-    assert_failure_logged(&rig.campaign, 1, &says);
+    rig.assert_failed_as(Reason::BadBody).await;
+    assert_failure_logged(&rig.campaign, 1, Reason::BadBody);
     logs().assert_clean();
 }
 
@@ -796,9 +790,8 @@ async fn endless_pagination_is_cut_at_the_page_cap() {
         last.ends_with(&format!("&page={MAX_PAGES}")),
         "the last page asked for: {last}"
     );
-    let says = ["more than 10000 pages"];
-    assert_error_says(&rig.error(), &says);
-    assert_failure_logged(&rig.campaign, 1, &says);
+    rig.assert_failed_as(Reason::BadBody).await;
+    assert_failure_logged(&rig.campaign, 1, Reason::BadBody);
     // About 11 s on an idle 2-core machine, all of it with /metrics answering.
     assert!(
         run.scrapes >= 10,

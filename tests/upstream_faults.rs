@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use common::app::*;
 use common::faults::{codes, impatient_client, requests_by_code, scrape_now};
 use evolux_exporter::config::Config;
+use evolux_exporter::model::{Failure, Reason};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, path, query_param};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
@@ -169,7 +170,7 @@ impl Rig {
     }
 
     /// Why the campaign's last poll failed, as the snapshot says.
-    fn error(&self, campaign: &str) -> String {
+    fn error(&self, campaign: &str) -> Option<Failure> {
         self.app
             .poller
             .published()
@@ -177,7 +178,6 @@ impl Rig {
             .campaigns
             .get(campaign)
             .and_then(|s| s.error.clone())
-            .unwrap_or_default()
     }
 
     /// A poll against a healthy upstream gives up=1 and its new counts.
@@ -199,7 +199,7 @@ impl Rig {
                 "recovery of {c}"
             );
             assert_counts(m, c, after, "recovery");
-            assert_eq!(self.error(c), "", "recovery of {c}");
+            assert_eq!(self.error(c), None, "recovery of {c}");
         }
         assert_eq!(
             out.codes,
@@ -238,7 +238,7 @@ async fn fault(
     tweak: impl FnOnce(&mut Config),
     mocks: Vec<Mock>,
     (code, n): (&str, usize),
-    error_says: &str,
+    reason: Reason,
 ) -> Outcome {
     let rig = start(&[CAMPAIGN_A], args, tweak).await;
     let out = rig.poll_with(mocks).await;
@@ -246,9 +246,10 @@ async fn fault(
     assert_eq!(out.codes, codes(&[(code, n as f64)]), "{what}");
     assert_eq!(out.requests, n, "{what}: requests the upstream saw");
     let error = rig.error(CAMPAIGN_A);
-    assert!(
-        error.contains(error_says),
-        "{what}: the error {error:?} should say {error_says:?}"
+    assert_eq!(
+        error.as_ref().map(|f| f.reason),
+        Some(reason),
+        "{what}: the failure {error:?}"
     );
     rig.assert_recovers().await;
     out
@@ -266,7 +267,7 @@ async fn unauthorized_is_not_retried() {
         |_| {},
         vec![report(CAMPAIGN_A).respond_with(ResponseTemplate::new(401))],
         ("401", 1),
-        "HTTP 401",
+        Reason::Auth,
     )
     .await;
 }
@@ -311,7 +312,7 @@ async fn persistent_rate_limit_fails_after_max_retries() {
                 .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1")),
         ],
         ("429", 2),
-        "HTTP 429",
+        Reason::RateLimited,
     )
     .await;
     assert!(
@@ -333,7 +334,7 @@ async fn persistent_server_error_is_retried_max_retries_times() {
                 .respond_with(ResponseTemplate::new(500).set_body_string("internal error")),
         ],
         ("500", 4),
-        "HTTP 500",
+        Reason::ServerError,
     )
     .await;
 }
@@ -349,7 +350,7 @@ async fn request_timeout_counts_as_error() {
         |c| c.evolux.timeout = Duration::from_millis(500),
         vec![report(CAMPAIGN_A).respond_with(resp.set_delay(Duration::from_secs(3)))],
         ("error", 2),
-        "timed out",
+        Reason::Timeout,
     )
     .await;
     assert!(
@@ -370,7 +371,7 @@ async fn html_maintenance_page_fails_the_poll() {
                 .respond_with(ResponseTemplate::new(200).set_body_raw(html_page(), "text/html")),
         ],
         ("200", 1),
-        "HTML page",
+        Reason::BadBody,
     )
     .await;
 }
@@ -385,7 +386,7 @@ async fn html_page_labelled_as_json_is_caught_by_the_scanner() {
             ResponseTemplate::new(200).set_body_raw(html_page(), "application/json"),
         )],
         ("200", 1),
-        "HTML or XML page",
+        Reason::BadBody,
     )
     .await;
 }
@@ -403,7 +404,7 @@ async fn truncated_body_fails_the_poll() {
             ),
         ],
         ("200", 1),
-        "truncated",
+        Reason::BadBody,
     )
     .await;
 }
@@ -424,7 +425,7 @@ async fn oversized_body_fails_the_poll() {
                 .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json")),
         ],
         ("200", 1),
-        "larger than --evolux.max-response-size",
+        Reason::TooLarge,
     )
     .await;
 }
@@ -442,7 +443,7 @@ async fn next_link_to_another_host_is_not_followed() {
         // The first page's records must not be counted: the query failed.
         vec![report(CAMPAIGN_A).respond_with(ResponseTemplate::new(200).set_body_json(body))],
         ("200", 1),
-        "another host (evil.example.invalid)",
+        Reason::BadBody,
     )
     .await;
 }
@@ -471,7 +472,7 @@ async fn next_link_looping_back_to_the_first_page_fails_quickly() {
             |_| {},
             mocks,
             ("200", 2),
-            "loop back to page",
+            Reason::BadBody,
         ),
     )
     .await
@@ -549,8 +550,11 @@ async fn one_failing_campaign_does_not_stop_the_others() {
     );
     assert_counts(m, CAMPAIGN_B, after_b, "B still polled");
     assert_eq!(out.codes, codes(&[("500", 2.0), ("200", 1.0)]));
-    assert!(rig.error(CAMPAIGN_A).contains("HTTP 500"));
-    assert_eq!(rig.error(CAMPAIGN_B), "");
+    assert_eq!(
+        rig.error(CAMPAIGN_A).map(|f| f.reason),
+        Some(Reason::ServerError)
+    );
+    assert_eq!(rig.error(CAMPAIGN_B), None);
     rig.assert_recovers().await;
 }
 

@@ -4,11 +4,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use uuid::Uuid;
 
 use super::shard::ShardIndex;
 use super::units::{ByteSize, HumanDuration};
+use crate::telemetry::{LogFormat, LogLevel};
 
 /// Prometheus exporter for Evolux Chat campaigns: polls the campaign-subscribers
 /// report API and serves subscriber counts by campaign, template and state.
@@ -185,30 +186,4 @@ pub struct Cli {
     /// whose UUID hashes to its index [default: 1].
     #[arg(long = "shard.count", env = "EVOLUX_SHARD_COUNT", value_name = "N")]
     pub shard_count: Option<u32>,
-}
-
-/// How verbose the logs are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    /// Errors only.
-    Error,
-    /// Errors and warnings, e.g. a failing campaign.
-    Warn,
-    /// One line per poll plus the above.
-    Info,
-    /// Requests and retries.
-    Debug,
-    /// Everything.
-    Trace,
-}
-
-/// How log lines are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// `key=value` pairs, one line per event.
-    Logfmt,
-    /// One JSON object per line.
-    Json,
 }

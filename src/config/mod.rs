@@ -14,14 +14,17 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset};
 use url::Url;
 use uuid::Uuid;
 
-pub use cli::{Cli, LogFormat, LogLevel};
+pub use cli::Cli;
 pub use shard::Shard;
 
+use crate::evolux::ClientSettings;
 use crate::evolux::fields::ResponseLayout;
+pub use crate::model::{Campaign, Filters};
+use crate::poller::PollSettings;
+use crate::telemetry::{LogConfig, LogFormat, LogLevel};
 use crate::token::TokenSource;
 use units::{ByteSize, HumanDuration};
 
@@ -33,11 +36,11 @@ pub const DEFAULT_PORT: u16 = 10071;
 #[derive(Debug, Clone)]
 pub struct Config {
     /// How to reach the API.
-    pub evolux: EvoluxConfig,
+    pub evolux: ClientSettings,
     /// Campaigns to poll; empty means discovery.
-    pub campaigns: Vec<CampaignConfig>,
+    pub campaigns: Vec<Campaign>,
     /// Polling schedule and limits.
-    pub poll: PollConfig,
+    pub poll: PollSettings,
     /// The exporter's own HTTP server.
     pub web: WebConfig,
     /// Logging.
@@ -52,99 +55,6 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
 }
 
-/// How to reach the API.
-#[derive(Debug, Clone)]
-pub struct EvoluxConfig {
-    /// Base URL; the report path is joined to it. A placeholder in demo mode,
-    /// replaced by the demo server's address when it starts.
-    pub url: Url,
-    /// Where the bearer token comes from.
-    pub token: TokenSource,
-    /// `--evolux.ca-file`, for the summary.
-    pub ca_file: Option<PathBuf>,
-    /// Its certificates, trusted in addition to the built-in roots.
-    pub ca_certificates: Vec<reqwest::Certificate>,
-    /// Longest a request may go without progress (no response head, or too
-    /// few body bytes): not a total.
-    pub timeout: Duration,
-    /// Requests in flight at once.
-    pub max_concurrency: usize,
-    /// Requests started per second, at most.
-    pub max_rps: f64,
-    /// A response body larger than this fails the poll.
-    pub max_response_size: u64,
-    /// Retries after the first attempt of a request.
-    pub max_retries: u32,
-    /// First backoff delay; doubled on each retry, with full jitter. Not a
-    /// flag: tests shorten it.
-    pub retry_base_delay: Duration,
-    /// Longest backoff or `Retry-After` wait honoured; a longer one fails the
-    /// request at once rather than stall the poll.
-    pub retry_max_delay: Duration,
-}
-
-/// One configured campaign.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CampaignConfig {
-    /// The campaign's UUID, sent as `campaigns[]`.
-    pub uuid: Uuid,
-    /// Display name for `evolux_campaign_info`; the records' name otherwise.
-    pub name: Option<String>,
-    /// Count only subscribers inserted this long before the poll.
-    pub window: Option<Duration>,
-    /// Other API filters.
-    pub filters: Filters,
-}
-
-/// The API's filters other than `campaigns[]` and the window.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Filters {
-    /// `state`.
-    pub state: Option<String>,
-    /// `template_uuid`.
-    pub template_uuid: Option<Uuid>,
-    /// `timezone`.
-    pub timezone: Option<String>,
-    /// `conversation_field_key` and `conversation_field_value`, always together.
-    /// The value is personal data: never logged.
-    pub conversation_field: Option<(String, String)>,
-    /// `phone_number`: personal data, never logged.
-    pub phone_number: Option<String>,
-    /// `name`: personal data, never logged.
-    pub name: Option<String>,
-    /// Fixed `start`; excludes a window.
-    pub start: Option<DateTime<FixedOffset>>,
-    /// Fixed `end`; excludes a window.
-    pub end: Option<DateTime<FixedOffset>>,
-}
-
-/// Polling schedule and limits.
-#[derive(Debug, Clone)]
-pub struct PollConfig {
-    /// Time between the starts of two polls.
-    pub interval: Duration,
-    /// Default insertion window for campaigns without their own.
-    pub window: Option<Duration>,
-    /// A failing campaign's counts are removed this long after its last success.
-    pub max_staleness: Duration,
-    /// Cap on `evolux_campaign_subscribers` series.
-    pub max_series: usize,
-    /// The staleness bound: the longest any segment goes without a read.
-    /// Equal to `interval`: every campaign is read whole, every poll.
-    pub max_interval: Duration,
-    /// Wait between verifications of a campaign's segments; `None`: never.
-    pub verify_interval: Option<Duration>,
-    /// Requests (first pages) a poll plans, the newest segments' included:
-    /// 80% of what `evolux.max_rps` allows in an interval. Not a flag;
-    /// tests shrink it.
-    pub budget: usize,
-    /// Reads still running this long after their poll began are cut (the
-    /// bound on a poll, which a steadily streaming body does not hit
-    /// otherwise). Not a flag: the larger of `max_interval` and ten
-    /// `evolux.timeout`s; tests shorten it.
-    pub deadline: Duration,
-}
-
 /// The exporter's own HTTP server.
 #[derive(Debug, Clone)]
 pub struct WebConfig {
@@ -155,15 +65,6 @@ pub struct WebConfig {
     /// `--web.config.file`: TLS and basic auth; checked at load, watched
     /// while serving.
     pub config_file: Option<PathBuf>,
-}
-
-/// Logging.
-#[derive(Debug, Clone, Copy)]
-pub struct LogConfig {
-    /// Least severe level written.
-    pub level: LogLevel,
-    /// Line format.
-    pub format: LogFormat,
 }
 
 /// Why a configuration was rejected. Every variant names the field.
@@ -268,7 +169,7 @@ impl Config {
                 TokenSource::file(path).map_err(|r| invalid("evolux.token-file", r))?
             }
             (None, Some(token)) => TokenSource::literal(token),
-            (None, None) if demo => TokenSource::literal(crate::demo::DEMO_TOKEN.to_string()),
+            (None, None) if demo => TokenSource::literal(crate::token::DEMO_TOKEN.to_string()),
             (None, None) => {
                 return Err(ConfigError::Missing {
                     field: "EVOLUX_TOKEN".into(),
@@ -411,11 +312,11 @@ impl Config {
             ));
         }
 
-        let response = ResponseLayout::from_file(file.response)
+        let response = ResponseLayout::with_overrides(file.response.into_overrides())
             .map_err(|(field, reason)| invalid(format!("response.{field}"), reason))?;
 
         Ok(Config {
-            evolux: EvoluxConfig {
+            evolux: ClientSettings {
                 url,
                 token,
                 ca_file,
@@ -429,7 +330,7 @@ impl Config {
                 retry_max_delay: Duration::from_secs(30),
             },
             campaigns,
-            poll: PollConfig {
+            poll: PollSettings {
                 interval,
                 window,
                 max_staleness,
@@ -453,16 +354,27 @@ impl Config {
     }
 
     /// The campaigns this replica polls: all, or its shard's share.
-    pub fn owned_campaigns(&self) -> impl Iterator<Item = &CampaignConfig> {
+    pub fn owned_campaigns(&self) -> impl Iterator<Item = &Campaign> {
         self.campaigns.iter().filter(|c| self.shard.owns(&c.uuid))
     }
 
     /// The insertion window of a campaign: its own, else `poll.window`.
-    pub fn window_of(&self, campaign: &CampaignConfig) -> Option<Duration> {
+    pub fn window_of(&self, campaign: &Campaign) -> Option<Duration> {
         if campaign.filters.start.is_some() || campaign.filters.end.is_some() {
             return None;
         }
         campaign.window.or(self.poll.window)
+    }
+
+    /// The campaigns this replica polls, each with its insertion window
+    /// resolved (its own, else `poll.window`; none with a fixed start or end).
+    pub fn poll_campaigns(&self) -> Vec<Campaign> {
+        self.owned_campaigns()
+            .map(|c| Campaign {
+                window: self.window_of(c),
+                ..c.clone()
+            })
+            .collect()
     }
 
     /// A human summary for `--config.check`: no token, no personal filter values.
@@ -497,8 +409,8 @@ fn positive(field: &str, d: Duration) -> Result<(), ConfigError> {
 fn merge_campaigns(
     flag_uuids: Vec<Uuid>,
     file_campaigns: Vec<file::FileCampaign>,
-) -> Result<Vec<CampaignConfig>, ConfigError> {
-    let mut out: Vec<CampaignConfig> = Vec::new();
+) -> Result<Vec<Campaign>, ConfigError> {
+    let mut out: Vec<Campaign> = Vec::new();
     for (i, c) in file_campaigns.into_iter().enumerate() {
         let field = |f: &str| format!("campaigns[{i}].{f}");
         if out.iter().any(|o| o.uuid == c.uuid) {
@@ -551,7 +463,7 @@ fn merge_campaigns(
                 ));
             }
         }
-        out.push(CampaignConfig {
+        out.push(Campaign {
             uuid: c.uuid,
             name: c.name,
             window: c.window.map(|w| w.0),
@@ -569,7 +481,7 @@ fn merge_campaigns(
     }
     for uuid in flag_uuids {
         if !out.iter().any(|o| o.uuid == uuid) {
-            out.push(CampaignConfig {
+            out.push(Campaign {
                 uuid,
                 name: None,
                 window: None,

@@ -5,10 +5,12 @@
 pub mod body;
 pub mod client;
 pub mod fields;
+pub mod instruments;
 pub mod json;
 pub mod limiter;
 pub mod query;
 pub mod retry;
 pub mod scanner;
 
-pub use client::{EvoluxClient, FetchError, QueryStats};
+pub use client::{ClientSettings, EvoluxClient, FetchError, QueryStats};
+pub use instruments::ApiMetrics;

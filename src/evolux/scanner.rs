@@ -12,25 +12,14 @@
 
 use memchr::memchr2;
 
-use super::fields::{Pointer, RecordFields, ResponseLayout};
+use super::fields::{Pointer, ResponseLayout};
 use super::json::{Skipper, Stop, decode_escaped, is_scalar_byte, is_ws};
+use crate::model::{RecordFields, RecordSink};
 
 /// Largest single record accepted (a real one is well under 1 KiB).
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 /// Largest key or next link accepted outside the records.
 const MAX_TOKEN_BYTES: usize = 64 << 10;
-
-/// Receives each usable record, with the fields the layout asks for.
-pub trait RecordSink {
-    /// One record.
-    fn record(&mut self, fields: &RecordFields<'_>);
-}
-
-impl<F: FnMut(&RecordFields<'_>)> RecordSink for F {
-    fn record(&mut self, fields: &RecordFields<'_>) {
-        self(fields)
-    }
-}
 
 /// Why a body could not be read as a page of records. Holds no body content
 /// but the offending byte, so no personal data reaches a log.
@@ -638,7 +627,7 @@ fn decode_string(raw: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evolux::fields::Field;
+    use crate::model::Field;
 
     /// Scans `body` fed in chunks of `chunk` bytes; returns the states seen.
     fn scan_chunked(body: &[u8], chunk: usize) -> Result<(Vec<String>, PageEnd), ScanError> {

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::axis::later;
 use super::verify::{self, Mismatch};
 use super::{Axis, Counted, Millis, Policy, Range, duration_millis, millis};
+use crate::model::axis::later;
 use reshape::record;
 
 mod reshape;
@@ -40,8 +40,6 @@ pub struct Segment {
     /// a single change (a late reply deep in history) confirmed by one
     /// unchanged read puts the segment back on that streak.
     pub streak_before: u32,
-    /// Its last good read was cut by the series cap.
-    pub capped: bool,
     /// When it should next be read.
     pub due: SystemTime,
     /// Since when its reads fail; `None` while they succeed.
@@ -59,7 +57,6 @@ impl Segment {
             unchanged: 0,
             changes: 0,
             streak_before: 0,
-            capped: false,
             due,
             failing_since: None,
         }
@@ -162,9 +159,6 @@ pub struct ReadOk {
     pub counted: Counted,
     /// Records it returned, counted or not.
     pub records: u64,
-    /// The series cap left some of its records uncounted: its counts are
-    /// not a query's whole answer, and no verification can rest on them.
-    pub capped: bool,
 }
 
 /// What [`Layout::apply`] found worth saying.
@@ -515,10 +509,9 @@ impl Layout {
             && self
                 .segments
                 .iter()
-                .all(|s| s.read_at == Some(now) && s.failing_since.is_none() && !s.capped);
-        let usable = |r: Option<ReadOk>| r.filter(|r| !r.capped);
+                .all(|s| s.read_at == Some(now) && s.failing_since.is_none());
         let (Some(first), Some(again), Some(whole), true) =
-            (newest_first, usable(newest_again), usable(whole), fresh)
+            (newest_first, newest_again, whole, fresh)
         else {
             self.next_verify = Some(now + policy.max_interval.min(verify_interval));
             return;
