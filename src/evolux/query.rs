@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::model::Campaign;
-use crate::segments::{Axis, AxisStart, Millis, Range};
+use crate::model::{Axis, AxisStart, Millis, Range};
 
 /// The report endpoint, relative to the base URL.
 pub const REPORT_PATH: &str = "api/v1/reports/campaign/subscribers";
