@@ -16,8 +16,7 @@
 //!    ([`model::Reason`]) and the immutable [`model::Snapshot`]. Pure.
 //!    Beside it, with no imports of the crate either: [`token`] (the API
 //!    token, kept out of every log), [`telemetry`] (logfmt or JSON logs),
-//!    [`io`] (the write-stall timeout), [`webconfig`]
-//!    (`--web.config.file`, watched and reloaded).
+//!    [`webconfig`] (`--web.config.file`, watched and reloaded).
 //! 1. [`segments`]: each campaign's insertion-time segments, which reads
 //!    are due, how they split, merge and are verified. Pure.
 //!    [`evolux`]: the API client (query building, limits, retries,
@@ -41,7 +40,6 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod evolux;
-pub mod io;
 pub mod metrics;
 pub mod model;
 pub mod poller;
@@ -57,11 +55,10 @@ mod tests {
     use std::path::Path;
 
     /// Each top-level module's layer (see the crate docs' Layout).
-    const LAYERS: [(&str, u8); 16] = [
+    const LAYERS: [(&str, u8); 15] = [
         ("model", 0),
         ("token", 0),
         ("telemetry", 0),
-        ("io", 0),
         ("webconfig", 0),
         ("segments", 1),
         ("evolux", 1),

@@ -25,7 +25,7 @@ pub struct Cli {
     #[arg(long = "evolux.url", env = "EVOLUX_URL", value_name = "URL")]
     pub evolux_url: Option<String>,
 
-    /// File holding the API token (e.g. a Kubernetes secret mount); re-read when it changes.
+    /// File holding the API token (e.g. a Kubernetes secret mount); read again at every poll, so a rotated secret needs no restart.
     #[arg(
         long = "evolux.token-file",
         env = "EVOLUX_TOKEN_FILE",
@@ -157,12 +157,20 @@ pub struct Cli {
     pub web_listen_address: Option<String>,
 
     /// Path under which to expose metrics [default: /metrics].
-    #[arg(long = "web.telemetry-path", value_name = "PATH")]
+    #[arg(
+        long = "web.telemetry-path",
+        env = "EVOLUX_WEB_TELEMETRY_PATH",
+        value_name = "PATH"
+    )]
     pub web_telemetry_path: Option<String>,
 
     /// TLS and basic auth for the endpoints, in the exporter-toolkit web-config
     /// format; re-read when it or its certificates change.
-    #[arg(long = "web.config.file", value_name = "PATH")]
+    #[arg(
+        long = "web.config.file",
+        env = "EVOLUX_WEB_CONFIG_FILE",
+        value_name = "PATH"
+    )]
     pub web_config_file: Option<PathBuf>,
 
     /// Log level: error, warn, info, debug or trace [default: info].

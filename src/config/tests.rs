@@ -303,3 +303,81 @@ fn segments_settings_default_validate_and_show_in_the_summary() {
         "{e}"
     );
 }
+
+/// The README's configuration table rows: (flag cell, env cell, file key
+/// cell, default cell).
+fn readme_rows() -> Vec<[String; 4]> {
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("\n## Configuration\n")
+        .nth(1)
+        .expect("a Configuration section");
+    section
+        .lines()
+        .skip_while(|l| !l.starts_with("| flag |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<String> = l.split('|').map(|c| c.trim().to_string()).collect();
+            [
+                cells[1].clone(),
+                cells[2].clone(),
+                cells[3].clone(),
+                cells[4].clone(),
+            ]
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_configuration_table_equals_the_flag_definitions() {
+    use clap::CommandFactory;
+    let rows = readme_rows();
+    let command = Cli::command();
+    let flags: Vec<_> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(|l| (l, a)))
+        .filter(|(l, _)| !["help", "version"].contains(l))
+        .collect();
+    for (long, arg) in &flags {
+        let flag = format!("`--{long}`");
+        let row = rows
+            .iter()
+            .find(|r| r[0].split_whitespace().next() == Some(flag.as_str()))
+            .unwrap_or_else(|| panic!("README has no row for {flag}"));
+        let env = arg.get_env().map(|e| e.to_string_lossy().to_string());
+        match &env {
+            Some(env) => assert!(
+                row[1].contains(&format!("`{env}`")),
+                "{flag}: README says env {:?}, the flag reads {env}",
+                row[1]
+            ),
+            None => assert!(row[1].is_empty(), "{flag}: README names env {:?}", row[1]),
+        }
+        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+        if let Some(default) = help
+            .split("[default: ")
+            .nth(1)
+            .and_then(|d| d.split([']', ',', ' ']).next())
+        {
+            assert!(
+                row[3].contains(default),
+                "{flag}: --help says default {default}, README {:?}",
+                row[3]
+            );
+        }
+    }
+    for row in rows.iter().filter(|r| r[0].starts_with("`--")) {
+        let long = row[0]
+            .trim_start_matches("`--")
+            .split('`')
+            .next()
+            .unwrap_or_default();
+        assert!(
+            flags.iter().any(|(l, _)| *l == long),
+            "README row {:?} names no flag",
+            row[0]
+        );
+    }
+    assert!(flags.len() >= 20, "{}", flags.len());
+}
