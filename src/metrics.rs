@@ -406,4 +406,14 @@ mod tests {
             .unwrap();
         assert_eq!(out, e.plain);
     }
+
+    #[test]
+    fn a_build_from_a_git_checkout_knows_its_revision() {
+        let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".git");
+        let revision = option_env!("EVOLUX_GIT_REVISION");
+        if checkout.exists() {
+            let r = revision.expect("build.rs sets the revision from git");
+            assert!(r.len() >= 7 && r.chars().all(|c| c.is_ascii_hexdigit()), "{r}");
+        }
+    }
 }
