@@ -381,3 +381,22 @@ fn the_readme_configuration_table_equals_the_flag_definitions() {
     }
     assert!(flags.len() >= 20, "{}", flags.len());
 }
+
+#[test]
+fn the_readme_config_file_example_loads_as_it_stands() {
+    let readme = include_str!("../../README.md");
+    let example = readme
+        .split("### The config file\n\n```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("the README's config file example");
+    let file = file::parse(example).expect("the example parses");
+    let config = Config::merge(Cli::default(), file, Some("t0ken".into()))
+        .expect("the example is valid with EVOLUX_TOKEN set");
+    assert_eq!(config.campaigns.len(), 2);
+    assert!(
+        config.campaigns.iter().all(|c| c.filters.state.is_none()),
+        "a state filter in the example would make that campaign's error ratio meaningless"
+    );
+    assert_eq!(config.evolux.token.describe(), TokenSource::literal("x".into()).describe());
+}
