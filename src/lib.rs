@@ -108,7 +108,11 @@ mod tests {
     fn layers_import_one_way() {
         let layer: BTreeMap<&str, u8> = LAYERS.into_iter().collect();
         let mut found = BTreeMap::new();
-        visit(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), None, &mut found);
+        visit(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            None,
+            &mut found,
+        );
         let mut wrong = Vec::new();
         for (module, names) in &found {
             let own = *layer

@@ -413,7 +413,10 @@ mod tests {
         let revision = option_env!("EVOLUX_GIT_REVISION");
         if checkout.exists() {
             let r = revision.expect("build.rs sets the revision from git");
-            assert!(r.len() >= 7 && r.chars().all(|c| c.is_ascii_hexdigit()), "{r}");
+            assert!(
+                r.len() >= 7 && r.chars().all(|c| c.is_ascii_hexdigit()),
+                "{r}"
+            );
         }
     }
 }

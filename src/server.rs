@@ -364,4 +364,3 @@ mod tests {
         assert!(head_size(&big) > MAX_REQUEST_HEAD_BYTES);
     }
 }
-

@@ -637,6 +637,16 @@ impl fmt::Display for Summary<'_> {
             )?;
         } else {
             writeln!(f, "  campaigns:          {}", c.campaigns.len())?;
+            if c.shard.count > 1 {
+                writeln!(
+                    f,
+                    "  shard:              index {} of {} (0-based): polls {} of the {} campaigns; the others below are other replicas'",
+                    c.shard.index,
+                    c.shard.count,
+                    c.owned_campaigns().count(),
+                    c.campaigns.len()
+                )?;
+            }
             for camp in c.owned_campaigns() {
                 let mut extra = Vec::new();
                 if let Some(name) = &camp.name {
@@ -675,6 +685,10 @@ impl fmt::Display for Summary<'_> {
                 } else {
                     writeln!(f, "    - {} ({})", camp.uuid, extra.join(", "))?;
                 }
+            }
+            for camp in c.campaigns.iter().filter(|x| !c.shard.owns(&x.uuid)) {
+                let other = shard::shard_of(&camp.uuid, c.shard.count);
+                writeln!(f, "    - {} (shard {other}'s, not polled here)", camp.uuid)?;
             }
         }
         Ok(())

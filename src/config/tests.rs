@@ -398,5 +398,37 @@ fn the_readme_config_file_example_loads_as_it_stands() {
         config.campaigns.iter().all(|c| c.filters.state.is_none()),
         "a state filter in the example would make that campaign's error ratio meaningless"
     );
-    assert_eq!(config.evolux.token.describe(), TokenSource::literal("x".into()).describe());
+    assert_eq!(
+        config.evolux.token.describe(),
+        TokenSource::literal("x".into()).describe()
+    );
+}
+
+#[test]
+fn the_summary_under_sharding_names_the_shard_and_the_other_replicas_campaigns() {
+    let uuids = [
+        "f45d98dc-ac5e-48f2-9c01-ebe18f86d28b",
+        "0c7e3f5a-9b2d-4d6e-8a1f-5c4b3a2e1d54",
+        "2d8f1c36-5a0b-4e8e-9f3d-7b6a5c4d3e2f",
+        "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d",
+    ];
+    let mut args = vec!["--shard.index=1", "--shard.count=2"];
+    let flags: Vec<String> = uuids.iter().map(|u| format!("--campaign={u}")).collect();
+    args.extend(flags.iter().map(String::as_str));
+    let c = merge(&args, "evolux:\n  url: https://x.example\n").unwrap();
+    let summary = c.summary();
+    assert!(
+        summary.contains("shard:              index 1 of 2"),
+        "{summary}"
+    );
+    let owned = c.owned_campaigns().count();
+    assert!(
+        summary.contains(&format!("polls {owned} of the 4 campaigns")),
+        "{summary}"
+    );
+    let others = summary.matches("'s, not polled here)").count();
+    assert_eq!(owned + others, 4, "{summary}");
+    for u in uuids {
+        assert!(summary.contains(u), "{u} missing from\n{summary}");
+    }
 }
