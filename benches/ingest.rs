@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::routing::get;
 use bytes::Bytes;
-use clap::Parser;
 use evolux_exporter::config::{Cli, Config};
 use evolux_exporter::evolux::EvoluxClient;
 use evolux_exporter::evolux::fields::ResponseLayout;

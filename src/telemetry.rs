@@ -49,6 +49,22 @@ pub enum LogFormat {
     Json,
 }
 
+impl std::str::FromStr for LogLevel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        <Self as ValueEnum>::from_str(s, true)
+    }
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        <Self as ValueEnum>::from_str(s, true)
+    }
+}
+
 fn level_filter(level: LogLevel) -> tracing::level_filters::LevelFilter {
     use tracing::level_filters::LevelFilter;
     match level {

@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::body::Body;
 use axum::routing::get;
 use bytes::Bytes;
-use clap::Parser;
 use evolux_exporter::config::{Cli, Config};
 use evolux_exporter::evolux::EvoluxClient;
 use evolux_exporter::metrics::SelfMetrics;

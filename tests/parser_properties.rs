@@ -28,7 +28,6 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use bytes::Bytes;
-use clap::Parser;
 use evolux_exporter::config::{Cli, Config};
 use evolux_exporter::evolux::EvoluxClient;
 use evolux_exporter::evolux::fields::ResponseLayout;

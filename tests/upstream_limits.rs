@@ -20,7 +20,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use bytes::Bytes;
-use clap::Parser;
 use evolux_exporter::app::App;
 use evolux_exporter::config::{Cli, Config};
 use serde_json::json;

@@ -1,5 +1,8 @@
+use super::resources::parse_listen_address;
 use super::*;
-use clap::Parser;
+use crate::config::units::{ByteSize, HumanDuration};
+use crate::telemetry::{LogFormat, LogLevel};
+use crate::token::TokenSource;
 
 fn cli(args: &[&str]) -> Cli {
     let mut argv = vec!["evolux-exporter"];
@@ -330,56 +333,93 @@ fn readme_rows() -> Vec<[String; 4]> {
 }
 
 #[test]
-fn the_readme_configuration_table_equals_the_flag_definitions() {
-    use clap::CommandFactory;
+fn the_readme_configuration_table_equals_the_settings() {
+    use super::settings::{Preset, SETTINGS};
     let rows = readme_rows();
-    let command = Cli::command();
-    let flags: Vec<_> = command
-        .get_arguments()
-        .filter_map(|a| a.get_long().map(|l| (l, a)))
-        .filter(|(l, _)| !["help", "version"].contains(l))
-        .collect();
-    for (long, arg) in &flags {
-        let flag = format!("`--{long}`");
+    for s in SETTINGS {
+        let flag = format!("`--{}`", s.flag);
         let row = rows
             .iter()
             .find(|r| r[0].split_whitespace().next() == Some(flag.as_str()))
             .unwrap_or_else(|| panic!("README has no row for {flag}"));
-        let env = arg.get_env().map(|e| e.to_string_lossy().to_string());
-        match &env {
-            Some(env) => assert!(
-                row[1].contains(&format!("`{env}`")),
-                "{flag}: README says env {:?}, the flag reads {env}",
-                row[1]
-            ),
-            None => assert!(row[1].is_empty(), "{flag}: README names env {:?}", row[1]),
-        }
-        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-        if let Some(default) = help
-            .split("[default: ")
-            .nth(1)
-            .and_then(|d| d.split([']', ',', ' ']).next())
-        {
-            assert!(
-                row[3].contains(default),
-                "{flag}: --help says default {default}, README {:?}",
-                row[3]
-            );
+        assert!(
+            row[1].split_whitespace().next() == Some(format!("`{}`", s.env).as_str()),
+            "{flag}: README env {:?}, the setting's {}",
+            row[1],
+            s.env
+        );
+        let key = if s.key.is_empty() {
+            String::new()
+        } else {
+            format!("`{}`", s.key)
+        };
+        assert_eq!(row[2], key, "{flag}: file key");
+        match s.default {
+            Preset::Value(v) => assert_eq!(row[3], format!("`{v}`"), "{flag}: default"),
+            Preset::Described(text) => assert_eq!(row[3], text, "{flag}: default"),
+            Preset::Absent => assert_eq!(row[3], "", "{flag}: default"),
         }
     }
+    let actions = ["`--config.check`", "`--demo`"];
     for row in rows.iter().filter(|r| r[0].starts_with("`--")) {
-        let long = row[0]
-            .trim_start_matches("`--")
-            .split('`')
-            .next()
-            .unwrap_or_default();
+        let flag = row[0].split_whitespace().next().unwrap_or_default();
         assert!(
-            flags.iter().any(|(l, _)| *l == long),
-            "README row {:?} names no flag",
+            actions.contains(&flag) || SETTINGS.iter().any(|s| format!("`--{}`", s.flag) == flag),
+            "README row {:?} is no setting",
             row[0]
         );
     }
-    assert!(flags.len() >= 20, "{}", flags.len());
+}
+
+#[test]
+fn every_default_value_parses_as_its_setting() {
+    use super::settings::{Preset, SETTINGS};
+    // What validation gets from each default: the same types as the flags.
+    for s in SETTINGS {
+        let Preset::Value(v) = s.default else {
+            continue;
+        };
+        let parsed = match s.value_name {
+            "DURATION" => v.parse::<HumanDuration>().is_ok(),
+            "SIZE" => v.parse::<ByteSize>().is_ok(),
+            "N" => v.parse::<u32>().is_ok() && v.parse::<usize>().is_ok(),
+            "RATE" => v.parse::<f64>().is_ok(),
+            "LEVEL" => v.parse::<LogLevel>().is_ok(),
+            "FORMAT" => v.parse::<LogFormat>().is_ok(),
+            "ADDR" | "PATH" => !v.is_empty(),
+            other => panic!("{}: no check for value {other}", s.flag),
+        };
+        assert!(parsed, "{}: default {v:?} does not parse", s.flag);
+    }
+    // And the defaults are the ones validation uses.
+    let c = merge(&[URL], "").unwrap();
+    assert_eq!(c.evolux.timeout, Duration::from_secs(30));
+    assert_eq!(c.poll.max_series, 10_000);
+    assert_eq!(c.web.telemetry_path, "/metrics");
+    assert_eq!(c.web.listen_address.port(), 10071);
+}
+
+#[test]
+fn every_file_key_of_the_settings_is_a_key_of_the_file() {
+    use super::settings::{Preset, SETTINGS};
+    for s in SETTINGS.iter().filter(|s| !s.key.is_empty()) {
+        let value = match (s.default, s.value_name) {
+            (Preset::Value(v), "N" | "RATE") => v.to_string(),
+            (Preset::Value(v), _) => format!("{v:?}"),
+            (_, "URL") => "https://x.example".into(),
+            (_, "PATH") => "/nonexistent".into(),
+            (_, "DURATION") => "1m".into(),
+            (_, "UUID") => "f45d98dc-ac5e-48f2-9c01-ebe18f86d28b".into(),
+            (_, other) => panic!("{}: no sample for {other}", s.flag),
+        };
+        let yaml = match s.key.split_once('.') {
+            Some(("campaigns[]", field)) => format!("campaigns:\n  - {field}: {value}\n"),
+            Some((section, field)) => format!("{section}:\n  {field}: {value}\n"),
+            None => panic!("{}: key {} has no section", s.flag, s.key),
+        };
+        file::parse(&yaml).unwrap_or_else(|e| panic!("{}: {yaml:?} refused: {e}", s.key));
+    }
+    assert!(file::parse("poll:\n  intervall: 1m\n").is_err());
 }
 
 #[test]
