@@ -20,10 +20,10 @@ use super::instruments::ApiMetrics;
 use super::limiter::Limiter;
 use super::query::REPORT_PATH;
 use super::retry::{backoff, is_retryable, parse_retry_after};
-use super::scanner::ScanError;
+use super::error::FetchError;
 use crate::model::RecordSink;
-use crate::model::{Failure, Reason};
-use crate::token::{TokenError, TokenSource};
+use crate::model::Reason;
+use crate::token::TokenSource;
 
 /// Most pages followed in one query; a next link chain longer than this is
 /// taken for a server that paginates forever.
@@ -33,78 +33,6 @@ pub const MAX_PAGES: usize = 10_000;
 /// this many within `--evolux.timeout`, or end, or it is cut. A trickle
 /// slower than that is a stall; a large body streaming steadily is not.
 pub const PROGRESS_BYTES: u64 = 16 * 1024;
-
-/// Why a query failed. Messages hold no token, no query string (filters may
-/// be personal data) and no body content.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    /// No usable token.
-    #[error(transparent)]
-    Token(#[from] TokenError),
-    /// The server answered with an error status (after any retries).
-    #[error("HTTP {status}{hint}")]
-    Status {
-        /// The status.
-        status: StatusCode,
-        /// What it likely means.
-        hint: &'static str,
-    },
-    /// `Retry-After` asked for a longer wait than the exporter allows.
-    #[error("HTTP {status} with Retry-After {wait:?}, longer than the {max:?} the exporter waits")]
-    RetryAfterTooLong {
-        /// The status.
-        status: StatusCode,
-        /// What the server asked for.
-        wait: Duration,
-        /// The exporter's limit.
-        max: Duration,
-    },
-    /// No response: connection refused, DNS, TLS, timeout.
-    #[error("request failed: {message}")]
-    Transport {
-        /// `Timeout`, `Connection` or `Tls`.
-        kind: Reason,
-        /// What happened, without the URL.
-        message: String,
-    },
-    /// The body broke off, stalled or is not valid gzip.
-    #[error("reading the body failed after {bytes} bytes: {message}")]
-    Body {
-        /// Bytes read before the failure.
-        bytes: u64,
-        /// `Timeout` for a stall, `BadBody` for a body cut short or broken.
-        kind: Reason,
-        /// Why.
-        message: String,
-    },
-    /// The body passed `--evolux.max-response-size`, on the wire or decoded.
-    #[error("response larger than --evolux.max-response-size ({limit} bytes)")]
-    TooLarge {
-        /// The limit.
-        limit: u64,
-    },
-    /// The server sent a coding other than the gzip the client asked for.
-    #[error("the server sent a body in an {0}")]
-    Encoding(String),
-    /// An HTML page instead of JSON (a maintenance page, a login page).
-    #[error("the server sent an HTML page (Content-Type {0}), not JSON")]
-    Html(String),
-    /// The body is not a page of records.
-    #[error("bad response body: {0}")]
-    Scan(#[from] ScanError),
-    /// A next link to another host: the token is not sent there.
-    #[error("a next link points to another host ({0}); not following it with the token")]
-    ForeignNext(String),
-    /// A next link that cannot be resolved.
-    #[error("a next link is not a valid URL")]
-    BadNext,
-    /// A next link back to a page already read.
-    #[error("the next links loop back to page {0} of this query")]
-    PageLoop(usize),
-    /// Too many pages.
-    #[error("more than {MAX_PAGES} pages")]
-    TooManyPages,
-}
 
 /// What a query did, for the poll's log line.
 #[derive(Debug, Default, Clone, Copy)]
@@ -509,28 +437,3 @@ fn is_tls(e: &reqwest::Error) -> bool {
     false
 }
 
-impl FetchError {
-    /// The kind of this failure, for `evolux_campaign_poll_errors_total`.
-    pub fn reason(&self) -> Reason {
-        match self {
-            FetchError::Token(_) => Reason::Auth,
-            FetchError::Status { status, .. } | FetchError::RetryAfterTooLong { status, .. } => {
-                Reason::of_status(status.as_u16())
-            }
-            FetchError::Transport { kind, .. } | FetchError::Body { kind, .. } => *kind,
-            FetchError::TooLarge { .. } => Reason::TooLarge,
-            FetchError::Encoding(_)
-            | FetchError::Html(_)
-            | FetchError::Scan(_)
-            | FetchError::ForeignNext(_)
-            | FetchError::BadNext
-            | FetchError::PageLoop(_)
-            | FetchError::TooManyPages => Reason::BadBody,
-        }
-    }
-
-    /// As a [`Failure`]: the kind and the message.
-    pub fn into_failure(self) -> Failure {
-        Failure::new(self.reason(), self.to_string())
-    }
-}

@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod client;
+pub mod error;
 pub mod fields;
 pub mod instruments;
 pub mod json;
@@ -12,5 +13,6 @@ pub mod query;
 pub mod retry;
 pub mod scanner;
 
-pub use client::{ClientSettings, EvoluxClient, FetchError, QueryStats};
+pub use client::{ClientSettings, EvoluxClient, QueryStats};
+pub use error::FetchError;
 pub use instruments::ApiMetrics;
