@@ -15,14 +15,14 @@ use tracing::debug;
 use url::Url;
 
 use super::body::{BodyDecoder, BodyError, Encoding};
+use super::error::FetchError;
 use super::fields::ResponseLayout;
 use super::instruments::ApiMetrics;
 use super::limiter::Limiter;
 use super::query::REPORT_PATH;
 use super::retry::{backoff, is_retryable, parse_retry_after};
-use super::error::FetchError;
-use crate::model::RecordSink;
 use crate::model::Reason;
+use crate::model::RecordSink;
 use crate::token::TokenSource;
 
 /// Most pages followed in one query; a next link chain longer than this is
@@ -436,4 +436,3 @@ fn is_tls(e: &reqwest::Error) -> bool {
     }
     false
 }
-
