@@ -176,6 +176,55 @@ fn unix_seconds(t: SystemTime) -> f64 {
 
 /// The families that describe the API's data. Pure.
 pub fn snapshot_families(s: &Snapshot) -> Vec<MetricFamily> {
+    let [info, up, last, duration, segments, refreshed] = campaign_families(s);
+    let mut templates = family(
+        "evolux_template_info",
+        "Template names, where known (records); always 1.",
+        MetricType::GAUGE,
+    );
+    for (template, name) in &s.template_names {
+        templates.mut_metric().push(gauge(
+            &[("template", template), ("template_name", name)],
+            1.0,
+        ));
+    }
+    let mut evolux_up = family(
+        "evolux_up",
+        "1 when the last poll of every campaign succeeded, else 0.",
+        MetricType::GAUGE,
+    );
+    if let Some(ok) = s.up {
+        evolux_up
+            .mut_metric()
+            .push(gauge(&[], f64::from(u8::from(ok))));
+    }
+    let mut dropped = family(
+        "evolux_series_dropped",
+        "evolux_campaign_subscribers series left out of the last poll's snapshot by poll.max_series.",
+        MetricType::GAUGE,
+    );
+    dropped
+        .mut_metric()
+        .push(gauge(&[], s.series_dropped as f64));
+    [
+        subscriber_family(s),
+        info,
+        templates,
+        evolux_up,
+        up,
+        last,
+        duration,
+        segments,
+        refreshed,
+        dropped,
+    ]
+    .into_iter()
+    .filter(|f| !f.get_metric().is_empty())
+    .collect()
+}
+
+/// `evolux_campaign_subscribers`: every count of the snapshot.
+fn subscriber_family(s: &Snapshot) -> MetricFamily {
     let mut subscribers = family(
         "evolux_campaign_subscribers",
         &format!(
@@ -183,6 +232,31 @@ pub fn snapshot_families(s: &Snapshot) -> Vec<MetricFamily> {
         ),
         MetricType::GAUGE,
     );
+    let mut subs = Vec::new();
+    for (campaign, status) in &s.campaigns {
+        let Some(counts) = &status.counts else {
+            continue;
+        };
+        for (template, states) in &counts.templates {
+            for (state, n) in states.iter() {
+                subs.push(gauge(
+                    &[
+                        ("campaign", campaign),
+                        ("template", template),
+                        ("state", state),
+                    ],
+                    n as f64,
+                ));
+            }
+        }
+    }
+    subscribers.set_metric(subs);
+    subscribers
+}
+
+/// The per-campaign families besides the counts: info, up, last success,
+/// poll duration, segments, refreshed.
+fn campaign_families(s: &Snapshot) -> [MetricFamily; 6] {
     let mut info = family(
         "evolux_campaign_info",
         "Campaign names, where known (config or records); always 1.",
@@ -213,98 +287,32 @@ pub fn snapshot_families(s: &Snapshot) -> Vec<MetricFamily> {
         "Unix time by which every segment of the campaign had last been read: time() minus it is the campaign's worst staleness.",
         MetricType::GAUGE,
     );
-    let mut subs = Vec::new();
     for (campaign, status) in &s.campaigns {
+        let label = [("campaign", campaign.as_str())];
         if let Some(name) = &status.name {
             info.mut_metric().push(gauge(
                 &[("campaign", campaign), ("campaign_name", name)],
                 1.0,
             ));
         }
-        up.mut_metric().push(gauge(
-            &[("campaign", campaign)],
-            f64::from(u8::from(status.up)),
-        ));
+        up.mut_metric()
+            .push(gauge(&label, f64::from(u8::from(status.up))));
         if let Some(t) = status.last_success {
-            last.mut_metric()
-                .push(gauge(&[("campaign", campaign)], unix_seconds(t)));
+            last.mut_metric().push(gauge(&label, unix_seconds(t)));
         }
         if let Some(d) = status.poll_duration {
-            duration
-                .mut_metric()
-                .push(gauge(&[("campaign", campaign)], d.as_secs_f64()));
+            duration.mut_metric().push(gauge(&label, d.as_secs_f64()));
         }
         if status.segments > 0 {
             segments
                 .mut_metric()
-                .push(gauge(&[("campaign", campaign)], status.segments as f64));
+                .push(gauge(&label, status.segments as f64));
         }
         if let Some(t) = status.refreshed {
-            refreshed
-                .mut_metric()
-                .push(gauge(&[("campaign", campaign)], unix_seconds(t)));
-        }
-        let Some(counts) = &status.counts else {
-            continue;
-        };
-        for (template, states) in &counts.templates {
-            for (state, n) in states.iter() {
-                subs.push(gauge(
-                    &[
-                        ("campaign", campaign),
-                        ("template", template),
-                        ("state", state),
-                    ],
-                    n as f64,
-                ));
-            }
+            refreshed.mut_metric().push(gauge(&label, unix_seconds(t)));
         }
     }
-    subscribers.set_metric(subs);
-    let mut templates = family(
-        "evolux_template_info",
-        "Template names, where known (records); always 1.",
-        MetricType::GAUGE,
-    );
-    for (template, name) in &s.template_names {
-        templates.mut_metric().push(gauge(
-            &[("template", template), ("template_name", name)],
-            1.0,
-        ));
-    }
-    let mut evolux_up = family(
-        "evolux_up",
-        "1 when the last poll of every campaign succeeded, else 0.",
-        MetricType::GAUGE,
-    );
-    if let Some(ok) = s.up {
-        evolux_up
-            .mut_metric()
-            .push(gauge(&[], f64::from(u8::from(ok))));
-    }
-    let mut dropped_family = family(
-        "evolux_series_dropped",
-        "evolux_campaign_subscribers series left out of the last poll's snapshot by poll.max_series.",
-        MetricType::GAUGE,
-    );
-    dropped_family
-        .mut_metric()
-        .push(gauge(&[], s.series_dropped as f64));
-    [
-        subscribers,
-        info,
-        templates,
-        evolux_up,
-        up,
-        last,
-        duration,
-        segments,
-        refreshed,
-        dropped_family,
-    ]
-    .into_iter()
-    .filter(|f| !f.get_metric().is_empty())
-    .collect()
+    [info, up, last, duration, segments, refreshed]
 }
 
 #[cfg(test)]

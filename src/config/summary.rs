@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::units::{ByteSize, HumanDuration};
-use super::{Config, shard};
+use super::{Campaign, Config, shard};
 
 /// Display of a config for `--config.check`.
 pub(crate) struct Summary<'a>(pub(crate) &'a Config);
@@ -103,38 +103,7 @@ impl fmt::Display for Summary<'_> {
                 )?;
             }
             for camp in c.owned_campaigns() {
-                let mut extra = Vec::new();
-                if let Some(name) = &camp.name {
-                    extra.push(format!("name {name:?}"));
-                }
-                if let Some(w) = c.window_of(camp) {
-                    extra.push(format!("window {}", HumanDuration(w)));
-                }
-                let fl = &camp.filters;
-                if let Some(s) = &fl.state {
-                    extra.push(format!("state={s}"));
-                }
-                if let Some(t) = &fl.template_uuid {
-                    extra.push(format!("template_uuid={t}"));
-                }
-                if let Some(tz) = &fl.timezone {
-                    extra.push(format!("timezone={tz}"));
-                }
-                if let Some((k, _)) = &fl.conversation_field {
-                    extra.push(format!("conversation_field_key={k} (value hidden)"));
-                }
-                if fl.phone_number.is_some() {
-                    extra.push("phone_number (hidden)".into());
-                }
-                if fl.name.is_some() {
-                    extra.push("name (hidden)".into());
-                }
-                if let Some(s) = &fl.start {
-                    extra.push(format!("start={}", s.to_rfc3339()));
-                }
-                if let Some(e) = &fl.end {
-                    extra.push(format!("end={}", e.to_rfc3339()));
-                }
+                let extra = campaign_details(c, camp);
                 if extra.is_empty() {
                     writeln!(f, "    - {}", camp.uuid)?;
                 } else {
@@ -148,4 +117,42 @@ impl fmt::Display for Summary<'_> {
         }
         Ok(())
     }
+}
+
+/// What the summary says of one campaign besides its UUID: no personal
+/// filter value.
+fn campaign_details(c: &Config, camp: &Campaign) -> Vec<String> {
+    let mut extra = Vec::new();
+    if let Some(name) = &camp.name {
+        extra.push(format!("name {name:?}"));
+    }
+    if let Some(w) = c.window_of(camp) {
+        extra.push(format!("window {}", HumanDuration(w)));
+    }
+    let fl = &camp.filters;
+    if let Some(s) = &fl.state {
+        extra.push(format!("state={s}"));
+    }
+    if let Some(t) = &fl.template_uuid {
+        extra.push(format!("template_uuid={t}"));
+    }
+    if let Some(tz) = &fl.timezone {
+        extra.push(format!("timezone={tz}"));
+    }
+    if let Some((k, _)) = &fl.conversation_field {
+        extra.push(format!("conversation_field_key={k} (value hidden)"));
+    }
+    if fl.phone_number.is_some() {
+        extra.push("phone_number (hidden)".into());
+    }
+    if fl.name.is_some() {
+        extra.push("name (hidden)".into());
+    }
+    if let Some(s) = &fl.start {
+        extra.push(format!("start={}", s.to_rfc3339()));
+    }
+    if let Some(e) = &fl.end {
+        extra.push(format!("end={}", e.to_rfc3339()));
+    }
+    extra
 }
