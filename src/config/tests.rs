@@ -300,11 +300,21 @@ fn segments_settings_default_validate_and_show_in_the_summary() {
         "{e}"
     );
     // 0 is a duration (as in Prometheus), refused with a reason where it makes no sense.
-    let e = err(&[URL, "--poll.interval=0"], "");
-    assert!(
-        e.starts_with("poll.interval: must be longer than 0s"),
-        "{e}"
-    );
+    // Per setting: accepted where 0 means something, refused with why
+    // where it does not.
+    for (flag, field) in [
+        ("--poll.interval=0", "poll.interval"),
+        ("--evolux.timeout=0", "evolux.timeout"),
+        ("--poll.window=0", "poll.window"),
+        ("--poll.max-staleness=0", "poll.max-staleness"),
+        ("--poll.max-interval=0", "poll.max-interval"),
+    ] {
+        let e = err(&[URL, flag], "");
+        assert!(e.starts_with(&format!("{field}: ")), "{e}");
+        assert!(e.contains("0s"), "{flag}: {e}");
+        assert!(e.len() > field.len() + 30, "{flag}: no reason in {e}");
+    }
+    assert!(merge(&[URL, "--poll.verify-interval=0"], "").is_ok());
 }
 
 /// The README's configuration table rows: (flag cell, env cell, file key

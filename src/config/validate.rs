@@ -323,9 +323,17 @@ fn at_least_interval(
     Ok(d)
 }
 
+/// A duration that must not be 0, and why 0 means nothing for `field`.
 fn positive(field: &str, d: Duration) -> Result<Duration, ConfigError> {
     if d.is_zero() {
-        return Err(invalid(field, "must be longer than 0s"));
+        let why = if field == s::EVOLUX_TIMEOUT.flag {
+            "no request can answer in no time"
+        } else if field == s::POLL_INTERVAL.flag {
+            "polls back to back would hammer the API; give the time between two polls"
+        } else {
+            "a window of 0 counts nobody; leave it out to count all time"
+        };
+        return Err(invalid(field, format!("must be longer than 0s: {why}")));
     }
     Ok(d)
 }
