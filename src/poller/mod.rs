@@ -328,9 +328,7 @@ impl Poller {
                 QueryStats::default(),
             ),
         };
-        if let Ok(stats) = result.as_ref().map(|_| stats)
-            && stats.invalid > 0
-        {
+        if result.is_ok() && stats.invalid > 0 {
             warn!(
                 campaign = t.label(),
                 invalid = stats.invalid,
