@@ -50,7 +50,7 @@ impl PollMetrics {
         let errors = IntCounterVec::new(
             Opts::new(
                 "evolux_campaign_poll_errors_total",
-                "Failed polls of the campaign, by reason (a poll whose reads failed for two reasons counts under both): auth, forbidden, not_found, rate_limited, server_error, http_other, timeout, connection, tls, bad_body, too_large, deadline. In discovery, campaign=\"\".",
+                "Failed reads of the campaign's polls, by reason: auth, forbidden, not_found, rate_limited, server_error, http_other, timeout, connection, tls, bad_body, too_large, deadline. In discovery, campaign=\"\".",
             ),
             &["campaign", "reason"],
         )?;
@@ -64,7 +64,7 @@ impl PollMetrics {
         self.mismatches.with_label_values(&[campaign]).inc();
     }
 
-    /// Counts a failed poll of `campaign` (empty in discovery) under `reason`.
+    /// Counts a failed read of `campaign` (empty in discovery) under `reason`.
     pub fn poll_error(&self, campaign: &str, reason: Reason) {
         self.errors
             .with_label_values(&[campaign, reason.metric_label()])

@@ -205,21 +205,16 @@ impl Poller {
         report.bytes += run.stats.bytes;
         report.pages += run.stats.pages;
         let mut failed_reads = 0;
-        let mut reasons = std::collections::BTreeSet::new();
         for a in &run.answers {
             match &a.result {
                 Ok(tally) => report.records += tally.records,
                 Err(failure) => {
                     failed_reads += 1;
-                    reasons.insert(failure.reason);
+                    self.self_metrics
+                        .poll
+                        .poll_error(t.campaign_label(), failure.reason);
                 }
             }
-        }
-        // One failed poll counts once under each reason its reads failed for.
-        for reason in reasons {
-            self.self_metrics
-                .poll
-                .poll_error(t.campaign_label(), reason);
         }
         report.failed_reads += failed_reads;
         report.failed += usize::from(failed_reads > 0);
