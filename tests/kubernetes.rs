@@ -1020,9 +1020,11 @@ fn config_check(rendering: &Rendering, workload: &Value, pod_name: &str, ordinal
         .and_then(|s| s.strip_suffix(')'))
         .unwrap_or_else(|| panic!("{ctx}: {listen_line:?}"))
         .to_string();
+    // Another replica's campaigns are listed too, marked "not polled here".
     let owned = text
         .lines()
         .filter_map(|l| l.strip_prefix("    - "))
+        .filter(|l| !l.ends_with("not polled here)"))
         .map(|l| l.split_whitespace().next().unwrap().to_string())
         .collect();
     Checked {

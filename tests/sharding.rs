@@ -249,9 +249,11 @@ fn check_with_env(file: &str, index: &str, count: &str) -> (bool, String, BTreeS
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // Another replica's campaigns are listed too, marked "not polled here".
     let owned = text
         .lines()
         .filter_map(|l| l.strip_prefix("    - "))
+        .filter(|l| !l.ends_with("not polled here)"))
         .map(|l| l.split_whitespace().next().unwrap().to_string())
         .collect();
     (out.status.success(), text, owned)
