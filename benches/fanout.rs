@@ -32,7 +32,6 @@ use axum::http::header;
 use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
-use clap::Parser;
 use evolux_exporter::app::App;
 use evolux_exporter::config::{Cli, Config};
 

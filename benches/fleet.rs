@@ -28,7 +28,7 @@ mod support;
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use evolux_exporter::aggregate::CampaignCounts;
+use evolux_exporter::model::CampaignCounts;
 use evolux_exporter::segments::round::{PollRules, poll_with};
 use evolux_exporter::segments::{Axis, Counted, Layout, Policy, Range, ReadOk};
 use flate2::Compression;
@@ -249,7 +249,6 @@ fn main() {
             Some(ReadOk {
                 counted,
                 records: (hi - lo) as u64,
-                capped: false,
             })
         });
         for l in &layouts {

@@ -23,13 +23,12 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::routing::get;
 use bytes::Bytes;
-use clap::Parser;
-use evolux_exporter::aggregate::Tally;
 use evolux_exporter::config::{Cli, Config};
 use evolux_exporter::evolux::EvoluxClient;
 use evolux_exporter::evolux::fields::ResponseLayout;
 use evolux_exporter::evolux::scanner::BodyScanner;
 use evolux_exporter::metrics::SelfMetrics;
+use evolux_exporter::model::Tally;
 use serde::Deserialize;
 
 const CHUNK: usize = 64 * 1024;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use evolux_exporter::aggregate::{CampaignCounts, CampaignStatus, Snapshot, StateCounts};
 use evolux_exporter::metrics::{SelfMetrics, render};
+use evolux_exporter::model::{CampaignCounts, CampaignStatus, Snapshot, StateCounts};
 
 /// A snapshot with `campaigns` × 20 templates × 6 states series, names on all.
 fn snapshot(campaigns: usize) -> Snapshot {
@@ -61,7 +61,7 @@ fn main() {
         let mut last = None;
         for _ in 0..runs {
             let t = Instant::now();
-            let e = render(&s, &self_metrics, usize::MAX);
+            let e = render(&s, &self_metrics);
             times.push(t.elapsed());
             last = Some(e);
         }

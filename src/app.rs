@@ -51,14 +51,10 @@ impl App {
         } else {
             None
         };
-        let web_config = match &config.web.config_file {
-            Some(path) => {
-                let source = WebConfigSource::open(path).context("loading --web.config.file")?;
-                tracing::info!(file = %path.display(), settings = %source.current().describe(), "web config loaded");
-                Some(Arc::new(source))
-            }
-            None => None,
-        };
+        let web_config = config.web.security.clone();
+        if let (Some(path), Some(source)) = (&config.web.config_file, &web_config) {
+            tracing::info!(file = %path.display(), settings = %source.current().describe(), "web config loaded");
+        }
         let config = Arc::new(config);
         let self_metrics = Arc::new(
             SelfMetrics::new(config.poll.max_interval.as_secs_f64())
@@ -72,7 +68,8 @@ impl App {
         .context("building the HTTP client")?;
         let published = Arc::new(Published::default());
         let poller = Arc::new(Poller::new(
-            config.clone(),
+            config.poll.clone(),
+            config.poll_campaigns(),
             client,
             self_metrics,
             published.clone(),

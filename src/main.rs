@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
 use evolux_exporter::app::App;
 use evolux_exporter::config::{Cli, Config};
 

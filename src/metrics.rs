@@ -5,59 +5,21 @@
 //! scrape costs a pointer copy, never an API call or a render.
 
 use std::io::Write;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
-use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
 
-use crate::aggregate::Snapshot;
+use crate::evolux::ApiMetrics;
+use crate::model::{Reason, Snapshot};
 
 /// The content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 const REFRESH_NOTE: &str = "Refreshed by a background poll every poll.interval, not per scrape.";
-
-/// The exporter's counters about its requests to the API.
-#[derive(Clone, Debug)]
-pub struct ApiMetrics {
-    requests: IntCounterVec,
-    duration: Histogram,
-    bytes: IntCounter,
-    records: IntCounter,
-    mismatches: IntCounterVec,
-}
-
-impl ApiMetrics {
-    /// Counts one request by its status code, or `error` when no response came.
-    pub fn request(&self, code: &str) {
-        self.requests.with_label_values(&[code]).inc();
-    }
-
-    /// Records how long a request took.
-    pub fn observe(&self, d: Duration) {
-        self.duration.observe(d.as_secs_f64());
-    }
-
-    /// Counts body bytes received, as on the wire (compressed or not).
-    pub fn response_bytes(&self, n: u64) {
-        self.bytes.inc_by(n);
-    }
-
-    /// Counts records read from a page.
-    pub fn records(&self, n: u64) {
-        self.records.inc_by(n);
-    }
-
-    /// Counts a verification of `campaign` that disagreed with its segments.
-    pub fn verification_mismatch(&self, campaign: &str) {
-        self.mismatches.with_label_values(&[campaign]).inc();
-    }
-}
 
 /// The long-lived metrics of the exporter itself.
 #[derive(Debug)]
@@ -65,6 +27,49 @@ pub struct SelfMetrics {
     registry: Registry,
     /// Handed to the API client.
     pub api: ApiMetrics,
+    /// The poller's.
+    pub poll: PollMetrics,
+}
+
+/// The poller's counters.
+#[derive(Clone, Debug)]
+pub struct PollMetrics {
+    mismatches: IntCounterVec,
+    errors: IntCounterVec,
+}
+
+impl PollMetrics {
+    fn register(registry: &Registry) -> Result<PollMetrics, prometheus::Error> {
+        let mismatches = IntCounterVec::new(
+            Opts::new(
+                "evolux_campaign_verification_mismatches_total",
+                "Verifications whose unsegmented read disagreed with the sum of the campaign's segments; the campaign is then read whole until one agrees.",
+            ),
+            &["campaign"],
+        )?;
+        let errors = IntCounterVec::new(
+            Opts::new(
+                "evolux_campaign_poll_errors_total",
+                "Failed reads of the campaign's polls, by reason: auth, forbidden, not_found, rate_limited, server_error, http_other, timeout, connection, tls, bad_body, too_large, deadline. In discovery, campaign=\"\".",
+            ),
+            &["campaign", "reason"],
+        )?;
+        registry.register(Box::new(mismatches.clone()))?;
+        registry.register(Box::new(errors.clone()))?;
+        Ok(PollMetrics { mismatches, errors })
+    }
+
+    /// Counts a verification of `campaign` that disagreed with its segments.
+    pub fn verification_mismatch(&self, campaign: &str) {
+        self.mismatches.with_label_values(&[campaign]).inc();
+    }
+
+    /// Counts a failed read of `campaign` (empty in discovery) under `reason`.
+    pub fn poll_error(&self, campaign: &str, reason: Reason) {
+        self.errors
+            .with_label_values(&[campaign, reason.metric_label()])
+            .inc();
+    }
 }
 
 impl SelfMetrics {
@@ -72,22 +77,6 @@ impl SelfMetrics {
     /// (`poll.max-interval`, in seconds).
     pub fn new(max_interval_seconds: f64) -> Result<SelfMetrics, prometheus::Error> {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "evolux_api_requests_total",
-                "Requests to the Evolux API, by HTTP status code, or code=\"error\" when no response came back.",
-            ),
-            &["code"],
-        )?;
-        let duration = Histogram::with_opts(
-            HistogramOpts::new(
-                "evolux_api_request_duration_seconds",
-                "Duration of requests to the Evolux API, body included.",
-            )
-            .buckets(vec![
-                0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
-            ]),
-        )?;
         let build_info = prometheus::IntGaugeVec::new(
             Opts::new(
                 "evolux_exporter_build_info",
@@ -101,42 +90,19 @@ impl SelfMetrics {
                 option_env!("EVOLUX_GIT_REVISION").unwrap_or("unknown"),
             ])
             .set(1);
-        let bytes = IntCounter::new(
-            "evolux_api_response_bytes_total",
-            "Body bytes received from the Evolux API, as on the wire (gzip-compressed when the server compresses).",
-        )?;
-        let records = IntCounter::new(
-            "evolux_api_records_total",
-            "Records read from Evolux API responses.",
-        )?;
-        let mismatches = IntCounterVec::new(
-            Opts::new(
-                "evolux_campaign_verification_mismatches_total",
-                "Verifications whose unsegmented read disagreed with the sum of the campaign's segments; the campaign is then read whole until one agrees.",
-            ),
-            &["campaign"],
-        )?;
         let max_interval = prometheus::Gauge::new(
             "evolux_poll_max_interval_seconds",
             "The staleness bound (poll.max-interval): no counted subscriber goes longer without being read again.",
         )?;
         max_interval.set(max_interval_seconds);
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(build_info))?;
-        registry.register(Box::new(bytes.clone()))?;
-        registry.register(Box::new(records.clone()))?;
-        registry.register(Box::new(mismatches.clone()))?;
         registry.register(Box::new(max_interval))?;
+        let api = ApiMetrics::register(&registry)?;
+        let poll = PollMetrics::register(&registry)?;
         Ok(SelfMetrics {
             registry,
-            api: ApiMetrics {
-                requests,
-                duration,
-                bytes,
-                records,
-                mismatches,
-            },
+            api,
+            poll,
         })
     }
 }
@@ -148,14 +114,12 @@ pub struct Exposition {
     pub plain: Bytes,
     /// The same, gzipped.
     pub gzip: Bytes,
-    /// Subscriber series left out by the series cap.
-    pub series_dropped: usize,
 }
 
-/// Renders the snapshot and the self-metrics; at most `max_series`
-/// `evolux_campaign_subscribers` series are written.
-pub fn render(snapshot: &Snapshot, self_metrics: &SelfMetrics, max_series: usize) -> Exposition {
-    let (mut families, series_dropped) = snapshot_families(snapshot, max_series);
+/// Renders the snapshot (the series cap already applied to it, see
+/// [`Snapshot::cap_series`]) and the self-metrics.
+pub fn render(snapshot: &Snapshot, self_metrics: &SelfMetrics) -> Exposition {
+    let mut families = snapshot_families(snapshot);
     families.extend(self_metrics.registry.gather());
     families.sort_by(|a, b| a.name().cmp(b.name()));
     let mut plain = Vec::with_capacity(64 * 1024);
@@ -168,7 +132,6 @@ pub fn render(snapshot: &Snapshot, self_metrics: &SelfMetrics, max_series: usize
     Exposition {
         plain: Bytes::from(plain),
         gzip: Bytes::from(gzip),
-        series_dropped,
     }
 }
 
@@ -211,9 +174,57 @@ fn unix_seconds(t: SystemTime) -> f64 {
         .as_secs_f64()
 }
 
-/// The families that describe the API's data. Pure; returns the number of
-/// subscriber series the cap left out.
-pub fn snapshot_families(s: &Snapshot, max_series: usize) -> (Vec<MetricFamily>, usize) {
+/// The families that describe the API's data. Pure.
+pub fn snapshot_families(s: &Snapshot) -> Vec<MetricFamily> {
+    let [info, up, last, duration, segments, refreshed] = campaign_families(s);
+    let mut templates = family(
+        "evolux_template_info",
+        "Template names, where known (records); always 1.",
+        MetricType::GAUGE,
+    );
+    for (template, name) in &s.template_names {
+        templates.mut_metric().push(gauge(
+            &[("template", template), ("template_name", name)],
+            1.0,
+        ));
+    }
+    let mut evolux_up = family(
+        "evolux_up",
+        "1 when the last poll of every campaign succeeded, else 0.",
+        MetricType::GAUGE,
+    );
+    if let Some(ok) = s.up {
+        evolux_up
+            .mut_metric()
+            .push(gauge(&[], f64::from(u8::from(ok))));
+    }
+    let mut dropped = family(
+        "evolux_series_dropped",
+        "evolux_campaign_subscribers series left out of the last poll's snapshot by poll.max_series.",
+        MetricType::GAUGE,
+    );
+    dropped
+        .mut_metric()
+        .push(gauge(&[], s.series_dropped as f64));
+    [
+        subscriber_family(s),
+        info,
+        templates,
+        evolux_up,
+        up,
+        last,
+        duration,
+        segments,
+        refreshed,
+        dropped,
+    ]
+    .into_iter()
+    .filter(|f| !f.get_metric().is_empty())
+    .collect()
+}
+
+/// `evolux_campaign_subscribers`: every count of the snapshot.
+fn subscriber_family(s: &Snapshot) -> MetricFamily {
     let mut subscribers = family(
         "evolux_campaign_subscribers",
         &format!(
@@ -221,6 +232,31 @@ pub fn snapshot_families(s: &Snapshot, max_series: usize) -> (Vec<MetricFamily>,
         ),
         MetricType::GAUGE,
     );
+    let mut subs = Vec::new();
+    for (campaign, status) in &s.campaigns {
+        let Some(counts) = &status.counts else {
+            continue;
+        };
+        for (template, states) in &counts.templates {
+            for (state, n) in states.iter() {
+                subs.push(gauge(
+                    &[
+                        ("campaign", campaign),
+                        ("template", template),
+                        ("state", state),
+                    ],
+                    n as f64,
+                ));
+            }
+        }
+    }
+    subscribers.set_metric(subs);
+    subscribers
+}
+
+/// The per-campaign families besides the counts: info, up, last success,
+/// poll duration, segments, refreshed.
+fn campaign_families(s: &Snapshot) -> [MetricFamily; 6] {
     let mut info = family(
         "evolux_campaign_info",
         "Campaign names, where known (config or records); always 1.",
@@ -251,111 +287,41 @@ pub fn snapshot_families(s: &Snapshot, max_series: usize) -> (Vec<MetricFamily>,
         "Unix time by which every segment of the campaign had last been read: time() minus it is the campaign's worst staleness.",
         MetricType::GAUGE,
     );
-    let mut dropped = 0usize;
-    let mut written = 0usize;
-    let mut subs = Vec::new();
     for (campaign, status) in &s.campaigns {
+        let label = [("campaign", campaign.as_str())];
         if let Some(name) = &status.name {
             info.mut_metric().push(gauge(
                 &[("campaign", campaign), ("campaign_name", name)],
                 1.0,
             ));
         }
-        up.mut_metric().push(gauge(
-            &[("campaign", campaign)],
-            f64::from(u8::from(status.up)),
-        ));
+        up.mut_metric()
+            .push(gauge(&label, f64::from(u8::from(status.up))));
         if let Some(t) = status.last_success {
-            last.mut_metric()
-                .push(gauge(&[("campaign", campaign)], unix_seconds(t)));
+            last.mut_metric().push(gauge(&label, unix_seconds(t)));
         }
         if let Some(d) = status.poll_duration {
-            duration
-                .mut_metric()
-                .push(gauge(&[("campaign", campaign)], d.as_secs_f64()));
+            duration.mut_metric().push(gauge(&label, d.as_secs_f64()));
         }
         if status.segments > 0 {
             segments
                 .mut_metric()
-                .push(gauge(&[("campaign", campaign)], status.segments as f64));
+                .push(gauge(&label, status.segments as f64));
         }
         if let Some(t) = status.refreshed {
-            refreshed
-                .mut_metric()
-                .push(gauge(&[("campaign", campaign)], unix_seconds(t)));
-        }
-        let Some(counts) = &status.counts else {
-            continue;
-        };
-        for (template, states) in &counts.templates {
-            if written + states.series() > max_series {
-                dropped += states.series();
-                continue;
-            }
-            written += states.series();
-            for (state, n) in states.iter() {
-                subs.push(gauge(
-                    &[
-                        ("campaign", campaign),
-                        ("template", template),
-                        ("state", state),
-                    ],
-                    n as f64,
-                ));
-            }
+            refreshed.mut_metric().push(gauge(&label, unix_seconds(t)));
         }
     }
-    subscribers.set_metric(subs);
-    let mut templates = family(
-        "evolux_template_info",
-        "Template names, where known (records); always 1.",
-        MetricType::GAUGE,
-    );
-    for (template, name) in &s.template_names {
-        templates.mut_metric().push(gauge(
-            &[("template", template), ("template_name", name)],
-            1.0,
-        ));
-    }
-    let mut evolux_up = family(
-        "evolux_up",
-        "1 when the last poll of every campaign succeeded, else 0.",
-        MetricType::GAUGE,
-    );
-    if let Some(ok) = s.up {
-        evolux_up
-            .mut_metric()
-            .push(gauge(&[], f64::from(u8::from(ok))));
-    }
-    let mut dropped_family = family(
-        "evolux_series_dropped",
-        "evolux_campaign_subscribers series left out of the last poll's snapshot by poll.max_series.",
-        MetricType::GAUGE,
-    );
-    dropped_family.mut_metric().push(gauge(&[], dropped as f64));
-    let out = [
-        subscribers,
-        info,
-        templates,
-        evolux_up,
-        up,
-        last,
-        duration,
-        segments,
-        refreshed,
-        dropped_family,
-    ]
-    .into_iter()
-    .filter(|f| !f.get_metric().is_empty())
-    .collect();
-    (out, dropped)
+    [info, up, last, duration, segments, refreshed]
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use crate::aggregate::{CampaignStatus, Tally};
     use crate::evolux::fields::ResponseLayout;
+    use crate::model::{CampaignStatus, Failure, Reason, Tally};
 
     fn snapshot() -> Snapshot {
         let layout = ResponseLayout::default();
@@ -381,14 +347,14 @@ mod tests {
         let c2 = CampaignStatus {
             up: false,
             poll_duration: Some(Duration::from_millis(20)),
-            error: Some("HTTP 500".into()),
+            error: Some(Failure::new(Reason::ServerError, "HTTP 500")),
             ..CampaignStatus::default()
         };
         Snapshot {
             campaigns: [("c1".to_string(), c1), ("c2".to_string(), c2)].into(),
             template_names: names.into_iter().collect(),
             up: Some(false),
-            over_cap_records: 0,
+            ..Snapshot::default()
         }
     }
 
@@ -396,8 +362,7 @@ mod tests {
     fn renders_the_design_metrics() {
         let self_metrics = SelfMetrics::new(1800.0).unwrap();
         self_metrics.api.request("200");
-        let text =
-            String::from_utf8(render(&snapshot(), &self_metrics, 10_000).plain.to_vec()).unwrap();
+        let text = String::from_utf8(render(&snapshot(), &self_metrics).plain.to_vec()).unwrap();
         for line in [
             "# TYPE evolux_campaign_subscribers gauge",
             r#"evolux_campaign_subscribers{campaign="c1",template="t1",state="sent"} 1"#,
@@ -432,9 +397,10 @@ mod tests {
     #[test]
     fn the_series_cap_drops_whole_templates_and_says_so() {
         let self_metrics = SelfMetrics::new(1800.0).unwrap();
-        let e = render(&snapshot(), &self_metrics, 6);
+        let capped = snapshot().cap_series(6);
+        assert_eq!((capped.series_dropped, capped.records_dropped), (6, 1));
+        let e = render(&capped, &self_metrics);
         let text = String::from_utf8(e.plain.to_vec()).unwrap();
-        assert_eq!(e.series_dropped, 6);
         assert_eq!(text.matches("evolux_campaign_subscribers{").count(), 6);
         assert!(text.contains("evolux_series_dropped 6"));
     }
@@ -442,10 +408,23 @@ mod tests {
     #[test]
     fn gzip_variant_holds_the_same_bytes() {
         let self_metrics = SelfMetrics::new(1800.0).unwrap();
-        let e = render(&snapshot(), &self_metrics, 10_000);
+        let e = render(&snapshot(), &self_metrics);
         let mut out = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&e.gzip[..]), &mut out)
             .unwrap();
         assert_eq!(out, e.plain);
+    }
+
+    #[test]
+    fn a_build_from_a_git_checkout_knows_its_revision() {
+        let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".git");
+        let revision = option_env!("EVOLUX_GIT_REVISION");
+        if checkout.exists() {
+            let r = revision.expect("build.rs sets the revision from git");
+            assert!(
+                r.len() >= 7 && r.chars().all(|c| c.is_ascii_hexdigit()),
+                "{r}"
+            );
+        }
     }
 }

@@ -33,7 +33,6 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use crate::auth::{Guard, VerifiedClientCert, guard_request};
-use crate::io::WriteTimeout;
 use crate::metrics::CONTENT_TYPE;
 use crate::poller::Published;
 use crate::webconfig::WebConfigSource;
@@ -135,7 +134,7 @@ pub async fn serve(
             let _permit = permit;
             match tls {
                 None => {
-                    let stream = WriteTimeout::new(stream, WRITE_STALL_TIMEOUT);
+                    let stream = write_stall_bounded(stream);
                     let conn = http.serve_connection(TokioIo::new(stream), service(app, false));
                     let _ = watcher.watch(conn).await;
                 }
@@ -162,7 +161,7 @@ pub async fn serve(
                         .1
                         .peer_certificates()
                         .is_some_and(|c| !c.is_empty());
-                    let stream = WriteTimeout::new(stream, WRITE_STALL_TIMEOUT);
+                    let stream = write_stall_bounded(stream);
                     let conn = http.serve_connection(TokioIo::new(stream), service(app, verified));
                     let _ = watcher.watch(conn).await;
                 }
@@ -192,8 +191,33 @@ fn service(
 > + Clone {
     hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(VerifiedClientCert(verified));
-        app.clone().oneshot(req)
+        let app = app.clone();
+        async move {
+            // hyper bounds its read buffer, not the head: a head that came
+            // in few reads can pass it. The promise is on the head.
+            if head_size(&req) > MAX_REQUEST_HEAD_BYTES {
+                let mut too_large = Response::new(Body::from("request header fields too large\n"));
+                *too_large.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+                return Ok(too_large);
+            }
+            app.oneshot(req).await
+        }
     })
+}
+
+/// The size of a request's head as sent: the request line and each
+/// `name: value` line.
+fn head_size<B>(req: &Request<B>) -> usize {
+    // Measured without allocating: this runs before every request.
+    let uri = req.uri();
+    let target = uri.path_and_query().map_or(1, |p| p.as_str().len())
+        + uri.authority().map_or(0, |a| a.as_str().len());
+    let line = req.method().as_str().len() + target + 12;
+    req.headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum::<usize>()
+        + line
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -261,6 +285,19 @@ async fn not_found() -> impl IntoResponse {
     (StatusCode::NOT_FOUND, "not found\n")
 }
 
+/// `stream`, whose writes fail with `TimedOut` once they have made no
+/// progress for [`WRITE_STALL_TIMEOUT`]: a peer that stops reading cannot
+/// hold a connection (and a slot of the server) forever. Reads are
+/// untouched (hyper's header timeout bounds a slow request head).
+fn write_stall_bounded<S>(stream: S) -> std::pin::Pin<Box<tokio_io_timeout::TimeoutStream<S>>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+{
+    let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+    stream.set_write_timeout(Some(WRITE_STALL_TIMEOUT));
+    Box::pin(stream)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,5 +316,55 @@ mod tests {
         assert!(!accepts_gzip(&headers("gzip;q=0")));
         assert!(!accepts_gzip(&headers("identity")));
         assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_nobody_reads_times_out() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (a, mut b) = tokio::io::duplex(1024);
+        let mut w = write_stall_bounded(a);
+        let big = vec![0u8; 64 * 1024];
+        let started = tokio::time::Instant::now();
+        let err = w.write_all(&big).await.expect_err("nobody reads");
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= WRITE_STALL_TIMEOUT);
+        // Reads still work.
+        let mut first = [0u8; 16];
+        b.read_exact(&mut first).await.expect("what was written");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_reader_that_keeps_reading_is_served() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (a, mut b) = tokio::io::duplex(1024);
+        let mut w = write_stall_bounded(a);
+        let pause = WRITE_STALL_TIMEOUT / 10;
+        let reader = tokio::spawn(async move {
+            let mut got = 0;
+            let mut buf = [0u8; 512];
+            while got < 16 * 1024 {
+                // Slower than the timeout in total, never stalled for it.
+                tokio::time::sleep(pause).await;
+                got += b.read(&mut buf).await.expect("read");
+            }
+            got
+        });
+        w.write_all(&vec![1u8; 16 * 1024])
+            .await
+            .expect("progress resets the timer");
+        assert!(reader.await.expect("reader") >= 16 * 1024);
+    }
+
+    #[test]
+    fn head_size_counts_the_request_line_and_every_header() {
+        let small = Request::get("/metrics").body(()).unwrap();
+        assert!(head_size(&small) < 64);
+        let big = Request::get("/metrics")
+            .header("x-a", "a".repeat(40_000))
+            .header("x-b", "b".repeat(30_000))
+            .body(())
+            .unwrap();
+        assert!(head_size(&big) > 70_000);
+        assert!(head_size(&big) > MAX_REQUEST_HEAD_BYTES);
     }
 }

@@ -12,7 +12,58 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::config::{LogConfig, LogFormat, LogLevel};
+use clap::ValueEnum;
+
+/// Logging.
+#[derive(Debug, Clone, Copy)]
+pub struct LogConfig {
+    /// Least severe level written.
+    pub level: LogLevel,
+    /// Line format.
+    pub format: LogFormat,
+}
+
+/// How verbose the logs are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Errors and warnings, e.g. a failing campaign.
+    Warn,
+    /// One line per poll plus the above.
+    Info,
+    /// Requests and retries.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `key=value` pairs, one line per event.
+    Logfmt,
+    /// One JSON object per line.
+    Json,
+}
+
+impl std::str::FromStr for LogLevel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        <Self as ValueEnum>::from_str(s, true)
+    }
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        <Self as ValueEnum>::from_str(s, true)
+    }
+}
 
 fn level_filter(level: LogLevel) -> tracing::level_filters::LevelFilter {
     use tracing::level_filters::LevelFilter;

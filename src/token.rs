@@ -11,6 +11,9 @@ use std::sync::Arc;
 
 use reqwest::header::HeaderValue;
 
+/// The token the built-in demo server (`--demo`) accepts: not a secret.
+pub const DEMO_TOKEN: &str = "demo-token-not-a-secret";
+
 /// A bearer token. Its `Debug` and `Display` print `<redacted>`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token(Arc<str>);

@@ -1,214 +1,149 @@
 //! The command line as clap parses it: every flag optional, so that the
 //! config file can fill what the command line and environment leave out.
-//! Doc comments on the fields are the `--help` text.
+//! The flags' names, variables and help come from [`super::settings`].
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser};
 use uuid::Uuid;
 
+use super::settings::SETTINGS;
 use super::shard::ShardIndex;
 use super::units::{ByteSize, HumanDuration};
+use crate::telemetry::{LogFormat, LogLevel};
 
 /// Prometheus exporter for Evolux Chat campaigns: polls the campaign-subscribers
 /// report API and serves subscriber counts by campaign, template and state.
 ///
-/// Every flag can also be given by its environment variable or by its key in the
-/// YAML file of --config.file (precedence: flag, environment, file, default).
+/// Every setting can also be given by its environment variable or by its key in
+/// the YAML file of --config.file (precedence: flag, environment, file, default).
 /// The API token is read from EVOLUX_TOKEN or from --evolux.token-file, never
 /// from a flag, so that it cannot show in `ps`.
 #[derive(Debug, Default, Parser)]
 #[command(name = "evolux-exporter", version, about, long_about)]
 pub struct Cli {
-    /// Base URL of the Evolux server, e.g. https://acme.evolux.cx (required unless --demo).
-    #[arg(long = "evolux.url", env = "EVOLUX_URL", value_name = "URL")]
+    #[arg(long)]
     pub evolux_url: Option<String>,
-
-    /// File holding the API token (e.g. a Kubernetes secret mount); re-read when it changes.
-    #[arg(
-        long = "evolux.token-file",
-        env = "EVOLUX_TOKEN_FILE",
-        value_name = "PATH"
-    )]
+    #[arg(long)]
     pub evolux_token_file: Option<PathBuf>,
-
-    /// PEM file of CA certificates to trust for the API, added to the built-in
-    /// roots (a private Evolux installation). TLS is always verified.
-    #[arg(long = "evolux.ca-file", env = "EVOLUX_CA_FILE", value_name = "PATH")]
+    #[arg(long)]
     pub evolux_ca_file: Option<PathBuf>,
-
-    /// Longest a request to the API may go without progress: no response head, or
-    /// less than 16 KiB of body, for this long. Not a total: a large body that keeps
-    /// streaming is read to the end [default: 30s].
-    #[arg(
-        long = "evolux.timeout",
-        env = "EVOLUX_TIMEOUT",
-        value_name = "DURATION"
-    )]
+    #[arg(long)]
     pub evolux_timeout: Option<HumanDuration>,
-
-    /// Requests in flight to the API at once [default: 4].
-    #[arg(
-        long = "evolux.max-concurrency",
-        env = "EVOLUX_MAX_CONCURRENCY",
-        value_name = "N"
-    )]
+    #[arg(long)]
     pub evolux_max_concurrency: Option<usize>,
-
-    /// Requests per second to the API, at most [default: 10].
-    #[arg(long = "evolux.max-rps", env = "EVOLUX_MAX_RPS", value_name = "RATE")]
+    #[arg(long)]
     pub evolux_max_rps: Option<f64>,
-
-    /// A response larger than this fails the poll [default: 2GiB].
-    #[arg(
-        long = "evolux.max-response-size",
-        env = "EVOLUX_MAX_RESPONSE_SIZE",
-        value_name = "SIZE"
-    )]
+    #[arg(long)]
     pub evolux_max_response_size: Option<ByteSize>,
-
-    /// Retries of a failed request (5xx, 429, timeout, connection error) [default: 3].
-    #[arg(
-        long = "evolux.max-retries",
-        env = "EVOLUX_MAX_RETRIES",
-        value_name = "N"
-    )]
+    #[arg(long)]
     pub evolux_max_retries: Option<u32>,
-
-    /// Campaign UUID to poll (repeatable; the variable takes a comma-separated list).
-    /// None: discover campaigns from the records.
-    #[arg(
-        long = "campaign",
-        env = "EVOLUX_CAMPAIGNS",
-        value_name = "UUID",
-        value_delimiter = ','
-    )]
+    #[arg(long, value_delimiter = ',')]
     pub campaigns: Vec<Uuid>,
-
-    /// Time between polls [default: 60s].
-    #[arg(
-        long = "poll.interval",
-        env = "EVOLUX_POLL_INTERVAL",
-        value_name = "DURATION"
-    )]
+    #[arg(long)]
     pub poll_interval: Option<HumanDuration>,
-
-    /// Count only subscribers inserted in the last WINDOW (e.g. 7d) [default: all time].
-    #[arg(
-        long = "poll.window",
-        env = "EVOLUX_POLL_WINDOW",
-        value_name = "DURATION"
-    )]
+    #[arg(long)]
     pub poll_window: Option<HumanDuration>,
-
-    /// The staleness bound: no counted subscriber goes longer than this without
-    /// being read again. Segments that keep coming back unchanged are read less and
-    /// less often, down to this; equal to --poll.interval reads everything every
-    /// poll [default: 30m, or --poll.interval if longer].
-    #[arg(
-        long = "poll.max-interval",
-        env = "EVOLUX_POLL_MAX_INTERVAL",
-        value_name = "DURATION"
-    )]
+    #[arg(long)]
     pub poll_max_interval: Option<HumanDuration>,
-
-    /// How often to read each campaign once unsegmented and compare its total with
-    /// the sum of its segments (also at start-up); 0 disables [default: 24h].
-    #[arg(
-        long = "poll.verify-interval",
-        env = "EVOLUX_POLL_VERIFY_INTERVAL",
-        value_name = "DURATION"
-    )]
+    #[arg(long)]
     pub poll_verify_interval: Option<HumanDuration>,
-
-    /// A segment whose reads have failed for this long loses its last counts, and its
-    /// campaign's series are removed [default: 10 × poll.interval].
-    #[arg(
-        long = "poll.max-staleness",
-        env = "EVOLUX_POLL_MAX_STALENESS",
-        value_name = "DURATION"
-    )]
+    #[arg(long)]
     pub poll_max_staleness: Option<HumanDuration>,
-
-    /// At most this many evolux_campaign_subscribers series; the rest are dropped,
-    /// counted and logged [default: 10000].
-    #[arg(
-        long = "poll.max-series",
-        env = "EVOLUX_POLL_MAX_SERIES",
-        value_name = "N"
-    )]
+    #[arg(long)]
     pub poll_max_series: Option<usize>,
-
-    /// YAML file: everything above plus per-campaign settings and response mapping.
-    #[arg(long = "config.file", env = "EVOLUX_CONFIG_FILE", value_name = "PATH")]
+    #[arg(long)]
     pub config_file: Option<PathBuf>,
-
     /// Validate the configuration, print a summary and exit (0 valid, 1 invalid).
     #[arg(long = "config.check")]
     pub config_check: bool,
-
-    /// Address to serve on; `:port` means all interfaces [default: :10071].
-    #[arg(
-        long = "web.listen-address",
-        env = "EVOLUX_WEB_LISTEN_ADDRESS",
-        value_name = "ADDR"
-    )]
+    #[arg(long)]
     pub web_listen_address: Option<String>,
-
-    /// Path under which to expose metrics [default: /metrics].
-    #[arg(long = "web.telemetry-path", value_name = "PATH")]
+    #[arg(long)]
     pub web_telemetry_path: Option<String>,
-
-    /// TLS and basic auth for the endpoints, in the exporter-toolkit web-config
-    /// format; re-read when it or its certificates change.
-    #[arg(long = "web.config.file", value_name = "PATH")]
+    #[arg(long)]
     pub web_config_file: Option<PathBuf>,
-
-    /// Log level: error, warn, info, debug or trace [default: info].
-    #[arg(long = "log.level", env = "EVOLUX_LOG_LEVEL", value_name = "LEVEL")]
+    #[arg(long)]
     pub log_level: Option<LogLevel>,
-
-    /// Log format [default: logfmt].
-    #[arg(long = "log.format", env = "EVOLUX_LOG_FORMAT", value_name = "FORMAT")]
+    #[arg(long)]
     pub log_format: Option<LogFormat>,
-
     /// Poll a built-in simulated Evolux API instead of a real one.
     #[arg(long = "demo")]
     pub demo: bool,
-
-    /// This replica's shard, from 0: a number or a StatefulSet pod name ending
-    /// in -<ordinal> [default: 0].
-    #[arg(long = "shard.index", env = "EVOLUX_SHARD_INDEX", value_name = "N")]
+    #[arg(long)]
     pub shard_index: Option<ShardIndex>,
-
-    /// Replicas sharing the configured campaigns; each polls only the campaigns
-    /// whose UUID hashes to its index [default: 1].
-    #[arg(long = "shard.count", env = "EVOLUX_SHARD_COUNT", value_name = "N")]
+    #[arg(long)]
     pub shard_count: Option<u32>,
 }
 
-/// How verbose the logs are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    /// Errors only.
-    Error,
-    /// Errors and warnings, e.g. a failing campaign.
-    Warn,
-    /// One line per poll plus the above.
-    Info,
-    /// Requests and retries.
-    Debug,
-    /// Everything.
-    Trace,
+impl Cli {
+    /// The command line's definition: the fields above, named, documented
+    /// and bound to their variables by [`SETTINGS`].
+    pub fn command() -> clap::Command {
+        SETTINGS
+            .iter()
+            .fold(<Cli as CommandFactory>::command(), |cmd, s| {
+                cmd.mut_arg(s.id, |a| {
+                    a.long(s.flag)
+                        .env(s.env)
+                        .value_name(s.value_name)
+                        .help(s.help_text())
+                })
+            })
+    }
+
+    /// Parses `args` (the program name first).
+    pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        Cli::from_arg_matches(&matches)
+    }
+
+    /// Parses the process's arguments.
+    pub fn try_parse() -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::env::args_os())
+    }
 }
 
-/// How log lines are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// `key=value` pairs, one line per event.
-    Logfmt,
-    /// One JSON object per line.
-    Json,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_is_well_formed_and_every_setting_names_a_field() {
+        // mut_arg panics on an id that is no field; debug_assert checks
+        // names and variables are unique.
+        Cli::command().debug_assert();
+        let cmd = Cli::command();
+        for s in SETTINGS {
+            let arg = cmd.get_arguments().find(|a| a.get_id() == s.id).unwrap();
+            assert_eq!(arg.get_long(), Some(s.flag));
+        }
+        let settings_and_actions = SETTINGS.len() + ["config.check", "demo"].len();
+        let flags = cmd
+            .get_arguments()
+            .filter(|a| !["help", "version"].contains(&a.get_id().as_str()))
+            .count();
+        assert_eq!(flags, settings_and_actions, "a flag without a setting");
+    }
+
+    #[test]
+    fn flags_and_variables_come_from_the_settings() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--evolux.timeout=5s",
+            "--campaign=f45d98dc-ac5e-48f2-9c01-ebe18f86d28b",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.evolux_timeout.map(|d| d.0),
+            Some(std::time::Duration::from_secs(5))
+        );
+        assert_eq!(cli.campaigns.len(), 1);
+        assert!(Cli::try_parse_from(["x", "--evolux-timeout=5s"]).is_err());
+    }
 }

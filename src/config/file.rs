@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::cli::{LogFormat, LogLevel};
 use super::shard::ShardIndex;
 use super::units::{ByteSize, HumanDuration};
+use crate::evolux::fields::LayoutOverrides;
+use crate::model::Field;
+use crate::telemetry::{LogFormat, LogLevel};
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
@@ -131,6 +133,27 @@ pub struct FileResponse {
     pub template_name: Option<OneOrMany>,
     pub campaign: Option<OneOrMany>,
     pub campaign_name: Option<OneOrMany>,
+}
+
+impl FileResponse {
+    /// The section as plain pointer lists.
+    pub fn into_overrides(self) -> LayoutOverrides {
+        let fields = [
+            (Field::State, self.state),
+            (Field::Template, self.template),
+            (Field::TemplateName, self.template_name),
+            (Field::Campaign, self.campaign),
+            (Field::CampaignName, self.campaign_name),
+        ];
+        LayoutOverrides {
+            records: self.records.map(OneOrMany::into_vec),
+            next: self.next.map(OneOrMany::into_vec),
+            fields: fields
+                .into_iter()
+                .filter_map(|(f, v)| Some((f, v?.into_vec())))
+                .collect(),
+        }
+    }
 }
 
 /// A pointer or a list of pointers.

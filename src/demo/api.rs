@@ -378,7 +378,7 @@ mod tests {
             0
         );
         let c = CAMPAIGNS[s.campaign].uuid;
-        let by_state: usize = crate::aggregate::STATES
+        let by_state: usize = crate::model::STATES
             .iter()
             .map(|st| count(&format!("campaigns[]={c}&state={st}")))
             .sum();

@@ -10,12 +10,11 @@
 
 mod api;
 
-use crate::aggregate::STATES;
+use crate::model::STATES;
 
 pub use api::{DemoServer, router};
 
-/// The token the demo server accepts.
-pub const DEMO_TOKEN: &str = "demo-token-not-a-secret";
+pub use crate::token::DEMO_TOKEN;
 
 /// Knobs of the simulation.
 #[derive(Debug, Clone)]

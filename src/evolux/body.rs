@@ -11,7 +11,8 @@ use std::io::Write;
 use flate2::write::MultiGzDecoder;
 
 use super::fields::ResponseLayout;
-use super::scanner::{BodyScanner, PageEnd, RecordSink, ScanError};
+use super::scanner::{BodyScanner, PageEnd, ScanError};
+use crate::model::RecordSink;
 
 /// How the body is encoded (`Content-Encoding`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,7 +180,7 @@ mod tests {
     fn count(encoding: Encoding, body: &[u8], limit: u64, chunk: usize) -> Result<u64, BodyError> {
         let layout = ResponseLayout::default();
         let mut n = 0u64;
-        let mut sink = |_: &crate::evolux::fields::RecordFields<'_>| n += 1;
+        let mut sink = |_: &crate::model::RecordFields<'_>| n += 1;
         let mut d = BodyDecoder::new(&layout, encoding, limit, &mut sink);
         for piece in body.chunks(chunk) {
             d.feed(piece)?;

@@ -2,6 +2,7 @@
 //! and the streaming count of each response body.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -14,14 +15,15 @@ use tracing::debug;
 use url::Url;
 
 use super::body::{BodyDecoder, BodyError, Encoding};
+use super::error::FetchError;
 use super::fields::ResponseLayout;
+use super::instruments::ApiMetrics;
 use super::limiter::Limiter;
 use super::query::REPORT_PATH;
 use super::retry::{backoff, is_retryable, parse_retry_after};
-use super::scanner::{RecordSink, ScanError};
-use crate::config::EvoluxConfig;
-use crate::metrics::ApiMetrics;
-use crate::token::{TokenError, TokenSource};
+use crate::model::Reason;
+use crate::model::RecordSink;
+use crate::token::TokenSource;
 
 /// Most pages followed in one query; a next link chain longer than this is
 /// taken for a server that paginates forever.
@@ -31,71 +33,6 @@ pub const MAX_PAGES: usize = 10_000;
 /// this many within `--evolux.timeout`, or end, or it is cut. A trickle
 /// slower than that is a stall; a large body streaming steadily is not.
 pub const PROGRESS_BYTES: u64 = 16 * 1024;
-
-/// Why a query failed. Messages hold no token, no query string (filters may
-/// be personal data) and no body content.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    /// No usable token.
-    #[error(transparent)]
-    Token(#[from] TokenError),
-    /// The server answered with an error status (after any retries).
-    #[error("HTTP {status}{hint}")]
-    Status {
-        /// The status.
-        status: StatusCode,
-        /// What it likely means.
-        hint: &'static str,
-    },
-    /// `Retry-After` asked for a longer wait than the exporter allows.
-    #[error("HTTP {status} with Retry-After {wait:?}, longer than the {max:?} the exporter waits")]
-    RetryAfterTooLong {
-        /// The status.
-        status: StatusCode,
-        /// What the server asked for.
-        wait: Duration,
-        /// The exporter's limit.
-        max: Duration,
-    },
-    /// No response: connection refused, DNS, TLS, timeout.
-    #[error("request failed: {0}")]
-    Transport(String),
-    /// The body broke off or timed out while streaming.
-    #[error("reading the body failed after {bytes} bytes: {reason}")]
-    Body {
-        /// Bytes read before the failure.
-        bytes: u64,
-        /// Why.
-        reason: String,
-    },
-    /// The body passed `--evolux.max-response-size`, on the wire or decoded.
-    #[error("response larger than --evolux.max-response-size ({limit} bytes)")]
-    TooLarge {
-        /// The limit.
-        limit: u64,
-    },
-    /// The server sent a coding other than the gzip the client asked for.
-    #[error("the server sent a body in an {0}")]
-    Encoding(String),
-    /// An HTML page instead of JSON (a maintenance page, a login page).
-    #[error("the server sent an HTML page (Content-Type {0}), not JSON")]
-    Html(String),
-    /// The body is not a page of records.
-    #[error("bad response body: {0}")]
-    Scan(#[from] ScanError),
-    /// A next link to another host: the token is not sent there.
-    #[error("a next link points to another host ({0}); not following it with the token")]
-    ForeignNext(String),
-    /// A next link that cannot be resolved.
-    #[error("a next link is not a valid URL")]
-    BadNext,
-    /// A next link back to a page already read.
-    #[error("the next links loop back to page {0} of this query")]
-    PageLoop(usize),
-    /// Too many pages.
-    #[error("more than {MAX_PAGES} pages")]
-    TooManyPages,
-}
 
 /// What a query did, for the poll's log line.
 #[derive(Debug, Default, Clone, Copy)]
@@ -108,6 +45,37 @@ pub struct QueryStats {
     pub invalid: u64,
     /// Body bytes read.
     pub bytes: u64,
+}
+
+/// How to reach the API: plain values, built by [`crate::config`].
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// Base URL; the report path is joined to it. A placeholder in demo mode,
+    /// replaced by the demo server's address when it starts.
+    pub url: Url,
+    /// Where the bearer token comes from.
+    pub token: TokenSource,
+    /// `--evolux.ca-file`, for the summary.
+    pub ca_file: Option<PathBuf>,
+    /// Its certificates, trusted in addition to the built-in roots.
+    pub ca_certificates: Vec<reqwest::Certificate>,
+    /// Longest a request may go without progress (no response head, or too
+    /// few body bytes): not a total.
+    pub timeout: Duration,
+    /// Requests in flight at once.
+    pub max_concurrency: usize,
+    /// Requests started per second, at most.
+    pub max_rps: f64,
+    /// A response body larger than this fails the poll.
+    pub max_response_size: u64,
+    /// Retries after the first attempt of a request.
+    pub max_retries: u32,
+    /// First backoff delay; doubled on each retry, with full jitter. Not a
+    /// flag: tests shorten it.
+    pub retry_base_delay: Duration,
+    /// Longest backoff or `Retry-After` wait honoured; a longer one fails the
+    /// request at once rather than stall the poll.
+    pub retry_max_delay: Duration,
 }
 
 /// A client of one Evolux server.
@@ -130,7 +98,7 @@ impl EvoluxClient {
     /// A client for `config.url`, reading where `layout` says, recording
     /// each request in `metrics`.
     pub fn new(
-        config: &EvoluxConfig,
+        config: &ClientSettings,
         layout: Arc<ResponseLayout>,
         metrics: ApiMetrics,
     ) -> Result<EvoluxClient, reqwest::Error> {
@@ -235,9 +203,12 @@ impl EvoluxClient {
             // body has its own progress rule (read_body).
             let sent = match tokio::time::timeout(self.timeout, request.send()).await {
                 Ok(sent) => sent.map_err(|e| transport_reason(e, self.timeout)),
-                Err(_) => Err(format!(
-                    "timed out after {:?} waiting for the response (--evolux.timeout)",
-                    self.timeout
+                Err(_) => Err((
+                    Reason::Timeout,
+                    format!(
+                        "timed out after {:?} waiting for the response (--evolux.timeout)",
+                        self.timeout
+                    ),
                 )),
             };
             let wait = match sent {
@@ -283,13 +254,13 @@ impl EvoluxClient {
                     );
                     retry_after.unwrap_or_else(|| self.backoff(attempt))
                 }
-                Err(reason) => {
+                Err((kind, message)) => {
                     self.metrics.request("error");
                     self.metrics.observe(started.elapsed());
                     if attempt >= self.max_retries {
-                        return Err(FetchError::Transport(reason));
+                        return Err(FetchError::Transport { kind, message });
                     }
-                    debug!(%reason, attempt, "retrying after transport error");
+                    debug!(reason = %message, attempt, "retrying after transport error");
                     self.backoff(attempt)
                 }
             };
@@ -344,15 +315,25 @@ impl EvoluxClient {
                 Ok(Ok(Some(c))) => c,
                 Ok(Ok(None)) => break,
                 Ok(Err(e)) => {
+                    let (kind, message) = transport_reason(e, self.timeout);
+                    // A body cut short is a broken body, whatever broke it,
+                    // unless it was a timeout.
+                    let kind = if kind == Reason::Timeout {
+                        kind
+                    } else {
+                        Reason::BadBody
+                    };
                     return Err(FetchError::Body {
                         bytes,
-                        reason: transport_reason(e, self.timeout),
+                        kind,
+                        message,
                     });
                 }
                 Err(_) => {
                     return Err(FetchError::Body {
                         bytes,
-                        reason: format!(
+                        kind: Reason::Timeout,
+                        message: format!(
                             "timed out after {:?} without progress (--evolux.timeout: fewer than {PROGRESS_BYTES} body bytes in that time)",
                             self.timeout
                         ),
@@ -385,7 +366,11 @@ fn body_error(e: BodyError, bytes: u64) -> FetchError {
     match e {
         BodyError::TooLarge { limit } => FetchError::TooLarge { limit },
         BodyError::Scan(e) => FetchError::Scan(e),
-        BodyError::Gzip(reason) => FetchError::Body { bytes, reason },
+        BodyError::Gzip(message) => FetchError::Body {
+            bytes,
+            kind: Reason::BadBody,
+            message,
+        },
     }
 }
 
@@ -402,11 +387,20 @@ fn status_error(status: StatusCode) -> FetchError {
     FetchError::Status { status, hint }
 }
 
-/// A reqwest error as text without its URL (the query may hold personal data).
-fn transport_reason(e: reqwest::Error, timeout: Duration) -> String {
+/// A reqwest error as its kind and a text without its URL (the query may
+/// hold personal data).
+fn transport_reason(e: reqwest::Error, timeout: Duration) -> (Reason, String) {
     if e.is_timeout() {
-        return format!("timed out after {timeout:?} (--evolux.timeout)");
+        return (
+            Reason::Timeout,
+            format!("timed out after {timeout:?} (--evolux.timeout)"),
+        );
     }
+    let reason = if is_tls(&e) {
+        Reason::Tls
+    } else {
+        Reason::Connection
+    };
     let kind = if e.is_connect() {
         "connection failed"
     } else if e.is_body() || e.is_decode() {
@@ -421,5 +415,24 @@ fn transport_reason(e: reqwest::Error, timeout: Duration) -> String {
         msg.push_str(&s.to_string());
         source = s.source();
     }
-    msg
+    (reason, msg)
+}
+
+/// Whether a TLS error (certificate, handshake) is behind `e`.
+fn is_tls(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }

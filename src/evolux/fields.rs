@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::json::{Stop, Walked, byte_at, decode_escaped, skip_value, skip_ws, string_end};
-use crate::config::file::FileResponse;
+use crate::model::{Field, RecordFields};
 
 /// One JSON pointer, split into unescaped reference tokens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,21 +61,6 @@ impl fmt::Display for Pointer {
     }
 }
 
-/// The fields a record is counted by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Field {
-    /// The dispatch state.
-    State = 0,
-    /// The template's UUID.
-    Template = 1,
-    /// The template's name.
-    TemplateName = 2,
-    /// The campaign's UUID.
-    Campaign = 3,
-    /// The campaign's name.
-    CampaignName = 4,
-}
-
 const FIELDS: [(Field, &str, &[&str]); 5] = [
     (Field::State, "state", &["/state"]),
     (
@@ -99,6 +84,23 @@ const FIELDS: [(Field, &str, &[&str]); 5] = [
         &["/campaign_name", "/campaign/name"],
     ),
 ];
+
+/// The key a field has in the `response:` section of the config file.
+pub fn field_key(field: Field) -> &'static str {
+    FIELDS[field as usize].1
+}
+
+/// Pointers that replace the defaults of a [`ResponseLayout`]; `None` or
+/// an absent field keeps the default.
+#[derive(Clone, Debug, Default)]
+pub struct LayoutOverrides {
+    /// Candidates for the records array.
+    pub records: Option<Vec<String>>,
+    /// Candidates for the next-page link.
+    pub next: Option<Vec<String>>,
+    /// Per field, its pointers within a record.
+    pub fields: Vec<(Field, Vec<String>)>,
+}
 
 /// Where records, next links and fields are found in a response body.
 #[derive(Clone, Debug)]
@@ -145,42 +147,34 @@ impl ResponseLayout {
         }
     }
 
-    /// The defaults overridden by the `response:` section of the file. The
-    /// error is `(key, reason)`.
-    pub(crate) fn from_file(file: FileResponse) -> Result<ResponseLayout, (String, String)> {
+    /// The defaults with some pointers replaced (the `response:` section of
+    /// the config file, as plain lists). The error is `(key, reason)`, the
+    /// key as the file names it.
+    pub fn with_overrides(o: LayoutOverrides) -> Result<ResponseLayout, (String, String)> {
         let defaults = ResponseLayout::default();
-        let parse = |key: &str,
-                     v: Option<crate::config::file::OneOrMany>|
-         -> Result<Option<Vec<Pointer>>, (String, String)> {
-            let Some(v) = v else { return Ok(None) };
-            let list = v.into_vec();
-            if list.is_empty() {
-                return Err((key.to_string(), "needs at least one JSON pointer".into()));
-            }
-            list.iter()
-                .map(|p| Pointer::parse(p).map_err(|r| (key.to_string(), r)))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some)
-        };
-        let records = parse("records", file.records)?.unwrap_or(defaults.records);
-        let next = parse("next", file.next)?.unwrap_or(defaults.next);
+        let parse =
+            |key: &str, v: Option<Vec<String>>| -> Result<Option<Vec<Pointer>>, (String, String)> {
+                let Some(list) = v else { return Ok(None) };
+                if list.is_empty() {
+                    return Err((key.to_string(), "needs at least one JSON pointer".into()));
+                }
+                list.iter()
+                    .map(|p| Pointer::parse(p).map_err(|r| (key.to_string(), r)))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some)
+            };
+        let records = parse("records", o.records)?.unwrap_or(defaults.records);
+        let next = parse("next", o.next)?.unwrap_or(defaults.next);
         if next.iter().any(|p| p.tokens().is_empty()) {
             return Err((
                 "next".into(),
                 "the next link cannot be the whole document".into(),
             ));
         }
-        let overrides = [
-            (Field::State, file.state),
-            (Field::Template, file.template),
-            (Field::TemplateName, file.template_name),
-            (Field::Campaign, file.campaign),
-            (Field::CampaignName, file.campaign_name),
-        ];
         let mut fields = defaults.fields;
-        for (field, value) in overrides {
-            let key = FIELDS[field as usize].1;
-            if let Some(pointers) = parse(key, value)? {
+        for (field, value) in o.fields {
+            let key = field_key(field);
+            if let Some(pointers) = parse(key, Some(value))? {
                 if pointers.iter().any(|p| p.tokens().is_empty()) {
                     return Err((key.into(), "a field cannot be the whole record".into()));
                 }
@@ -220,37 +214,6 @@ impl ResponseLayout {
             return Err(Stop::Invalid);
         }
         Ok(Some(out))
-    }
-}
-
-/// The counted fields of one record, borrowed from its bytes where possible.
-///
-/// Values are the raw bytes of JSON strings (escapes decoded), not yet
-/// checked to be UTF-8: the tally looks most of them up as they are and
-/// validates only the few it keeps (a new label value, a name).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct RecordFields<'a> {
-    slots: [Option<(u8, Cow<'a, [u8]>)>; 5],
-}
-
-impl<'a> RecordFields<'a> {
-    /// The raw bytes of a field, if the record has it as a string.
-    #[inline]
-    pub fn get(&self, field: Field) -> Option<&[u8]> {
-        self.slots[field as usize].as_ref().map(|(_, v)| v.as_ref())
-    }
-
-    /// A field as text, if the record has it as a valid UTF-8 string.
-    pub fn get_str(&self, field: Field) -> Option<&str> {
-        self.get(field).and_then(|v| std::str::from_utf8(v).ok())
-    }
-
-    #[inline]
-    fn set(&mut self, field: Field, priority: u8, value: Cow<'a, [u8]>) {
-        let slot = &mut self.slots[field as usize];
-        if slot.as_ref().is_none_or(|(p, _)| *p > priority) {
-            *slot = Some((priority, value));
-        }
     }
 }
 
@@ -486,11 +449,16 @@ mod tests {
 
     #[test]
     fn overrides_replace_only_what_they_name() {
-        let file: FileResponse = serde_yaml::from_str(
-            "records: /result/items\nstate: [/status/code, /state]\ntemplate: /tpl/0",
-        )
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let l = ResponseLayout::with_overrides(LayoutOverrides {
+            records: Some(owned(&["/result/items"])),
+            next: None,
+            fields: vec![
+                (Field::State, owned(&["/status/code", "/state"])),
+                (Field::Template, owned(&["/tpl/0"])),
+            ],
+        })
         .unwrap();
-        let l = ResponseLayout::from_file(file).unwrap();
         assert_eq!(l.records, vec![Pointer::parse("/result/items").unwrap()]);
         let got = fields(
             &l,
@@ -503,8 +471,11 @@ mod tests {
 
     #[test]
     fn bad_overrides_name_the_key() {
-        let file: FileResponse = serde_yaml::from_str("state: status").unwrap();
-        let (key, reason) = ResponseLayout::from_file(file).unwrap_err();
+        let (key, reason) = ResponseLayout::with_overrides(LayoutOverrides {
+            fields: vec![(Field::State, vec!["status".into()])],
+            ..LayoutOverrides::default()
+        })
+        .unwrap_err();
         assert_eq!(key, "state");
         assert!(reason.contains("JSON pointer"), "{reason}");
     }

@@ -4,11 +4,15 @@
 
 pub mod body;
 pub mod client;
+pub mod error;
 pub mod fields;
+pub mod instruments;
 pub mod json;
 pub mod limiter;
 pub mod query;
 pub mod retry;
 pub mod scanner;
 
-pub use client::{EvoluxClient, FetchError, QueryStats};
+pub use client::{ClientSettings, EvoluxClient, QueryStats};
+pub use error::FetchError;
+pub use instruments::ApiMetrics;

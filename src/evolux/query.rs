@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::config::CampaignConfig;
-use crate::segments::{Axis, AxisStart, Millis, Range};
+use crate::model::Campaign;
+use crate::model::{Axis, AxisStart, Millis, Range};
 
 /// The report endpoint, relative to the base URL.
 pub const REPORT_PATH: &str = "api/v1/reports/campaign/subscribers";
@@ -16,7 +16,7 @@ pub const REPORT_PATH: &str = "api/v1/reports/campaign/subscribers";
 /// campaign's filters. Values may be personal data (`phone_number`, `name`,
 /// `conversation_field_value`): never log them. The campaign's own fixed
 /// `start`/`end` are part of the range already (see [`axis`]).
-pub fn params(campaign: Option<&CampaignConfig>, range: Range) -> Vec<(&'static str, String)> {
+pub fn params(campaign: Option<&Campaign>, range: Range) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if let Some(c) = campaign {
         out.push(("campaigns[]", c.uuid.to_string()));
@@ -53,7 +53,7 @@ pub fn params(campaign: Option<&CampaignConfig>, range: Range) -> Vec<(&'static 
 
 /// The insertion-time axis a target counts on: a sliding `window`, else
 /// the campaign's fixed `start`/`end` filters, else all time.
-pub fn axis(campaign: Option<&CampaignConfig>, window: Option<Duration>) -> Axis {
+pub fn axis(campaign: Option<&Campaign>, window: Option<Duration>) -> Axis {
     if let Some(w) = window {
         return Axis {
             start: AxisStart::Window(w),
@@ -79,10 +79,10 @@ pub fn iso_millis(ms: Millis) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Filters;
+    use crate::model::Filters;
 
-    fn campaign(filters: Filters) -> CampaignConfig {
-        CampaignConfig {
+    fn campaign(filters: Filters) -> Campaign {
+        Campaign {
             uuid: "f45d98dc-ac5e-48f2-9c01-ebe18f86d28b".parse().unwrap(),
             name: None,
             window: None,

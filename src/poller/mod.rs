@@ -2,6 +2,7 @@
 //! (see [`crate::segments`]), within the request limits; the answers become
 //! a new [`Snapshot`] and new exposition bytes, swapped in at once.
 
+pub mod settings;
 pub mod target;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,14 +13,13 @@ use futures_util::future::join_all;
 use tokio::sync::Mutex;
 use tracing::{debug, info, warn};
 
-use crate::aggregate::{Snapshot, Tally, Target};
-use crate::config::Config;
 use crate::evolux::query;
 use crate::evolux::{EvoluxClient, QueryStats};
 use crate::metrics::{Exposition, SelfMetrics, render};
-use crate::segments::Policy;
+use crate::model::{Campaign, Change, Failure, Reason, Snapshot, Tally, Target};
 use crate::segments::layout::{Read, Unit};
 use crate::segments::round::{self, PollRules};
+pub use settings::PollSettings;
 use target::{Answer, TargetState};
 
 /// What `/metrics` and `/readyz` read: the latest snapshot and its bytes.
@@ -85,7 +85,10 @@ pub struct PollReport {
 /// Polls the API and publishes what it finds.
 #[derive(Debug)]
 pub struct Poller {
-    config: Arc<Config>,
+    settings: PollSettings,
+    /// The campaigns to poll (this shard's), each with its window resolved;
+    /// empty: discovery.
+    campaigns: Vec<Campaign>,
     client: EvoluxClient,
     self_metrics: Arc<SelfMetrics>,
     published: Arc<Published>,
@@ -103,18 +106,20 @@ struct TargetRun {
 }
 
 impl Poller {
-    /// A poller that publishes to `published`, which starts with the
-    /// self-metrics only.
+    /// A poller of `campaigns` (discovery when empty) that publishes to
+    /// `published`, which starts with the self-metrics only.
     pub fn new(
-        config: Arc<Config>,
+        settings: PollSettings,
+        campaigns: Vec<Campaign>,
         client: EvoluxClient,
         self_metrics: Arc<SelfMetrics>,
         published: Arc<Published>,
     ) -> Poller {
-        let initial = render(&Snapshot::default(), &self_metrics, config.poll.max_series);
+        let initial = render(&Snapshot::default(), &self_metrics);
         published.publish(Arc::new(Snapshot::default()), Arc::new(initial), false);
         Poller {
-            config,
+            settings,
+            campaigns,
             client,
             self_metrics,
             published,
@@ -127,23 +132,23 @@ impl Poller {
         &self.published
     }
 
-    /// The scheduling rules the configuration makes.
+    /// The scheduling rules the settings make.
     pub fn rules(&self) -> PollRules {
-        rules(&self.config)
+        self.settings.rules()
     }
 
     /// The targets to poll: each configured campaign of this shard, or
     /// discovery.
     fn targets(&self, now: SystemTime) -> Vec<TargetState> {
         let rules = self.rules();
-        if self.config.campaigns.is_empty() {
-            let axis = query::axis(None, self.config.poll.window);
+        if self.campaigns.is_empty() {
+            let axis = query::axis(None, self.settings.window);
             return vec![TargetState::new(Target::Discovery, None, axis, &rules, now)];
         }
-        self.config
-            .owned_campaigns()
+        self.campaigns
+            .iter()
             .map(|c| {
-                let axis = query::axis(Some(c), self.config.window_of(c));
+                let axis = query::axis(Some(c), c.window);
                 let target = Target::Campaign {
                     uuid: c.uuid.to_string(),
                     name: c.name.clone(),
@@ -153,9 +158,9 @@ impl Poller {
             .collect()
     }
 
-    /// One poll: plan the due reads, make them, count, swap in the new
-    /// snapshot. Waits for a poll already running to end first, so polls
-    /// never overlap.
+    /// One poll: plan the due reads, make them, take in the answers, and
+    /// publish the new snapshot. Waits for a poll already running to end
+    /// first, so polls never overlap.
     pub async fn poll_once(&self) -> PollReport {
         let mut targets = self.targets.lock().await;
         let started = Instant::now();
@@ -164,15 +169,8 @@ impl Poller {
         if targets.is_empty() {
             *targets = self.targets(now);
         }
-        let plans = targets
-            .iter_mut()
-            .map(|t| {
-                t.layout.prepare(now, &rules.policy);
-                t.layout.plan(now, &rules.policy)
-            })
-            .collect();
-        let chosen = round::select(plans, rules.budget);
-        let deadline = tokio::time::Instant::now() + self.config.poll.deadline;
+        let chosen = plan(&mut targets, now, &rules);
+        let deadline = tokio::time::Instant::now() + self.settings.deadline;
         let runs = join_all(
             targets
                 .iter()
@@ -180,71 +178,78 @@ impl Poller {
                 .map(|(t, units)| self.run_target(t, units, deadline)),
         )
         .await;
-
         let mut report = PollReport::default();
-        let previous = self.published.snapshot();
         for (t, run) in targets.iter_mut().zip(runs) {
-            report.queries += run.reads;
-            let failed_reads = run.answers.iter().filter(|a| a.result.is_err()).count();
-            report.failed_reads += failed_reads;
-            report.failed += usize::from(failed_reads > 0);
-            report.records += run
-                .answers
-                .iter()
-                .filter_map(|a| a.result.as_ref().ok())
-                .map(|t| t.records)
-                .sum::<u64>();
-            report.bytes += run.stats.bytes;
-            report.pages += run.stats.pages;
-            let applied = t.record_poll(now, SystemTime::now(), run.duration, run.answers, &rules);
-            for m in &applied.mismatches {
-                self.self_metrics.api.verification_mismatch(&m.campaign);
-                warn!(
-                    target_campaign = t.label(),
-                    campaign = m.campaign.as_str(),
-                    segments_before = m.segments_before,
-                    segments_after = m.segments_after,
-                    unsegmented = m.unsegmented,
-                    "verification: the unsegmented read disagrees with the sum of the segments; reading this target whole until a verification agrees"
-                );
-            }
-            if applied.recovered {
-                info!(
-                    campaign = t.label(),
-                    "verification agrees again: reading by segments"
-                );
-            }
-            if let Some(error) = t.error() {
-                warn!(campaign = t.label(), %error, "campaign poll failed; keeping its last good counts");
+            self.take_in(t, run, now, &rules, &mut report);
+        }
+        let snapshot = target::snapshot(&targets).cap_series(self.settings.max_series);
+        drop(targets);
+        report.campaigns = snapshot.campaigns.len();
+        self.publish(snapshot);
+        report.duration = started.elapsed();
+        log_report(&report);
+        report
+    }
+
+    /// Takes one target's answers in: its segments, its failures (counted
+    /// by reason), what verification found; adds to the report.
+    fn take_in(
+        &self,
+        t: &mut TargetState,
+        run: TargetRun,
+        now: SystemTime,
+        rules: &PollRules,
+        report: &mut PollReport,
+    ) {
+        report.queries += run.reads;
+        report.bytes += run.stats.bytes;
+        report.pages += run.stats.pages;
+        let mut failed_reads = 0;
+        for a in &run.answers {
+            match &a.result {
+                Ok(tally) => report.records += tally.records,
+                Err(failure) => {
+                    failed_reads += 1;
+                    self.self_metrics
+                        .poll
+                        .poll_error(t.campaign_label(), failure.reason);
+                }
             }
         }
-        let snapshot = target::snapshot(&targets);
-        drop(targets);
-        self.warn_about_changes(&previous, &snapshot);
-        let exposition = render(&snapshot, &self.self_metrics, self.config.poll.max_series);
-        if exposition.series_dropped > 0 {
+        report.failed_reads += failed_reads;
+        report.failed += usize::from(failed_reads > 0);
+        let applied = t.record_poll(now, SystemTime::now(), run.duration, run.answers, rules);
+        for m in &applied.mismatches {
+            self.self_metrics.poll.verification_mismatch(&m.campaign);
             warn!(
-                series = exposition.series_dropped,
-                max_series = self.config.poll.max_series,
-                "subscriber series dropped by poll.max_series"
+                target_campaign = t.label(),
+                campaign = m.campaign.as_str(),
+                segments_before = m.segments_before,
+                segments_after = m.segments_after,
+                unsegmented = m.unsegmented,
+                "verification: the unsegmented read disagrees with the sum of the segments; reading this target whole until a verification agrees"
             );
         }
-        report.campaigns = snapshot.campaigns.len();
+        if applied.recovered {
+            info!(
+                campaign = t.label(),
+                "verification agrees again: reading by segments"
+            );
+        }
+        if let Some(error) = t.error() {
+            warn!(campaign = t.label(), reason = %error.reason, error = %error.message, "campaign poll failed; keeping its last good counts");
+        }
+    }
+
+    /// Renders and swaps in a new snapshot, saying what got worse.
+    fn publish(&self, snapshot: Snapshot) {
+        let previous = self.published.snapshot();
+        for change in snapshot.changes(&previous, !self.campaigns.is_empty()) {
+            log_change(&change, self.settings.max_series);
+        }
+        let exposition = render(&snapshot, &self.self_metrics);
         self.published
             .publish(Arc::new(snapshot), Arc::new(exposition), true);
-        report.duration = started.elapsed();
-        info!(
-            campaigns = report.campaigns,
-            reads = report.queries,
-            failed = report.failed,
-            failed_reads = report.failed_reads,
-            records = report.records,
-            bytes = report.bytes,
-            pages = report.pages,
-            duration_ms = report.duration.as_millis() as u64,
-            "poll finished"
-        );
-        report
     }
 
     /// One target's reads of a poll: each unit's first reads at once, then
@@ -293,7 +298,8 @@ impl Poller {
             Target::Campaign { uuid, .. } => Some(uuid.as_str()),
             Target::Discovery => None,
         };
-        let mut tally = Tally::new(fixed, self.config.poll.max_series);
+        let bound = self.settings.read_series_bound();
+        let mut tally = Tally::new(fixed, bound);
         debug!(
             campaign = t.label(),
             kind = ?r.kind,
@@ -304,34 +310,26 @@ impl Poller {
         let outcome =
             tokio::time::timeout_at(deadline, self.client.run_query(&params, &mut tally)).await;
         let (result, stats) = match outcome {
-            // Nothing but unusable elements: the upstream is not sending
-            // records, so this is no reason to drop the last good counts.
-            Ok(Ok(stats)) if stats.invalid > 0 && stats.invalid == stats.records => (
-                Err(format!(
-                    "none of the {} elements of the records array is a record (objects with the subscriber fields)",
-                    stats.records
-                )),
-                stats,
-            ),
-            Ok(Ok(stats)) => {
-                if stats.invalid > 0 {
-                    warn!(
-                        campaign = t.label(),
-                        invalid = stats.invalid,
-                        "records that are not objects or not valid JSON were skipped"
-                    );
-                }
-                (Ok(tally), stats)
-            }
-            Ok(Err(e)) => (Err(e.to_string()), QueryStats::default()),
+            Ok(Ok(stats)) => (judge(tally, &stats, bound), stats),
+            Ok(Err(e)) => (Err(e.into_failure()), QueryStats::default()),
             Err(_) => (
-                Err(format!(
-                    "poll did not finish within {:?} (the larger of poll.max-interval and 10 × evolux.timeout)",
-                    self.config.poll.deadline
+                Err(Failure::new(
+                    Reason::Deadline,
+                    format!(
+                        "poll did not finish within {:?} (the larger of poll.max-interval and 10 × evolux.timeout)",
+                        self.settings.deadline
+                    ),
                 )),
                 QueryStats::default(),
             ),
         };
+        if result.is_ok() && stats.invalid > 0 {
+            warn!(
+                campaign = t.label(),
+                invalid = stats.invalid,
+                "records that are not objects or not valid JSON were skipped"
+            );
+        }
         (
             Answer {
                 kind: r.kind,
@@ -341,44 +339,11 @@ impl Poller {
         )
     }
 
-    /// Says what changed for the worse between two snapshots: a configured
-    /// campaign that became empty, counts removed as stale, records left
-    /// out by the series cap.
-    fn warn_about_changes(&self, previous: &Snapshot, snapshot: &Snapshot) {
-        if snapshot.over_cap_records > 0 {
-            warn!(
-                records = snapshot.over_cap_records,
-                max_series = self.config.poll.max_series,
-                "records not counted: they would pass poll.max_series"
-            );
-        }
-        let configured = !self.config.campaigns.is_empty();
-        for (campaign, status) in &snapshot.campaigns {
-            let before = previous.campaigns.get(campaign);
-            let total = |s: &crate::aggregate::CampaignStatus| s.counts.as_ref().map(|c| c.total());
-            // A configured campaign with nothing in it looks just like a
-            // mistyped UUID: say so once, when it becomes empty.
-            let was_empty = before.is_some_and(|p| p.up && total(p) == Some(0));
-            if configured && status.up && total(status) == Some(0) && !was_empty {
-                warn!(
-                    campaign = campaign.as_str(),
-                    "configured campaign returned no subscribers: check its UUID and filters"
-                );
-            }
-            if status.counts.is_none() && before.is_some_and(|p| p.counts.is_some()) {
-                warn!(
-                    campaign = campaign.as_str(),
-                    "counts removed: no success for longer than poll.max_staleness"
-                );
-            }
-        }
-    }
-
     /// Polls every `poll.interval` until `shutdown` resolves. The first poll
     /// starts at once; a poll longer than the interval delays the next one
     /// rather than overlap it.
     pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
-        let mut ticker = tokio::time::interval(self.config.poll.interval);
+        let mut ticker = tokio::time::interval(self.settings.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         loop {
@@ -394,13 +359,73 @@ impl Poller {
     }
 }
 
-/// The scheduling rules of a configuration: the segment policy, the
-/// request budget of one poll, staleness and verification.
-pub fn rules(config: &Config) -> PollRules {
-    PollRules {
-        policy: Policy::new(config.poll.interval, config.poll.max_interval),
-        budget: config.poll.budget,
-        max_staleness: config.poll.max_staleness,
-        verify_interval: config.poll.verify_interval.unwrap_or(Duration::ZERO),
+/// Prepares each target's segments and picks the reads this poll makes,
+/// within the request budget.
+fn plan(targets: &mut [TargetState], now: SystemTime, rules: &PollRules) -> Vec<Vec<Unit>> {
+    let plans = targets
+        .iter_mut()
+        .map(|t| {
+            t.layout.prepare(now, &rules.policy);
+            t.layout.plan(now, &rules.policy)
+        })
+        .collect();
+    round::select(plans, rules.budget)
+}
+
+/// Whether a read that the API answered in full is a usable tally.
+fn judge(tally: Tally, stats: &QueryStats, bound: usize) -> Result<Tally, Failure> {
+    // Nothing but unusable elements: the upstream is not sending records,
+    // so this is no reason to drop the last good counts.
+    if stats.invalid > 0 && stats.invalid == stats.records {
+        return Err(Failure::new(
+            Reason::BadBody,
+            format!(
+                "none of the {} elements of the records array is a record (objects with the subscriber fields)",
+                stats.records
+            ),
+        ));
     }
+    if tally.over_cap > 0 {
+        return Err(Failure::new(
+            Reason::TooLarge,
+            format!(
+                "the answer holds more than {bound} distinct series ({} records left over): more than a read may hold (4 × poll.max-series, at least 100000)",
+                tally.over_cap
+            ),
+        ));
+    }
+    Ok(tally)
+}
+
+fn log_change(change: &Change, max_series: usize) {
+    match change {
+        Change::BecameEmpty { campaign } => warn!(
+            campaign = campaign.as_str(),
+            "configured campaign returned no subscribers: check its UUID and filters"
+        ),
+        Change::CountsRemoved { campaign } => warn!(
+            campaign = campaign.as_str(),
+            "counts removed: no success for longer than poll.max_staleness"
+        ),
+        Change::SeriesDropped { series, records } => warn!(
+            series,
+            records,
+            max_series,
+            "series left out by poll.max_series (evolux_series_dropped); their subscribers are not shown"
+        ),
+    }
+}
+
+fn log_report(report: &PollReport) {
+    info!(
+        campaigns = report.campaigns,
+        reads = report.queries,
+        failed = report.failed,
+        failed_reads = report.failed_reads,
+        records = report.records,
+        bytes = report.bytes,
+        pages = report.pages,
+        duration_ms = report.duration.as_millis() as u64,
+        "poll finished"
+    );
 }

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::aggregate::{CampaignStatus, Snapshot, Tally, Target};
-use crate::config::CampaignConfig;
+use crate::model::Campaign;
+use crate::model::{CampaignStatus, Failure, Snapshot, Tally, Target};
 use crate::segments::layout::{Applied, ReadKind};
 use crate::segments::round::PollRules;
 use crate::segments::{Axis, Counted, Layout, ReadOk};
@@ -18,7 +18,7 @@ pub struct Answer {
     /// What the read was for.
     pub kind: ReadKind,
     /// Its tally, or its failure.
-    pub result: Result<Tally, String>,
+    pub result: Result<Tally, Failure>,
 }
 
 /// A target and what the exporter knows of it.
@@ -27,23 +27,22 @@ pub struct TargetState {
     /// What is asked.
     pub target: Target,
     /// The configured campaign (filters, window); `None` in discovery.
-    pub campaign: Option<CampaignConfig>,
+    pub campaign: Option<Campaign>,
     /// Its segments.
     pub layout: Layout,
     record_names: BTreeMap<String, String>,
     template_names: HashMap<String, String>,
     last_success: Option<SystemTime>,
     up: bool,
-    error: Option<String>,
+    error: Option<Failure>,
     duration: Option<Duration>,
-    over_cap: u64,
 }
 
 impl TargetState {
     /// A target not read yet.
     pub fn new(
         target: Target,
-        campaign: Option<CampaignConfig>,
+        campaign: Option<Campaign>,
         axis: Axis,
         rules: &PollRules,
         now: SystemTime,
@@ -59,7 +58,6 @@ impl TargetState {
             up: false,
             error: None,
             duration: None,
-            over_cap: 0,
         }
     }
 
@@ -76,14 +74,18 @@ impl TargetState {
         self.up
     }
 
-    /// Why its last poll failed: the first failed read's reason.
-    pub fn error(&self) -> Option<&str> {
-        self.error.as_deref()
+    /// Why its last poll failed: the first failed read's failure.
+    pub fn error(&self) -> Option<&Failure> {
+        self.error.as_ref()
     }
 
-    /// Records its last poll left uncounted because of the series cap.
-    pub fn over_cap(&self) -> u64 {
-        self.over_cap
+    /// The campaign label its failures are counted under: the UUID, or
+    /// empty in discovery.
+    pub fn campaign_label(&self) -> &str {
+        match &self.target {
+            Target::Campaign { uuid, .. } => uuid,
+            Target::Discovery => "",
+        }
     }
 
     /// Takes in a poll that began at `now`, ended at `ended` and took
@@ -97,7 +99,6 @@ impl TargetState {
         rules: &PollRules,
     ) -> Applied {
         self.error = None;
-        self.over_cap = 0;
         let mut reads = Vec::with_capacity(answers.len());
         for a in answers {
             let ok = match a.result {
@@ -124,9 +125,7 @@ impl TargetState {
     }
 
     fn take_tally(&mut self, tally: Tally) -> ReadOk {
-        self.over_cap += tally.over_cap;
-        let capped = tally.over_cap > 0;
-        let records = tally.records + tally.over_cap;
+        let records = tally.records;
         let (counted, template_names) = tally.into_campaigns();
         self.template_names.extend(template_names);
         let mut out = Counted::default();
@@ -139,7 +138,6 @@ impl TargetState {
         ReadOk {
             counted: out,
             records,
-            capped,
         }
     }
 
@@ -184,11 +182,10 @@ impl TargetState {
     }
 }
 
-/// The snapshot of every target after a poll.
+/// The snapshot of every target after a poll, before the series cap.
 pub fn snapshot(targets: &[TargetState]) -> Snapshot {
     let mut s = Snapshot {
         up: Some(targets.iter().all(TargetState::up)),
-        over_cap_records: targets.iter().map(TargetState::over_cap).sum(),
         ..Snapshot::default()
     };
     for t in targets {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::aggregate::CampaignCounts;
+use crate::model::CampaignCounts;
 
 /// Counts by campaign UUID. A configured campaign's reads hold at most one
 /// campaign; discovery's hold every campaign its records named.

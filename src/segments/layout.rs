@@ -3,11 +3,12 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::axis::later;
 use super::verify::{self, Mismatch};
 use super::{Axis, Counted, Millis, Policy, Range, duration_millis, millis};
-use reshape::record;
+use crate::model::axis::later;
 
+mod apply;
+mod plan;
 mod reshape;
 
 const HOUR_MS: Millis = 3_600_000;
@@ -40,8 +41,6 @@ pub struct Segment {
     /// a single change (a late reply deep in history) confirmed by one
     /// unchanged read puts the segment back on that streak.
     pub streak_before: u32,
-    /// Its last good read was cut by the series cap.
-    pub capped: bool,
     /// When it should next be read.
     pub due: SystemTime,
     /// Since when its reads fail; `None` while they succeed.
@@ -59,7 +58,6 @@ impl Segment {
             unchanged: 0,
             changes: 0,
             streak_before: 0,
-            capped: false,
             due,
             failing_since: None,
         }
@@ -162,9 +160,6 @@ pub struct ReadOk {
     pub counted: Counted,
     /// Records it returned, counted or not.
     pub records: u64,
-    /// The series cap left some of its records uncounted: its counts are
-    /// not a query's whole answer, and no verification can rest on them.
-    pub capped: bool,
 }
 
 /// What [`Layout::apply`] found worth saying.
@@ -319,226 +314,6 @@ impl Layout {
         Range {
             start: self.axis.start_at(now_ms),
             end: self.axis.end,
-        }
-    }
-
-    /// The reads due at `now`. Call [`Layout::prepare`] first.
-    pub fn plan(&self, now: SystemTime, policy: &Policy) -> Plan {
-        let now_ms = millis(now);
-        let overdue = |due: SystemTime| now.duration_since(due).unwrap_or_default();
-        if self.segments.is_empty() && self.fallback.is_none() {
-            return Plan::default();
-        }
-        // A verification reads every segment, so it may run before they
-        // have counts: at start-up it is the first poll.
-        let verify = self.verify_due(now, policy) && !self.segments.is_empty();
-        let verify = verify.then(|| Unit {
-            reads: (0..self.segments.len())
-                .map(|i| Read {
-                    kind: ReadKind::Segment(i),
-                    range: self.range_of(i, now_ms),
-                })
-                .collect(),
-            then: vec![
-                Read {
-                    kind: ReadKind::Whole,
-                    range: self.whole_range(now_ms),
-                },
-                Read {
-                    kind: ReadKind::NewestAgain,
-                    range: self.range_of(self.segments.len() - 1, now_ms),
-                },
-            ],
-            newest: false,
-            overdue: self.next_verify.map_or(Duration::ZERO, overdue),
-        });
-        if let Some(f) = &self.fallback {
-            let whole = Unit {
-                reads: vec![Read {
-                    kind: ReadKind::Whole,
-                    range: self.whole_range(now_ms),
-                }],
-                then: Vec::new(),
-                newest: true,
-                overdue: overdue(f.due),
-            };
-            return Plan {
-                regular: vec![whole],
-                verify,
-            };
-        }
-        let last = self.segments.len() - 1;
-        let mut regular = Vec::new();
-        for i in (0..self.segments.len()).rev() {
-            let s = &self.segments[i];
-            let newest = i == last;
-            if !newest && s.due > now + policy.slack() {
-                continue;
-            }
-            let range = self.range_of(i, now_ms);
-            let cut = if newest {
-                self.seal_point(s, range, now_ms, policy)
-            } else {
-                self.split_point(s, range, policy)
-            };
-            let reads = match cut {
-                Some(at) => halves(i, range, at).to_vec(),
-                None => vec![Read {
-                    kind: ReadKind::Segment(i),
-                    range,
-                }],
-            };
-            regular.push(Unit {
-                reads,
-                then: Vec::new(),
-                newest,
-                overdue: overdue(s.due),
-            });
-        }
-        Plan { regular, verify }
-    }
-
-    /// Where to seal the newest segment, if it is due: one interval ago.
-    fn seal_point(
-        &self,
-        s: &Segment,
-        range: Range,
-        now_ms: Millis,
-        policy: &Policy,
-    ) -> Option<Millis> {
-        if !policy.segmented() || s.counts.is_none() || self.segments.len() >= policy.max_segments {
-            return None;
-        }
-        let at = to_second_end(now_ms - duration_millis(policy.interval));
-        let age_ms = range.start.map_or(Millis::MAX, |lo| at.saturating_sub(lo));
-        let full = s.records >= policy.seal_records
-            || (s.records > 0 && age_ms >= duration_millis(policy.seal_age));
-        let fits = range.start.is_none_or(|lo| at >= lo) && range.end.is_none_or(|e| at < e);
-        (full && fits).then_some(at)
-    }
-
-    /// Where to halve an older segment, if it is large and changing.
-    fn split_point(&self, s: &Segment, range: Range, policy: &Policy) -> Option<Millis> {
-        // Changed at its last two reads: a region in flux, not one late reply.
-        let changing = s.counts.is_some() && s.changes >= 2 && s.failing_since.is_none();
-        if !policy.segmented()
-            || !changing
-            || s.records < policy.split_records
-            || self.segments.len() >= policy.max_segments
-        {
-            return None;
-        }
-        let hi = range.end?;
-        let lo = range.start.unwrap_or(hi.saturating_sub(365 * DAY_MS));
-        if hi <= lo {
-            return None;
-        }
-        let mid = lo + (hi - lo) / 2;
-        let aligned = to_second_end(mid);
-        Some(if aligned >= lo { aligned } else { mid })
-    }
-
-    /// Takes in what the reads of a poll that started at `now` answered
-    /// (`None`: the read failed), then drops stale counts and merges
-    /// settled neighbours. `verify_interval` is the wait until the next
-    /// verification after one that ran.
-    pub fn apply(
-        &mut self,
-        now: SystemTime,
-        answers: Vec<(ReadKind, Option<ReadOk>)>,
-        policy: &Policy,
-        max_staleness: Duration,
-        verify_interval: Duration,
-    ) -> Applied {
-        let mut applied = Applied::default();
-        let mut halves: Vec<(usize, bool, Millis, Option<ReadOk>)> = Vec::new();
-        let mut newest_first: Option<Option<Counted>> = None;
-        let mut whole: Option<Option<ReadOk>> = None;
-        let mut newest_again: Option<Option<ReadOk>> = None;
-        let last = self.segments.len().checked_sub(1);
-        for (kind, answer) in answers {
-            match kind {
-                ReadKind::Segment(i) if i < self.segments.len() => {
-                    if Some(i) == last {
-                        newest_first = Some(answer.as_ref().map(|a| a.counted.clone()));
-                    }
-                    record(&mut self.segments[i], now, answer, policy, Some(i) == last);
-                }
-                ReadKind::Segment(_) => {}
-                ReadKind::Half { parent, upper, at } => halves.push((parent, upper, at, answer)),
-                ReadKind::Whole => whole = Some(answer),
-                ReadKind::NewestAgain => newest_again = Some(answer),
-            }
-        }
-        if let Some(answer) = whole.clone()
-            && let Some(f) = &mut self.fallback
-        {
-            record(f, now, answer, policy, true);
-        }
-        if let (Some(first), Some(again), Some(whole)) = (newest_first, newest_again, whole) {
-            self.conclude_verification(
-                now,
-                first,
-                again,
-                whole,
-                policy,
-                verify_interval,
-                &mut applied,
-            );
-        }
-        self.split(now, halves, policy);
-        applied.dropped = self.drop_stale(now, max_staleness);
-        if policy.segmented() && self.fallback.is_none() {
-            self.merge(policy);
-        }
-        applied
-    }
-
-    /// Compares the segments' sum with the whole read; on disagreement the
-    /// target falls back to whole reads, on agreement it leaves fallback.
-    #[allow(clippy::too_many_arguments)]
-    fn conclude_verification(
-        &mut self,
-        now: SystemTime,
-        newest_first: Option<Counted>,
-        newest_again: Option<ReadOk>,
-        whole: Option<ReadOk>,
-        policy: &Policy,
-        verify_interval: Duration,
-        applied: &mut Applied,
-    ) {
-        // Every read of the verification must have answered in this poll, in
-        // full: a failed read leaves a segment with older counts, and the
-        // series cap leaves records out. Otherwise it is tried again one
-        // bound later (not at every poll: it reads everything).
-        let fresh = !self.segments.is_empty()
-            && self
-                .segments
-                .iter()
-                .all(|s| s.read_at == Some(now) && s.failing_since.is_none() && !s.capped);
-        let usable = |r: Option<ReadOk>| r.filter(|r| !r.capped);
-        let (Some(first), Some(again), Some(whole), true) =
-            (newest_first, usable(newest_again), usable(whole), fresh)
-        else {
-            self.next_verify = Some(now + policy.max_interval.min(verify_interval));
-            return;
-        };
-        let newest = self.segments.len() - 1;
-        let older = Counted::sum(
-            self.segments[..newest]
-                .iter()
-                .filter_map(|s| s.counts.as_ref()),
-        );
-        self.next_verify = Some(now + verify_interval);
-        applied.mismatches = verify::compare(&older, &first, &again.counted, &whole.counted);
-        if applied.mismatches.is_empty() {
-            record(&mut self.segments[newest], now, Some(again), policy, true);
-            applied.recovered = self.fallback.take().is_some();
-        } else {
-            let mut f = Segment::unread(None, None, now);
-            record(&mut f, now, Some(whole), policy, true);
-            self.fallback = Some(f);
-            self.segments.clear();
         }
     }
 }

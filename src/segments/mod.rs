@@ -23,31 +23,13 @@
 //! Everything here is pure: the poller hands it the time and what the API
 //! answered, and it decides what to read next and what to count.
 
-pub mod axis;
 pub mod counts;
 pub mod layout;
 pub mod policy;
 pub mod round;
 pub mod verify;
 
-pub use axis::{Axis, AxisStart, Range};
+pub use crate::model::{Axis, AxisStart, Millis, Range, duration_millis, millis};
 pub use counts::Counted;
 pub use layout::{Layout, ReadKind, ReadOk, Unit};
 pub use policy::Policy;
-
-/// Milliseconds since the Unix epoch: the resolution of the API's `start`
-/// and `end`.
-pub type Millis = i64;
-
-/// A [`std::time::SystemTime`] as [`Millis`], rounded down.
-pub fn millis(t: std::time::SystemTime) -> Millis {
-    match t.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
-    }
-}
-
-/// A [`std::time::Duration`] as [`Millis`], saturating.
-pub fn duration_millis(d: std::time::Duration) -> Millis {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}

@@ -20,11 +20,10 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use axum::body::Body;
 use axum::routing::get;
 use bytes::Bytes;
-use clap::Parser;
-use evolux_exporter::aggregate::Tally;
 use evolux_exporter::config::{Cli, Config};
 use evolux_exporter::evolux::EvoluxClient;
 use evolux_exporter::metrics::SelfMetrics;
+use evolux_exporter::model::Tally;
 
 use crate::support::{CAMPAIGN_A, REPORT_PATH, STATES};
 

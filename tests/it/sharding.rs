@@ -237,10 +237,12 @@ fn check_with_env(file: &str, index: &str, count: &str) -> (bool, String, BTreeS
         .env("EVOLUX_SHARD_INDEX", index)
         .env("EVOLUX_SHARD_COUNT", count)
         .run();
+    // Another replica's campaigns are listed too, marked "not polled here".
     let owned = out
         .text
         .lines()
         .filter_map(|l| l.strip_prefix("    - "))
+        .filter(|l| !l.ends_with("not polled here)"))
         .map(|l| l.split_whitespace().next().unwrap().to_string())
         .collect();
     (out.success(), out.text, owned)

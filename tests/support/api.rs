@@ -3,7 +3,7 @@
 
 /// The six states of a subscriber, from the crate: the one place the tests
 /// and the benchmarks name the module they live in.
-pub use evolux_exporter::aggregate::STATES;
+pub use evolux_exporter::model::STATES;
 
 /// The report endpoint's path: the crate's (relative to the base URL),
 /// with its leading slash.

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
 use evolux_exporter::app::App;
 use evolux_exporter::config::{Cli, Config};
 use evolux_exporter::poller::Poller;

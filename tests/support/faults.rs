@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use evolux_exporter::config::{LogConfig, LogFormat, LogLevel};
 use evolux_exporter::poller::PollReport;
+use evolux_exporter::telemetry::{LogConfig, LogFormat, LogLevel};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;

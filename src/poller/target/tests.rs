@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use super::*;
 use crate::evolux::fields::ResponseLayout;
+use crate::model::Reason;
 use crate::segments::Policy;
 
 fn add(t: &mut Tally, json: &str) {
@@ -51,7 +52,7 @@ fn t0() -> SystemTime {
 fn poll(
     targets: &mut [TargetState],
     at: SystemTime,
-    answers: Vec<Result<Tally, String>>,
+    answers: Vec<Result<Tally, Failure>>,
 ) -> Snapshot {
     for (t, answer) in targets.iter_mut().zip(answers) {
         t.layout.prepare(at, &rules().policy);
@@ -72,8 +73,8 @@ fn poll(
     snapshot(targets)
 }
 
-fn failed() -> Result<Tally, String> {
-    Err("HTTP 500".into())
+fn failed() -> Result<Tally, Failure> {
+    Err(Failure::new(Reason::ServerError, "HTTP 500"))
 }
 
 #[test]
@@ -99,7 +100,10 @@ fn success_replaces_and_failure_keeps_last_good_counts() {
     assert!(!a.up);
     assert_eq!(a.last_success, Some(t0()));
     assert_eq!(a.counts, s1.campaigns["a"].counts, "last good counts kept");
-    assert_eq!(a.error.as_deref(), Some("HTTP 500"));
+    assert_eq!(
+        a.error.as_ref().map(|f| f.reason),
+        Some(Reason::ServerError)
+    );
     assert_eq!(a.segments, 1);
     assert_eq!(
         a.refreshed,

@@ -140,7 +140,6 @@ pub(super) fn record(
                 };
                 s.changes = 0;
             }
-            s.capped = a.capped;
             s.counts = Some(a.counted);
             s.records = a.records;
             s.read_at = Some(now);

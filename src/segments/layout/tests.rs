@@ -1,9 +1,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use proptest::prelude::*;
-
 use super::*;
-use crate::aggregate::{CampaignCounts, STATES};
+use crate::model::{CampaignCounts, STATES};
 use crate::segments::AxisStart;
 use crate::segments::round::{PollRules, poll_with};
 
@@ -39,11 +37,7 @@ impl Sim {
                     .add_state(state, 1);
             }
         }
-        ReadOk {
-            counted,
-            records,
-            capped: false,
-        }
+        ReadOk { counted, records }
     }
 }
 
@@ -305,63 +299,6 @@ fn a_failed_read_keeps_the_last_counts_until_max_staleness() {
 }
 
 #[test]
-fn a_server_that_ignores_start_and_end_is_caught_and_the_target_falls_back_then_recovers() {
-    let policy = Policy::new(MIN, 30 * MIN);
-    let sim = Sim {
-        subs: (0..100)
-            .map(|i| (0, millis(t0()) - i * HOUR_MS, "sent"))
-            .collect(),
-    };
-    let mut layouts = [Layout::new(Axis::ALL, &policy, true, t0())];
-    let mut r = rules(policy);
-    r.verify_interval = 10 * MIN;
-    // A server that answers every query with everything.
-    let applied = poll_with(&mut layouts, t0(), &r, |_, _| {
-        Some(sim.query(
-            None,
-            Range {
-                start: None,
-                end: None,
-            },
-        ))
-    });
-    let m = &applied[0].mismatches;
-    assert_eq!(m.len(), 1, "{applied:?}");
-    assert_eq!(m[0].unsegmented, 100);
-    assert_eq!(m[0].segments_before, 700);
-    assert!(layouts[0].in_fallback());
-    assert_eq!(
-        layouts[0].counts().unwrap().total(),
-        100,
-        "whole reads count"
-    );
-    // In fallback: one whole read per poll until the next verification.
-    let mut ranges = Vec::new();
-    for round in 1..10 {
-        poll_with(&mut layouts, t0() + MIN * round, &r, |_, q| {
-            ranges.push(q);
-            Some(sim.query(None, q))
-        });
-    }
-    assert!(
-        ranges.iter().all(|q| q.start.is_none() && q.end.is_none()),
-        "{ranges:?}"
-    );
-    assert_eq!(ranges.len(), 9);
-    // The server is fixed; the verification ten minutes on agrees.
-    let applied = poll_with(&mut layouts, t0() + MIN * 10, &r, |_, q| {
-        Some(sim.query(None, q))
-    });
-    assert!(
-        applied[0].recovered && applied[0].mismatches.is_empty(),
-        "{applied:?}"
-    );
-    assert!(!layouts[0].in_fallback());
-    assert_tiles(&layouts[0]);
-    assert_eq!(layouts[0].counts().unwrap().total(), 100);
-}
-
-#[test]
 fn a_window_drops_the_segments_it_leaves_behind() {
     let policy = Policy::new(MIN, 30 * MIN);
     let axis = Axis {
@@ -425,129 +362,6 @@ fn a_year_of_settled_history_stays_in_few_segments() {
     assert_tiles(&layouts[0]);
 }
 
-/// What happens in one round of a random history.
-#[derive(Debug, Clone)]
-enum Event {
-    /// Insert into campaign `c` at an instant: a fresh one, a boundary of
-    /// the current layout (or one millisecond off it), or deep in the past.
-    Insert { c: usize, at: InsertAt },
-    /// Subscriber `i` (modulo the count) moves to state `s`.
-    Change { i: usize, s: usize },
-}
-
-#[derive(Debug, Clone)]
-enum InsertAt {
-    Now(i64),
-    Boundary { pick: usize, off: i64 },
-    Past(i64),
-}
-
-fn event() -> impl Strategy<Value = Event> {
-    prop_oneof![
-        (0..3usize, 0..60_000i64).prop_map(|(c, ms)| Event::Insert {
-            c,
-            at: InsertAt::Now(ms)
-        }),
-        (0..3usize, any::<usize>(), -1..=1i64).prop_map(|(c, pick, off)| Event::Insert {
-            c,
-            at: InsertAt::Boundary { pick, off }
-        }),
-        (0..3usize, 0..400 * DAY_MS).prop_map(|(c, ms)| Event::Insert {
-            c,
-            at: InsertAt::Past(ms)
-        }),
-        (any::<usize>(), 0..6usize).prop_map(|(i, s)| Event::Change { i, s }),
-    ]
-}
-
-fn policy() -> impl Strategy<Value = Policy> {
-    (
-        2..12u32,
-        1..40u64,
-        1..40u64,
-        5..400u64,
-        3..24usize,
-        1..4u32,
-        1..120u64,
-    )
-        .prop_map(
-            |(max, seal, split, merge, segments, settled, age_min)| Policy {
-                seal_records: seal,
-                seal_age: MIN * age_min as u32,
-                split_records: split,
-                merge_records: merge,
-                max_segments: segments,
-                settled_after: settled,
-                ..Policy::new(MIN, MIN * max)
-            },
-        )
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
-    /// Once every segment has been read since the last change, the counts
-    /// equal one unsegmented query's, for any history and any layout the
-    /// splitting and merging made; and verification never cries wolf.
-    #[test]
-    fn settled_counts_equal_one_unsegmented_query(
-        policy in policy(),
-        rounds in prop::collection::vec(prop::collection::vec(event(), 0..6), 1..40),
-    ) {
-        let base = millis(t0());
-        let fixed = Axis { start: AxisStart::Fixed(Some(base - 30 * DAY_MS)), end: Some(base + 20 * 60_000) };
-        let mut sim = Sim::default();
-        // Discovery, then one layout per campaign, then campaign 0 on a fixed range.
-        let axes = [Axis::ALL, Axis::ALL, Axis::ALL, Axis::ALL, fixed];
-        let mut layouts: Vec<Layout> = axes.iter().map(|a| Layout::new(*a, &policy, true, t0())).collect();
-        let mut r = rules(policy);
-        r.verify_interval = 7 * MIN;
-        let query_of = |t: usize| if t == 0 { None } else { Some((t - 1) % 3) };
-        let mut round = 0u32;
-        let quiet = policy.max_interval.as_secs() as u32 / 60 + 2;
-        for events in rounds.iter().map(Some).chain(std::iter::repeat_n(None, quiet as usize)) {
-            let now = t0() + MIN * round;
-            let now_ms = millis(now);
-            for e in events.into_iter().flatten() {
-                match e {
-                    Event::Insert { c, at } => {
-                        let at = match at {
-                            InsertAt::Now(ms) => now_ms - ms,
-                            InsertAt::Past(ms) => now_ms - ms,
-                            InsertAt::Boundary { pick, off } => {
-                                let all: Vec<Millis> = layouts.iter()
-                                    .flat_map(|l| l.segments().iter().flat_map(|s| [s.lo, s.hi]))
-                                    .flatten().collect();
-                                all.get(pick % all.len().max(1)).map_or(now_ms, |b| b + off)
-                            }
-                        };
-                        sim.subs.push((*c, at, STATES[0]));
-                    }
-                    Event::Change { i, s } if !sim.subs.is_empty() => {
-                        let n = sim.subs.len();
-                        sim.subs[i % n].2 = STATES[*s];
-                    }
-                    Event::Change { .. } => {}
-                }
-            }
-            let applied = poll_with(&mut layouts, now, &r, |t, q| Some(sim.query(query_of(t), q)));
-            for a in &applied {
-                prop_assert!(a.mismatches.is_empty(), "false mismatch: {:?}", a.mismatches);
-            }
-            round += 1;
-        }
-        let now_ms = millis(t0() + MIN * round);
-        for (t, layout) in layouts.iter().enumerate() {
-            assert_tiles(layout);
-            prop_assert!(layout.segment_count() <= policy.max_segments.max(7));
-            let whole = Range { start: layout.axis().start_at(now_ms), end: layout.axis().end };
-            let expected = sim.query(query_of(t), whole).counted;
-            let got = layout.counts().unwrap_or_default();
-            prop_assert_eq!(got, expected, "target {}", t);
-        }
-    }
-}
-
 #[test]
 fn windowed_counts_equal_a_query_over_the_window_within_max_interval() {
     let policy = Policy::new(MIN, 10 * MIN);
@@ -592,40 +406,5 @@ fn windowed_counts_equal_a_query_over_the_window_within_max_interval() {
     assert!(layouts[0].segment_count() <= policy.max_segments);
 }
 
-#[test]
-fn a_verification_with_a_failed_or_capped_read_waits_a_bound_and_does_not_fall_back() {
-    let policy = Policy::new(MIN, 10 * MIN);
-    let base = millis(t0());
-    let sim = Sim {
-        subs: (0..100).map(|i| (0, base - i * HOUR_MS, "sent")).collect(),
-    };
-    let mut r = rules(policy);
-    r.verify_interval = Duration::from_secs(86_400);
-    // The oldest segment's read fails in the start-up verification.
-    let mut layouts = [Layout::new(Axis::ALL, &policy, true, t0())];
-    let mut whole_reads = 0;
-    for round in 0..12u32 {
-        let applied = poll_with(&mut layouts, t0() + MIN * round, &r, |_, q| {
-            if q.start.is_none() && q.end.is_none() {
-                whole_reads += 1;
-            }
-            (round > 0 || q.start.is_some() || q.end.is_none()).then(|| sim.query(None, q))
-        });
-        assert!(
-            applied[0].mismatches.is_empty(),
-            "round {round}: {applied:?}"
-        );
-        assert!(!layouts[0].in_fallback());
-    }
-    // Tried at start-up, then once more a bound (10 min) later: not every poll.
-    assert_eq!(whole_reads, 2);
-    // A capped answer is not a query's whole answer: no verdict on it.
-    let mut layouts = [Layout::new(Axis::ALL, &policy, true, t0())];
-    let applied = poll_with(&mut layouts, t0(), &r, |_, q| {
-        let mut a = sim.query(None, q);
-        a.capped = q.start.is_none() && q.end.is_none();
-        a.counted = Counted::default();
-        Some(a)
-    });
-    assert!(applied[0].mismatches.is_empty() && !layouts[0].in_fallback());
-}
+mod properties;
+mod verification;

@@ -118,6 +118,7 @@ fn config_check(rendering: &Rendering, workload: &Value, pod_name: &str, ordinal
     let owned = text
         .lines()
         .filter_map(|l| l.strip_prefix("    - "))
+        .filter(|l| !l.ends_with("not polled here)"))
         .map(|l| l.split_whitespace().next().unwrap().to_string())
         .collect();
     Checked {

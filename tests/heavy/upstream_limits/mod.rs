@@ -11,7 +11,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use evolux_exporter::app::App;
 use evolux_exporter::config::{Cli, Config};
 

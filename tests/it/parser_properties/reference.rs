@@ -48,7 +48,7 @@ pub fn reference_fields(v: &Value) -> Option<Fields> {
     }))
 }
 
-/// The label rules of the aggregate module, restated: an identifier is kept
+/// The label rules of the model's tally, restated: an identifier is kept
 /// if non-empty, at most 128 bytes, without control characters.
 pub fn label_id(s: &str) -> &str {
     if !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control) {

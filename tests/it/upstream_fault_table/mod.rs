@@ -17,6 +17,7 @@ use crate::support::metrics::Metrics;
 use crate::support::*;
 use evolux_exporter::config::Config;
 use evolux_exporter::evolux::client::MAX_PAGES;
+use evolux_exporter::model::{Failure, Reason};
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -96,8 +97,8 @@ fn last_success(m: &Metrics, campaign: &str) -> Option<f64> {
 }
 
 /// One warn line per failed poll of `campaign` so far, `times` of them, the
-/// last one saying each of `says`; and no line anywhere leaks a secret.
-fn assert_failure_logged(campaign: &str, times: usize, says: &[&str]) {
+/// last one naming `reason`; and no line anywhere leaks a secret.
+fn assert_failure_logged(campaign: &str, times: usize, reason: Reason) {
     let lines = logs().lines_with(&[
         &format!("campaign={campaign}"),
         "campaign poll failed; keeping its last good counts",
@@ -110,28 +111,41 @@ fn assert_failure_logged(campaign: &str, times: usize, says: &[&str]) {
     );
     let last = lines.last().unwrap();
     assert!(last.contains("level=warn"), "{last}");
-    for s in says {
-        assert!(last.contains(s), "the log line should say {s:?}: {last}");
-    }
+    let label = format!("reason={}", reason.metric_label());
+    assert!(
+        last.contains(&label),
+        "the log line should say {label}: {last}"
+    );
     logs().assert_clean();
 }
 
 /// The error text must not hold the token, the query or personal data either.
-/// Why the campaign's last poll failed, as the snapshot says ("" if it did not).
-fn campaign_error(app: &TestApp, campaign: &str) -> String {
+/// Why the campaign's last poll failed, as the snapshot says.
+fn campaign_error(app: &TestApp, campaign: &str) -> Option<Failure> {
     app.poller
         .published()
         .snapshot()
         .campaigns
         .get(campaign)
         .and_then(|s| s.error.clone())
-        .unwrap_or_default()
 }
 
-fn assert_error_says(error: &str, says: &[&str]) {
-    for s in says {
-        assert!(error.contains(s), "the error {error:?} should say {s:?}");
-    }
+/// The campaign's last poll failed as `reason`, the failure is counted
+/// under that reason, and its message leaks nothing.
+async fn assert_failed_as(app: &TestApp, campaign: &str, reason: Reason) {
+    let failure = campaign_error(app, campaign);
+    assert_eq!(
+        failure.as_ref().map(|f| f.reason),
+        Some(reason),
+        "{failure:?}"
+    );
+    let m = app.scrape().await;
+    let counted = m.get(
+        "evolux_campaign_poll_errors_total",
+        &[("campaign", campaign), ("reason", reason.metric_label())],
+    );
+    assert!(counted.is_some_and(|n| n >= 1.0), "{}", m.0);
+    let error = failure.map(|f| f.message).unwrap_or_default();
     for secret in PERSONAL_DATA.iter().chain(NEVER_SHOWN.iter()) {
         assert!(
             !error.contains(secret),
@@ -192,9 +206,9 @@ impl Rig {
         self.upstream().received_requests().await.unwrap().len()
     }
 
-    /// Why the campaign's last poll failed, as the snapshot says.
-    fn error(&self) -> String {
-        campaign_error(&self.app, &self.campaign)
+    /// The campaign's last poll failed as `reason` (see [`assert_failed_as`]).
+    async fn assert_failed_as(&self, reason: Reason) {
+        assert_failed_as(&self.app, &self.campaign, reason).await;
     }
 
     /// What every scrape shows until the poll under test publishes.
@@ -261,36 +275,33 @@ struct StatusFault {
     status: u16,
     /// Requests the poll makes: 1, or 1 + `--evolux.max-retries` (3).
     requests: usize,
-    says: &'static [&'static str],
+    reason: Reason,
 }
 
 const STATUS_FAULTS: [StatusFault; 5] = [
     StatusFault {
         status: 403,
         requests: 1,
-        says: &["HTTP 403 Forbidden", "the token may not read this report"],
+        reason: Reason::Forbidden,
     },
     StatusFault {
         status: 404,
         requests: 1,
-        says: &[
-            "HTTP 404 Not Found",
-            "no such endpoint (check --evolux.url)",
-        ],
+        reason: Reason::NotFound,
     },
     StatusFault {
         status: 429,
         requests: 4,
-        says: &["HTTP 429 Too Many Requests", "rate limited"],
+        reason: Reason::RateLimited,
     },
     StatusFault {
         status: 500,
         requests: 4,
-        says: &["HTTP 500 Internal Server Error", "the server failed"],
+        reason: Reason::ServerError,
     },
     StatusFault {
         status: 502,
         requests: 4,
-        says: &["HTTP 502 Bad Gateway", "the server failed"],
+        reason: Reason::ServerError,
     },
 ];

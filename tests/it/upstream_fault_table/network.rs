@@ -31,10 +31,8 @@ async fn connection_refused_from_the_start_is_ready_but_down_without_counts() {
     let run = poll_scraping(&app, Duration::from_secs(5), down).await;
     down(&run.metrics);
     assert_eq!(run.codes, codes(&[("error", 4.0)]));
-    let error = campaign_error(&app, &campaign);
-    let says = ["request failed: connection failed", "Connection refused"];
-    assert_error_says(&error, &says);
-    assert_failure_logged(&campaign, 2, &says);
+    assert_failed_as(&app, &campaign, Reason::Connection).await;
+    assert_failure_logged(&campaign, 2, Reason::Connection);
 }
 
 /// The upstream answered the first poll, then went away.
@@ -48,9 +46,8 @@ async fn upstream_that_goes_away_keeps_the_last_good_counts() {
     let run = poll_scraping(&rig.app, Duration::from_secs(5), rig.as_before()).await;
     rig.assert_kept(&run.metrics, "upstream gone");
     assert_eq!(run.codes, codes(&[("error", 4.0)]));
-    let says = ["request failed: connection failed", "Connection refused"];
-    assert_error_says(&rig.error(), &says);
-    assert_failure_logged(&rig.campaign, 1, &says);
+    rig.assert_failed_as(Reason::Connection).await;
+    assert_failure_logged(&rig.campaign, 1, Reason::Connection);
 }
 
 /// A host under `.invalid` (RFC 6761) never resolves.
@@ -79,10 +76,8 @@ async fn dns_failure_from_the_start_is_ready_but_down_without_counts() {
     let run = poll_scraping(&app, Duration::from_secs(6), down).await;
     down(&run.metrics);
     assert_eq!(run.codes, codes(&[("error", 2.0)]));
-    let error = campaign_error(&app, &campaign);
-    let says = ["request failed: connection failed", "dns error"];
-    assert_error_says(&error, &says);
-    assert_failure_logged(&campaign, 2, &says);
+    assert_failed_as(&app, &campaign, Reason::Connection).await;
+    assert_failure_logged(&campaign, 2, Reason::Connection);
 }
 
 /// Headers and part of the first record, then silence: the request timeout
@@ -155,13 +150,8 @@ async fn body_stalling_mid_stream_is_ended_by_the_request_timeout() {
     assert_eq!(m.get("evolux_up", &[]), Some(0.0));
     assert_counts(m, &campaign, TEMPLATE_1, &six(before));
     assert_eq!(last_success(m, &campaign), Some(success));
-    let error = campaign_error(&app, &campaign);
-    let says = [
-        "reading the body failed after",
-        "timed out after 1.5s without progress (--evolux.timeout",
-    ];
-    assert_error_says(&error, &says);
-    assert_failure_logged(&campaign, 1, &says);
+    assert_failed_as(&app, &campaign, Reason::Timeout).await;
+    assert_failure_logged(&campaign, 1, Reason::Timeout);
 
     let run = poll_scraping(&app, Duration::from_secs(5), |_| {}).await;
     assert_eq!(run.metrics.get("evolux_up", &[]), Some(1.0));

@@ -21,8 +21,8 @@ async fn error_statuses_keep_the_last_good_counts() {
             "{what}"
         );
         assert_eq!(rig.requests().await, f.requests, "{what}: requests");
-        assert_error_says(&rig.error(), f.says);
-        assert_failure_logged(&rig.campaign, 1, f.says);
+        rig.assert_failed_as(f.reason).await;
+        assert_failure_logged(&rig.campaign, 1, f.reason);
         rig.assert_recovers(&what).await;
     }
 }
@@ -113,12 +113,8 @@ async fn an_http_date_retry_after_is_waited_for_unless_past_the_retry_limit() {
             assert_eq!(run.codes, codes(&[("429", 1.0)]), "{what}");
             assert_eq!(rig.requests().await, 1, "{what}");
             rig.assert_kept(m, &what);
-            let says = [
-                "HTTP 429 Too Many Requests with Retry-After",
-                "longer than the 3s the exporter waits",
-            ];
-            assert_error_says(&rig.error(), &says);
-            assert_failure_logged(&rig.campaign, 1, &says);
+            rig.assert_failed_as(Reason::RateLimited).await;
+            assert_failure_logged(&rig.campaign, 1, Reason::RateLimited);
         }
     }
 }

@@ -13,7 +13,7 @@ async fn html_maintenance_page_fails_the_poll() {
                 .respond_with(ResponseTemplate::new(200).set_body_raw(html_page(), "text/html")),
         ],
         ("200", 1),
-        "HTML page",
+        Reason::BadBody,
     )
     .await;
 }
@@ -28,7 +28,7 @@ async fn html_page_labelled_as_json_is_caught_by_the_scanner() {
             ResponseTemplate::new(200).set_body_raw(html_page(), "application/json"),
         )],
         ("200", 1),
-        "HTML or XML page",
+        Reason::BadBody,
     )
     .await;
 }
@@ -46,7 +46,7 @@ async fn truncated_body_fails_the_poll() {
             ),
         ],
         ("200", 1),
-        "truncated",
+        Reason::BadBody,
     )
     .await;
 }
@@ -67,7 +67,7 @@ async fn oversized_body_fails_the_poll() {
                 .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json")),
         ],
         ("200", 1),
-        "larger than --evolux.max-response-size",
+        Reason::TooLarge,
     )
     .await;
 }
@@ -85,7 +85,7 @@ async fn next_link_to_another_host_is_not_followed() {
         // The first page's records must not be counted: the query failed.
         vec![report(CAMPAIGN_A).respond_with(ResponseTemplate::new(200).set_body_json(body))],
         ("200", 1),
-        "another host (evil.example.invalid)",
+        Reason::BadBody,
     )
     .await;
 }
@@ -114,7 +114,7 @@ async fn next_link_looping_back_to_the_first_page_fails_quickly() {
             |_| {},
             mocks,
             ("200", 2),
-            "loop back to page",
+            Reason::BadBody,
         ),
     )
     .await

@@ -12,6 +12,7 @@ use crate::mock_api::*;
 use crate::support::metrics::Metrics;
 use crate::support::*;
 use evolux_exporter::config::Config;
+use evolux_exporter::model::{Failure, Reason};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -167,7 +168,7 @@ impl Rig {
     }
 
     /// Why the campaign's last poll failed, as the snapshot says.
-    fn error(&self, campaign: &str) -> String {
+    fn error(&self, campaign: &str) -> Option<Failure> {
         self.app
             .poller
             .published()
@@ -175,7 +176,6 @@ impl Rig {
             .campaigns
             .get(campaign)
             .and_then(|s| s.error.clone())
-            .unwrap_or_default()
     }
 
     /// A poll against a healthy upstream gives up=1 and its new counts.
@@ -197,7 +197,7 @@ impl Rig {
                 "recovery of {c}"
             );
             assert_counts(m, c, after, "recovery");
-            assert_eq!(self.error(c), "", "recovery of {c}");
+            assert_eq!(self.error(c), None, "recovery of {c}");
         }
         assert_eq!(
             out.codes,
@@ -236,7 +236,7 @@ async fn fault(
     tweak: impl FnOnce(&mut Config),
     mocks: Vec<Mock>,
     (code, n): (&str, usize),
-    error_says: &str,
+    reason: Reason,
 ) -> Outcome {
     let rig = start(&[CAMPAIGN_A], args, tweak).await;
     let out = rig.poll_with(mocks).await;
@@ -244,9 +244,10 @@ async fn fault(
     assert_eq!(out.codes, codes(&[(code, n as f64)]), "{what}");
     assert_eq!(out.requests, n, "{what}: requests the upstream saw");
     let error = rig.error(CAMPAIGN_A);
-    assert!(
-        error.contains(error_says),
-        "{what}: the error {error:?} should say {error_says:?}"
+    assert_eq!(
+        error.as_ref().map(|f| f.reason),
+        Some(reason),
+        "{what}: the failure {error:?}"
     );
     rig.assert_recovers().await;
     out

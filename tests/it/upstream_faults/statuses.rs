@@ -10,7 +10,7 @@ async fn unauthorized_is_not_retried() {
         |_| {},
         vec![report(CAMPAIGN_A).respond_with(ResponseTemplate::new(401))],
         ("401", 1),
-        "HTTP 401",
+        Reason::Auth,
     )
     .await;
 }
@@ -55,7 +55,7 @@ async fn persistent_rate_limit_fails_after_max_retries() {
                 .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1")),
         ],
         ("429", 2),
-        "HTTP 429",
+        Reason::RateLimited,
     )
     .await;
     assert!(
@@ -77,7 +77,7 @@ async fn persistent_server_error_is_retried_max_retries_times() {
                 .respond_with(ResponseTemplate::new(500).set_body_string("internal error")),
         ],
         ("500", 4),
-        "HTTP 500",
+        Reason::ServerError,
     )
     .await;
 }
@@ -93,7 +93,7 @@ async fn request_timeout_counts_as_error() {
         |c| c.evolux.timeout = Duration::from_millis(500),
         vec![report(CAMPAIGN_A).respond_with(resp.set_delay(Duration::from_secs(3)))],
         ("error", 2),
-        "timed out",
+        Reason::Timeout,
     )
     .await;
     assert!(

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::app::{TestApp, config, spawn_app};
 use crate::mock_api::records;
 use crate::support::{CAMPAIGN_A, TEMPLATE_1, wait_for};
-use clap::Parser;
+
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedKey, ExtendedKeyUsagePurpose, IsCa, KeyPair,
 };

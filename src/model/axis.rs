@@ -3,7 +3,22 @@
 
 use std::time::Duration;
 
-use super::{Millis, duration_millis};
+/// Milliseconds since the Unix epoch: the resolution of the API's `start`
+/// and `end`.
+pub type Millis = i64;
+
+/// A [`std::time::SystemTime`] as [`Millis`], rounded down.
+pub fn millis(t: std::time::SystemTime) -> Millis {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// A [`std::time::Duration`] as [`Millis`], saturating.
+pub fn duration_millis(d: std::time::Duration) -> Millis {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
 
 /// The insertion times a target counts: its window or fixed `start`/`end`.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,150 +1,19 @@
-//! Counting records into per-(campaign, template, state) totals, and the
-//! immutable [`Snapshot`] that a poll produces from them.
-//!
-//! Everything here is pure. Which counts are kept after a failure and which
-//! have gone stale is decided per segment, in [`crate::segments`].
+//! Counting records into per-(campaign, template, state) totals as the body
+//! streams in.
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
-use crate::evolux::fields::{Field, RecordFields};
-use crate::evolux::scanner::RecordSink;
+use rustc_hash::FxHasher;
 
-/// The six documented states, in funnel order.
-pub const STATES: [&str; 6] = ["pending", "scheduled", "sent", "dnd", "completed", "error"];
-
-/// Label value for a field the record does not have.
-pub const UNKNOWN: &str = "unknown";
-/// Label value for a field whose value cannot be a label (too long, or
-/// characters no identifier has).
-pub const INVALID: &str = "invalid";
+use super::record::{Field, RecordFields, RecordSink};
+use super::{CampaignCounts, INVALID, STATES, StateCounts, UNKNOWN};
 
 /// Longest identifier (campaign or template) taken as a label value.
 const MAX_ID_LEN: usize = 128;
 /// Longest name taken into an `_info` metric.
 const MAX_NAME_LEN: usize = 256;
-
-/// Subscriber counts of one (campaign, template), by state.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StateCounts {
-    known: [u64; 6],
-    other: BTreeMap<Box<str>, u64>,
-}
-
-impl StateCounts {
-    /// Every state with its count: the six documented ones first (zeros
-    /// included), then any other state the API returned.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
-        STATES
-            .iter()
-            .copied()
-            .zip(self.known.iter().copied())
-            .chain(self.other.iter().map(|(k, v)| (k.as_ref(), *v)))
-    }
-
-    /// The count of one state.
-    pub fn get(&self, state: &str) -> u64 {
-        match STATES.iter().position(|s| *s == state) {
-            Some(i) => self.known[i],
-            None => self.other.get(state).copied().unwrap_or(0),
-        }
-    }
-
-    /// Number of series these counts make.
-    pub fn series(&self) -> usize {
-        STATES.len() + self.other.len()
-    }
-
-    /// All subscribers, whatever the state.
-    pub fn total(&self) -> u64 {
-        self.iter().map(|(_, n)| n).sum()
-    }
-
-    /// Adds `n` subscribers in `state` (one of the six, or another word).
-    pub fn add_state(&mut self, state: &str, n: u64) {
-        match STATES.iter().position(|s| *s == state) {
-            Some(i) => self.known[i] += n,
-            None => *self.other.entry(state.into()).or_default() += n,
-        }
-    }
-
-    /// Adds `other`'s counts to these.
-    pub fn add(&mut self, other: &StateCounts) {
-        for (mine, theirs) in self.known.iter_mut().zip(other.known.iter()) {
-            *mine += theirs;
-        }
-        for (state, n) in &other.other {
-            *self.other.entry(state.clone()).or_default() += n;
-        }
-    }
-}
-
-/// The counts of one campaign, by template.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CampaignCounts {
-    /// Template UUID to its counts.
-    pub templates: BTreeMap<Box<str>, StateCounts>,
-}
-
-impl CampaignCounts {
-    /// All subscribers of the campaign.
-    pub fn total(&self) -> u64 {
-        self.templates.values().map(StateCounts::total).sum()
-    }
-
-    /// Adds `other`'s counts to these, template by template.
-    pub fn add(&mut self, other: &CampaignCounts) {
-        for (template, counts) in &other.templates {
-            self.templates
-                .entry(template.clone())
-                .or_default()
-                .add(counts);
-        }
-    }
-}
-
-/// A fast, unkeyed hasher for the tally's few keys (UUIDs), looked up once
-/// per record. Flooding it is pointless: the series cap bounds the keys.
-#[derive(Default, Clone, Copy)]
-pub struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(c);
-            self.mix(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.mix(u64::from_le_bytes(word));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.mix(u64::from(i));
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-impl KeyHasher {
-    #[inline]
-    fn mix(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
 
 /// A label value already checked to be one (UTF-8, no control characters,
 /// not too long), looked up by the raw bytes of a record's field.
@@ -163,8 +32,10 @@ impl Borrow<[u8]> for Key {
     }
 }
 
-/// A map keyed by label values, looked up by raw bytes, hashed with [`KeyHasher`].
-type KeyMap<V> = HashMap<Key, V, BuildHasherDefault<KeyHasher>>;
+/// A map keyed by label values, looked up by raw bytes, hashed with FxHash:
+/// unkeyed and fast for the few short keys (UUIDs) looked up once per
+/// record. Flooding it is pointless: the series cap bounds the keys.
+type KeyMap<V> = HashMap<Key, V, BuildHasherDefault<FxHasher>>;
 
 /// A campaign's UUID, counts, and the name its records gave.
 pub type CountedCampaign = (String, CampaignCounts, Option<String>);
@@ -352,65 +223,3 @@ fn label_name(v: &[u8]) -> Option<&str> {
     let v = std::str::from_utf8(v).ok()?.trim();
     (!v.is_empty() && v.len() <= MAX_NAME_LEN && !v.chars().any(char::is_control)).then_some(v)
 }
-
-/// What the exporter knows of one campaign.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CampaignStatus {
-    /// Display name: configured, else from the records.
-    pub name: Option<String>,
-    /// Whether its last poll succeeded.
-    pub up: bool,
-    /// End of its last successful poll.
-    pub last_success: Option<SystemTime>,
-    /// How long its last poll took.
-    pub poll_duration: Option<Duration>,
-    /// Its last good counts; `None` before the first success and once stale.
-    pub counts: Option<Arc<CampaignCounts>>,
-    /// Why its last poll failed.
-    pub error: Option<String>,
-    /// Insertion-time segments held for it.
-    pub segments: usize,
-    /// The time by which every segment had last been read.
-    pub refreshed: Option<SystemTime>,
-}
-
-/// Which query a result is for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// A configured campaign, with its configured name.
-    Campaign {
-        /// Its UUID.
-        uuid: String,
-        /// Its configured display name.
-        name: Option<String>,
-    },
-    /// One query without `campaigns[]`, grouped by each record's campaign.
-    Discovery,
-}
-
-/// Everything `/metrics` shows of the API's data, as of the end of a poll.
-/// Immutable: a poll builds a new one and swaps it in.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Snapshot {
-    /// Campaign UUID to what is known of it.
-    pub campaigns: BTreeMap<String, CampaignStatus>,
-    /// Template UUID to its name, for templates with counts.
-    pub template_names: BTreeMap<String, String>,
-    /// Whether the last poll of every query succeeded; `None` before the first poll.
-    pub up: Option<bool>,
-    /// Records not counted because of the series cap, in the last poll.
-    pub over_cap_records: u64,
-}
-
-impl Snapshot {
-    /// Campaigns whose last poll failed.
-    pub fn failed(&self) -> impl Iterator<Item = (&str, &CampaignStatus)> {
-        self.campaigns
-            .iter()
-            .filter(|(_, s)| !s.up)
-            .map(|(k, v)| (k.as_str(), v))
-    }
-}
-
-#[cfg(test)]
-mod tests;

@@ -1,0 +1,158 @@
+//! What `--config.check` prints: the configuration as the exporter will
+//! run it, with no token and no personal filter values.
+
+use std::fmt;
+
+use super::units::{ByteSize, HumanDuration};
+use super::{Campaign, Config, shard};
+
+/// Display of a config for `--config.check`.
+pub(crate) struct Summary<'a>(pub(crate) &'a Config);
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.0;
+        writeln!(f, "configuration OK")?;
+        if let Some(path) = &c.config_file {
+            writeln!(f, "  config file:        {}", path.display())?;
+        }
+        if c.demo {
+            writeln!(f, "  upstream:           built-in demo (--demo)")?;
+        } else {
+            writeln!(f, "  evolux.url:         {}", c.evolux.url)?;
+        }
+        writeln!(f, "  token:              {}", c.evolux.token.describe())?;
+        if let Some(ca) = &c.evolux.ca_file {
+            writeln!(
+                f,
+                "  extra CA file:      {} ({} certificates)",
+                ca.display(),
+                c.evolux.ca_certificates.len()
+            )?;
+        }
+        writeln!(
+            f,
+            "  requests:           timeout {}, {} at once, {} per second, {} retries, max body {}",
+            HumanDuration(c.evolux.timeout),
+            c.evolux.max_concurrency,
+            c.evolux.max_rps,
+            c.evolux.max_retries,
+            ByteSize(c.evolux.max_response_size)
+        )?;
+        writeln!(
+            f,
+            "  poll:               every {}, window {}, stale after {}, at most {} series",
+            HumanDuration(c.poll.interval),
+            c.poll
+                .window
+                .map_or("all time".into(), |w| HumanDuration(w).to_string()),
+            HumanDuration(c.poll.max_staleness),
+            c.poll.max_series
+        )?;
+        let segments = if c.poll.max_interval > c.poll.interval {
+            format!(
+                "segmented: each read again within {} (poll.max-interval)",
+                HumanDuration(c.poll.max_interval)
+            )
+        } else {
+            "not segmented: every campaign read whole every poll (poll.max-interval = poll.interval)".into()
+        };
+        writeln!(f, "  segments:           {segments}")?;
+        writeln!(
+            f,
+            "  verification:       {}",
+            match c.poll.verify_interval {
+                Some(v) if c.poll.max_interval > c.poll.interval => format!(
+                    "at start-up and every {} (poll.verify-interval)",
+                    HumanDuration(v)
+                ),
+                Some(_) => "not needed (not segmented)".into(),
+                None => "off (poll.verify-interval 0)".into(),
+            }
+        )?;
+        writeln!(
+            f,
+            "  a poll's reads:     cut after {} without progress, or {} after the poll began",
+            HumanDuration(c.evolux.timeout),
+            HumanDuration(c.poll.deadline)
+        )?;
+        writeln!(
+            f,
+            "  listen:             {} (metrics at {})",
+            c.web.listen_address, c.web.telemetry_path
+        )?;
+        if let (Some(path), Some(security)) = (&c.web.config_file, &c.web.security) {
+            let settings = security.current().describe();
+            writeln!(f, "  web config file:    {} ({settings})", path.display())?;
+        }
+        if c.campaigns.is_empty() {
+            writeln!(
+                f,
+                "  campaigns:          none configured: discovered from the records"
+            )?;
+        } else {
+            writeln!(f, "  campaigns:          {}", c.campaigns.len())?;
+            if c.shard.count > 1 {
+                writeln!(
+                    f,
+                    "  shard:              index {} of {} (0-based): polls {} of the {} campaigns; the others below are other replicas'",
+                    c.shard.index,
+                    c.shard.count,
+                    c.owned_campaigns().count(),
+                    c.campaigns.len()
+                )?;
+            }
+            for camp in c.owned_campaigns() {
+                let extra = campaign_details(c, camp);
+                if extra.is_empty() {
+                    writeln!(f, "    - {}", camp.uuid)?;
+                } else {
+                    writeln!(f, "    - {} ({})", camp.uuid, extra.join(", "))?;
+                }
+            }
+            for camp in c.campaigns.iter().filter(|x| !c.shard.owns(&x.uuid)) {
+                let other = shard::shard_of(&camp.uuid, c.shard.count);
+                writeln!(f, "    - {} (shard {other}'s, not polled here)", camp.uuid)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the summary says of one campaign besides its UUID: no personal
+/// filter value.
+fn campaign_details(c: &Config, camp: &Campaign) -> Vec<String> {
+    let mut extra = Vec::new();
+    if let Some(name) = &camp.name {
+        extra.push(format!("name {name:?}"));
+    }
+    if let Some(w) = c.window_of(camp) {
+        extra.push(format!("window {}", HumanDuration(w)));
+    }
+    let fl = &camp.filters;
+    if let Some(s) = &fl.state {
+        extra.push(format!("state={s}"));
+    }
+    if let Some(t) = &fl.template_uuid {
+        extra.push(format!("template_uuid={t}"));
+    }
+    if let Some(tz) = &fl.timezone {
+        extra.push(format!("timezone={tz}"));
+    }
+    if let Some((k, _)) = &fl.conversation_field {
+        extra.push(format!("conversation_field_key={k} (value hidden)"));
+    }
+    if fl.phone_number.is_some() {
+        extra.push("phone_number (hidden)".into());
+    }
+    if fl.name.is_some() {
+        extra.push("name (hidden)".into());
+    }
+    if let Some(s) = &fl.start {
+        extra.push(format!("start={}", s.to_rfc3339()));
+    }
+    if let Some(e) = &fl.end {
+        extra.push(format!("end={}", e.to_rfc3339()));
+    }
+    extra
+}

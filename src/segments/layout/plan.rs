@@ -1,0 +1,124 @@
+//! Which reads are due ([`Layout::plan`]): the segments' regular reads,
+//! their splits, and the verification's reads.
+
+use std::time::SystemTime;
+
+use super::*;
+
+impl Layout {
+    /// The reads due at `now`. Call [`Layout::prepare`] first.
+    pub fn plan(&self, now: SystemTime, policy: &Policy) -> Plan {
+        let now_ms = millis(now);
+        let overdue = |due: SystemTime| now.duration_since(due).unwrap_or_default();
+        if self.segments.is_empty() && self.fallback.is_none() {
+            return Plan::default();
+        }
+        // A verification reads every segment, so it may run before they
+        // have counts: at start-up it is the first poll.
+        let verify = self.verify_due(now, policy) && !self.segments.is_empty();
+        let verify = verify.then(|| Unit {
+            reads: (0..self.segments.len())
+                .map(|i| Read {
+                    kind: ReadKind::Segment(i),
+                    range: self.range_of(i, now_ms),
+                })
+                .collect(),
+            then: vec![
+                Read {
+                    kind: ReadKind::Whole,
+                    range: self.whole_range(now_ms),
+                },
+                Read {
+                    kind: ReadKind::NewestAgain,
+                    range: self.range_of(self.segments.len() - 1, now_ms),
+                },
+            ],
+            newest: false,
+            overdue: self.next_verify.map_or(Duration::ZERO, overdue),
+        });
+        if let Some(f) = &self.fallback {
+            let whole = Unit {
+                reads: vec![Read {
+                    kind: ReadKind::Whole,
+                    range: self.whole_range(now_ms),
+                }],
+                then: Vec::new(),
+                newest: true,
+                overdue: overdue(f.due),
+            };
+            return Plan {
+                regular: vec![whole],
+                verify,
+            };
+        }
+        let last = self.segments.len() - 1;
+        let mut regular = Vec::new();
+        for i in (0..self.segments.len()).rev() {
+            let s = &self.segments[i];
+            let newest = i == last;
+            if !newest && s.due > now + policy.slack() {
+                continue;
+            }
+            let range = self.range_of(i, now_ms);
+            let cut = if newest {
+                self.seal_point(s, range, now_ms, policy)
+            } else {
+                self.split_point(s, range, policy)
+            };
+            let reads = match cut {
+                Some(at) => halves(i, range, at).to_vec(),
+                None => vec![Read {
+                    kind: ReadKind::Segment(i),
+                    range,
+                }],
+            };
+            regular.push(Unit {
+                reads,
+                then: Vec::new(),
+                newest,
+                overdue: overdue(s.due),
+            });
+        }
+        Plan { regular, verify }
+    }
+
+    /// Where to seal the newest segment, if it is due: one interval ago.
+    fn seal_point(
+        &self,
+        s: &Segment,
+        range: Range,
+        now_ms: Millis,
+        policy: &Policy,
+    ) -> Option<Millis> {
+        if !policy.segmented() || s.counts.is_none() || self.segments.len() >= policy.max_segments {
+            return None;
+        }
+        let at = to_second_end(now_ms - duration_millis(policy.interval));
+        let age_ms = range.start.map_or(Millis::MAX, |lo| at.saturating_sub(lo));
+        let full = s.records >= policy.seal_records
+            || (s.records > 0 && age_ms >= duration_millis(policy.seal_age));
+        let fits = range.start.is_none_or(|lo| at >= lo) && range.end.is_none_or(|e| at < e);
+        (full && fits).then_some(at)
+    }
+
+    /// Where to halve an older segment, if it is large and changing.
+    fn split_point(&self, s: &Segment, range: Range, policy: &Policy) -> Option<Millis> {
+        // Changed at its last two reads: a region in flux, not one late reply.
+        let changing = s.counts.is_some() && s.changes >= 2 && s.failing_since.is_none();
+        if !policy.segmented()
+            || !changing
+            || s.records < policy.split_records
+            || self.segments.len() >= policy.max_segments
+        {
+            return None;
+        }
+        let hi = range.end?;
+        let lo = range.start.unwrap_or(hi.saturating_sub(365 * DAY_MS));
+        if hi <= lo {
+            return None;
+        }
+        let mid = lo + (hi - lo) / 2;
+        let aligned = to_second_end(mid);
+        Some(if aligned >= lo { aligned } else { mid })
+    }
+}

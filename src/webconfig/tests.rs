@@ -1,0 +1,330 @@
+//! Unit tests of the web config: parsing and validation through
+//! [`parse`], and each small step (sections, TLS settings, the watch)
+//! directly.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::parse::{
+    ALLOWED_HEADERS, check_user, dummy_hash, is_usable_bcrypt_hash, parse, public_paths,
+    reported_field, response_headers, static_header_name,
+};
+use super::raw::{RawHttp, RawTls};
+use super::source::{reload, stamp, watched_files};
+use super::tls::{
+    client_auth_policy, protocol_versions, refuse_unsupported_keys, tls_field, tls_version,
+};
+use super::{ClientAuth, DEFAULT_PUBLIC_PATHS};
+
+fn err(text: &str) -> String {
+    parse(Path::new("/etc/web.yml"), text)
+        .expect_err("must be rejected")
+        .to_string()
+}
+
+#[test]
+fn an_empty_file_means_no_tls_no_auth_and_public_probes() {
+    let s = parse(Path::new("/w.yml"), "").expect("empty is valid");
+    assert!(s.tls.is_none());
+    assert!(s.users.is_empty());
+    assert!(s.is_public("/healthz") && s.is_public("/readyz"));
+    assert!(!s.is_public("/metrics"));
+}
+
+#[test]
+fn bad_fields_are_named() {
+    assert!(err("tls_server_config:\n  cert_fil: x\n").contains("tls_server_config"));
+    assert!(err("tls_server_config:\n  cert_fil: x\n").contains("cert_fil"));
+    assert!(err("basic_auth_users:\n  alice: plaintext\n").contains("basic_auth_users.alice"));
+    assert!(!err("basic_auth_users:\n  alice: plaintext\n").contains("plaintext"));
+    assert!(err("tls_server_config:\n  key_file: k\n").contains("tls_server_config.cert_file"));
+    assert!(err("http_server_config:\n  headers:\n    X-Evil: 1\n").contains("headers.X-Evil"));
+    assert!(err("public_paths: [healthz]\n").contains("public_paths"));
+    assert!(err("nonsense: 1\n").contains("nonsense"));
+}
+
+#[test]
+fn obsolete_tls_versions_are_refused_by_name() {
+    let e = err("tls_server_config:\n  cert_file: c\n  key_file: k\n  min_version: TLS10\n");
+    // The files do not exist, which is found first.
+    assert!(e.contains("cert_file"), "{e}");
+    assert!(tls_version(Path::new("w"), "min_version", Some("TLS11"), 12).is_err());
+    assert_eq!(
+        tls_version(Path::new("w"), "x", Some("TLS13"), 12).ok(),
+        Some(13)
+    );
+    assert_eq!(tls_version(Path::new("w"), "x", None, 12).ok(), Some(12));
+}
+
+#[test]
+fn the_dummy_hash_follows_the_highest_cost() {
+    let h4 = bcrypt::hash("x", 4).expect("hash");
+    let h5 = bcrypt::hash("x", 5).expect("hash");
+    let s = parse(
+        Path::new("/w.yml"),
+        &format!("basic_auth_users:\n  a: {h4}\n  b: {h5}\n"),
+    )
+    .expect("valid");
+    let parts = s
+        .dummy_hash
+        .parse::<bcrypt::HashParts>()
+        .expect("a bcrypt hash");
+    assert_eq!(parts.get_cost(), 5);
+    assert_eq!(bcrypt::verify("x", &s.dummy_hash).ok(), Some(false));
+}
+
+#[test]
+fn public_paths_can_be_emptied() {
+    let s = parse(Path::new("/w.yml"), "public_paths: []\n").expect("valid");
+    assert!(!s.is_public("/healthz"));
+}
+
+const W: &str = "/w.yml";
+
+#[test]
+fn the_document_itself_is_reported_as_the_top_level() {
+    assert_eq!(reported_field(".".into()), "(top level)");
+    assert_eq!(
+        reported_field("tls_server_config.cert_fil".into()),
+        "tls_server_config.cert_fil"
+    );
+}
+
+#[test]
+fn public_paths_default_to_the_probes_and_must_be_absolute() {
+    assert_eq!(
+        public_paths(Path::new(W), None).expect("default"),
+        DEFAULT_PUBLIC_PATHS
+    );
+    assert_eq!(
+        public_paths(Path::new(W), Some(vec!["/live".into()])).expect("valid"),
+        ["/live"]
+    );
+    let e = public_paths(Path::new(W), Some(vec!["/ok".into(), "live".into()]))
+        .expect_err("relative")
+        .to_string();
+    assert_eq!(
+        e,
+        "web config file /w.yml: public_paths: \"live\" must start with /"
+    );
+}
+
+#[test]
+fn users_need_a_plain_name_and_a_bcrypt_hash_of_a_usable_cost() {
+    let h4 = bcrypt::hash("x", 4).expect("hash");
+    assert!(is_usable_bcrypt_hash(&h4));
+    assert!(check_user(Path::new(W), "alice", &h4).is_ok());
+    for bad_name in ["", "a:b"] {
+        let e = check_user(Path::new(W), bad_name, &h4).expect_err("bad name");
+        assert!(
+            e.to_string().contains("must be non-empty and without ':'"),
+            "{e}"
+        );
+    }
+    let cost_3 = h4.replacen("$04$", "$03$", 1);
+    assert!(!is_usable_bcrypt_hash(&cost_3));
+    assert!(!is_usable_bcrypt_hash("plaintext"));
+    let e = check_user(Path::new(W), "bob", &cost_3)
+        .expect_err("cost 3")
+        .to_string();
+    assert!(
+        e.contains("basic_auth_users.bob: is not a bcrypt hash of cost 4 to 31"),
+        "{e}"
+    );
+    assert!(!e.contains(&cost_3), "{e}");
+}
+
+#[test]
+fn the_dummy_hash_without_users_has_cost_10() {
+    let h = dummy_hash(&BTreeMap::new());
+    assert_eq!(
+        h.parse::<bcrypt::HashParts>().expect("a hash").get_cost(),
+        10
+    );
+}
+
+#[test]
+fn every_allowed_header_has_its_lower_case_static_name() {
+    for allowed in ALLOWED_HEADERS {
+        assert_eq!(static_header_name(allowed), allowed.to_ascii_lowercase());
+    }
+}
+
+#[test]
+fn header_names_match_in_any_case_and_values_must_be_valid() {
+    let http = |name: &str, value: &str| RawHttp {
+        http2: None,
+        headers: [(name.to_string(), value.to_string())].into(),
+    };
+    let headers = response_headers(Path::new(W), http("x-FRAME-options", "DENY")).expect("valid");
+    assert_eq!(headers.len(), 1);
+    assert_eq!(headers[0].0, "x-frame-options");
+    assert_eq!(headers[0].1, "DENY");
+    let e = response_headers(Path::new(W), http("X-Frame-Options", "a\nb"))
+        .expect_err("newline")
+        .to_string();
+    assert_eq!(
+        e,
+        "web config file /w.yml: http_server_config.headers.X-Frame-Options: is not a valid header value"
+    );
+    let e = response_headers(Path::new(W), http("Server", "x"))
+        .expect_err("not allowed")
+        .to_string();
+    assert!(
+        e.contains("headers.Server: is not one of Strict-Transport-Security, "),
+        "{e}"
+    );
+}
+
+#[test]
+fn tls_fields_are_named_under_their_section() {
+    assert_eq!(tls_field("key_file"), "tls_server_config.key_file");
+}
+
+#[test]
+fn cipher_suites_and_curves_are_refused_unless_empty() {
+    let empty = RawTls {
+        cipher_suites: Some(vec![]),
+        curve_preferences: Some(vec![]),
+        ..RawTls::default()
+    };
+    assert!(refuse_unsupported_keys(Path::new(W), &empty).is_ok());
+    let suites = RawTls {
+        cipher_suites: Some(vec!["TLS_AES_128_GCM_SHA256".into()]),
+        ..RawTls::default()
+    };
+    let e = refuse_unsupported_keys(Path::new(W), &suites).expect_err("suites");
+    assert!(
+        e.to_string()
+            .contains("tls_server_config.cipher_suites: is not supported"),
+        "{e}"
+    );
+    let curves = RawTls {
+        curve_preferences: Some(vec!["X25519".into()]),
+        ..RawTls::default()
+    };
+    let e = refuse_unsupported_keys(Path::new(W), &curves).expect_err("curves");
+    assert!(
+        e.to_string()
+            .contains("tls_server_config.curve_preferences: is not supported"),
+        "{e}"
+    );
+}
+
+#[test]
+fn protocol_versions_run_from_min_to_max() {
+    let versions = |min, max| protocol_versions(Path::new(W), min, max);
+    assert_eq!(versions(None, None).expect("default").len(), 2);
+    let only_13 = versions(Some("TLS13"), None).expect("TLS 1.3 only");
+    assert_eq!(only_13.len(), 1);
+    assert_eq!(only_13[0].version, rustls::ProtocolVersion::TLSv1_3);
+    let only_12 = versions(Some(""), Some("TLS12")).expect("TLS 1.2 only");
+    assert_eq!(only_12[0].version, rustls::ProtocolVersion::TLSv1_2);
+    let e = versions(Some("TLS13"), Some("TLS12"))
+        .expect_err("inverted")
+        .to_string();
+    assert!(
+        e.ends_with("tls_server_config.max_version: is below min_version"),
+        "{e}"
+    );
+    let e = versions(Some("TLS10"), None)
+        .expect_err("obsolete")
+        .to_string();
+    assert!(
+        e.contains("min_version: TLS10 is not supported: it is obsolete"),
+        "{e}"
+    );
+}
+
+#[test]
+fn client_auth_types_map_to_policies_and_a_ca_needs_one_that_verifies() {
+    let policy = |t, ca| client_auth_policy(Path::new(W), t, ca).map_err(|e| e.to_string());
+    assert_eq!(policy(None, false), Ok(ClientAuth::None));
+    assert_eq!(policy(Some("NoClientCert"), false), Ok(ClientAuth::None));
+    assert_eq!(
+        policy(Some("VerifyClientCertIfGiven"), true),
+        Ok(ClientAuth::VerifyIfGiven)
+    );
+    assert_eq!(
+        policy(Some("RequireAndVerifyClientCert"), true),
+        Ok(ClientAuth::RequireAndVerify)
+    );
+    // Without a CA, the policy is accepted here; the missing client_ca_file
+    // is reported when the verifier is built.
+    assert_eq!(
+        policy(Some("RequireAndVerifyClientCert"), false),
+        Ok(ClientAuth::RequireAndVerify)
+    );
+    let e = policy(None, true).expect_err("CA without policy");
+    assert!(
+        e.contains("client_auth_type: must be VerifyClientCertIfGiven"),
+        "{e}"
+    );
+    let e = policy(Some("RequireAnyClientCert"), true).expect_err("unverified");
+    assert!(
+        e.contains("RequireAnyClientCert accepts certificates nobody verified"),
+        "{e}"
+    );
+    let e = policy(Some("Maybe"), false).expect_err("unknown");
+    assert!(e.contains("\"Maybe\" is not one of NoClientCert"), "{e}");
+}
+
+#[test]
+fn a_client_auth_policy_without_a_ca_file_is_refused() {
+    let e = err("tls_server_config:\n  cert_file: c\n  key_file: k\n");
+    assert!(e.contains("tls_server_config.cert_file"), "{e}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
+    std::fs::write(dir.path().join("c.pem"), cert.cert.pem()).expect("write");
+    std::fs::write(dir.path().join("k.pem"), cert.key_pair.serialize_pem()).expect("write");
+    let file = dir.path().join("web.yml");
+    let text = "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  client_auth_type: RequireAndVerifyClientCert\n";
+    let e = parse(&file, text).expect_err("no CA").to_string();
+    assert!(
+        e.ends_with("tls_server_config.client_ca_file: is required to verify client certificates"),
+        "{e}"
+    );
+    let ok = parse(
+        &file,
+        "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n",
+    )
+    .expect("valid TLS");
+    assert!(ok.tls.is_some());
+    assert_eq!(ok.client_auth, ClientAuth::None);
+}
+
+#[test]
+fn the_watch_covers_the_file_and_the_files_it_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("web.yml");
+    assert_eq!(watched_files(&file), std::slice::from_ref(&file));
+    assert_eq!(stamp(&file), None);
+    std::fs::write(
+        &file,
+        "tls_server_config:\n  cert_file: c.pem\n  key_file: /abs/k.pem\n",
+    )
+    .expect("write");
+    assert!(stamp(&file).is_some());
+    assert_eq!(
+        watched_files(&file),
+        [file.clone(), dir.path().join("c.pem"), "/abs/k.pem".into()]
+    );
+    std::fs::write(&file, "not: [valid").expect("write");
+    assert_eq!(watched_files(&file), std::slice::from_ref(&file));
+}
+
+#[test]
+fn a_reload_refuses_an_empty_file_and_a_switch_of_tls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("web.yml");
+    std::fs::write(&file, "").expect("write");
+    let e = reload(&file, false).expect_err("empty").to_string();
+    assert!(e.ends_with(": (top level): the file is empty"), "{e}");
+    std::fs::write(&file, "public_paths: []\n").expect("write");
+    assert!(reload(&file, false).is_ok());
+    let e = reload(&file, true).expect_err("TLS to plain").to_string();
+    assert!(
+        e.ends_with("tls_server_config: switching between TLS and plain HTTP needs a restart"),
+        "{e}"
+    );
+}
