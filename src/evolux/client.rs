@@ -420,19 +420,22 @@ fn transport_reason(e: reqwest::Error, timeout: Duration) -> (Reason, String) {
 
 /// Whether a TLS error (certificate, handshake) is behind `e`.
 fn is_tls(e: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(s) = source {
-        if s.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-        {
-            return true;
-        }
-        source = s.source();
+    std::error::Error::source(e).is_some_and(is_tls_error)
+}
+
+/// Whether `e` is, wraps or is caused by a `rustls::Error`. The layers
+/// between (hyper-util, hyper-rustls, tokio-rustls) wrap it in `io::Error`s,
+/// an `io::Error` in an `io::Error`: each is looked into.
+fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    if e.is::<rustls::Error>() {
+        return true;
     }
-    false
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        && is_tls_error(inner)
+    {
+        return true;
+    }
+    e.source().is_some_and(is_tls_error)
 }

@@ -21,6 +21,7 @@ mod cli;
 mod parser_properties;
 mod poll;
 mod privacy;
+mod readme_quotes;
 mod segments;
 mod sharding;
 mod streaming_limits;

@@ -295,6 +295,15 @@ async fn discovers_campaigns_from_the_records() {
         m.get("evolux_campaign_up", &[("campaign", CAMPAIGN_B)]),
         Some(1.0)
     );
+    // The poll's report (and its log line's `campaigns=`) counts the
+    // campaigns exported, not the one discovery query.
+    upstream.reset().await;
+    Mock::given(path(REPORT_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": recs})))
+        .mount(&upstream)
+        .await;
+    let report = app.poller.poll_once().await;
+    assert_eq!((report.campaigns, report.failed), (2, 0), "{report:?}");
 }
 
 /// Zero-filled states, unknown states kept, names from the records.

@@ -8,7 +8,8 @@
 //!   headers, a client reading a byte every 50 ms) do not delay a normal
 //!   scrape, and the stalled connections are closed by the server within
 //!   15 s (the header read timeout);
-//! - oversized request heads (a 1 MiB header value, 10 000 headers) get 431
+//! - oversized request heads (70 000 and 100 000 bytes, one byte over the
+//!   64 KiB limit, a 1 MiB header value, 10 000 headers) get 431
 //!   or a closed connection, without memory growth;
 //! - odd methods, unknown and traversal-ish paths, very long URLs, garbage
 //!   and smuggling-ish heads get a 4xx (501 or 505 where those fit) or a

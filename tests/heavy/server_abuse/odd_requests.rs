@@ -4,6 +4,18 @@ use std::time::Duration;
 
 use super::{Target, is_metrics, long_path};
 use crate::raw_http::{Outcome, exchange, get};
+use evolux_exporter::server::MAX_REQUEST_HEAD_BYTES;
+
+/// A `GET /metrics` whose head (request line, headers and the blank line)
+/// is exactly `bytes` long, padded by one header.
+fn padded_head(bytes: usize) -> Vec<u8> {
+    let start = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: ";
+    let end = "\r\n\r\n";
+    let pad = bytes - start.len() - end.len();
+    let head = format!("{start}{}{end}", "a".repeat(pad));
+    assert_eq!(head.len(), bytes);
+    head.into_bytes()
+}
 
 struct Odd {
     name: &'static str,
@@ -68,6 +80,10 @@ fn odd_requests() -> Vec<Odd> {
         odd("100 KB path", &long_path(100 * 1024, "/"), &[400, 404, 414, 431], true),
         odd("1 MiB path", &long_path(1 << 20, "/"), &[400, 414, 431], true),
         odd("100 KB query on /metrics", &long_path(100 * 1024, "/metrics?q="), &[400, 414, 431], true),
+        // Request heads over the 64 KiB the README promises (431, answered).
+        odd("70 000-byte head on /metrics", &padded_head(70_000), &[431], false),
+        odd("100 000-byte head on /metrics", &padded_head(100_000), &[431], false),
+        odd("a head one byte over the limit", &padded_head(MAX_REQUEST_HEAD_BYTES + 1), &[431], false),
         // Versions and things that are not HTTP/1.
         odd("HTTP/2.0 request line", b"GET /metrics HTTP/2.0\r\nHost: x\r\nConnection: close\r\n\r\n", &[400, 505], true),
         odd("HTTP/9.9", b"GET /metrics HTTP/9.9\r\nHost: x\r\nConnection: close\r\n\r\n", &[400, 505], true),

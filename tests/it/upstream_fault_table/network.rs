@@ -80,6 +80,61 @@ async fn dns_failure_from_the_start_is_ready_but_down_without_counts() {
     assert_failure_logged(&campaign, 2, Reason::Connection);
 }
 
+/// A TLS server on loopback whose certificate no trusted CA signed: every
+/// handshake fails on the exporter's side. Returns its address.
+async fn untrusted_tls_upstream() -> std::net::SocketAddr {
+    use tokio_rustls::rustls;
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("self-signed certificate");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).expect("key der"),
+        )
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            // The client gives up in the handshake; nothing is ever served.
+            tokio::spawn(async move { acceptor.accept(tcp).await.map(drop) });
+        }
+    });
+    addr
+}
+
+/// A server whose certificate is not trusted (no `--evolux.ca-file` for it):
+/// the read fails as `tls`, not as a connection failure, and is not retried
+/// into a different reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_fails_the_read_as_tls() {
+    logs();
+    let addr = untrusted_tls_upstream().await;
+    let campaign = new_campaign();
+    let app = start_app(
+        &format!("https://{addr}"),
+        &[&campaign],
+        &["--evolux.max-retries=1"],
+        |_| {},
+    )
+    .await;
+    app.wait_ready().await;
+    let m = app.scrape().await;
+    assert_eq!(m.get("evolux_up", &[]), Some(0.0), "{}", m.0);
+    assert_eq!(subscriber_series(&m, &campaign), 0);
+    assert_failed_as(&app, &campaign, Reason::Tls).await;
+    assert_failure_logged(&campaign, 1, Reason::Tls);
+}
+
 /// Headers and part of the first record, then silence: the request timeout
 /// ends the poll, and `/metrics` keeps answering from the last snapshot.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
