@@ -16,33 +16,40 @@
 //!    ([`model::Reason`]) and the immutable [`model::Snapshot`]. Pure.
 //!    Beside it, with no imports of the crate either: [`token`] (the API
 //!    token, kept out of every log), [`telemetry`] (logfmt or JSON logs),
-//!    [`webconfig`] (`--web.config.file`, watched and reloaded).
+//!    [`webconfig`] (`--web.config.file`, watched and reloaded),
+//!    [`build_info`] (version and build facts, `--version`), [`process`]
+//!    (the process's CPU, memory and file descriptors, from `/proc`).
 //! 1. [`segments`]: each campaign's insertion-time segments, which reads
 //!    are due, how they split, merge and are verified. Pure.
 //!    [`evolux`]: the API client (query building, limits, retries,
 //!    pagination, gzip) and the streaming body scanner, configured by plain
 //!    values ([`evolux::ClientSettings`], [`evolux::fields::ResponseLayout`]).
 //!    [`auth`]: client certificates and basic auth per request.
-//! 2. [`metrics`]: a snapshot and the self-metrics into exposition bytes.
+//! 2. [`metrics`]: a snapshot and the self-metrics into exposition bytes,
+//!    once per poll; [`metrics::live`]: the small part rendered per scrape.
 //! 3. [`poller`]: the poll loop, a short sequence of named steps in
 //!    [`poller::Poller::poll_once`], over each target's state
 //!    ([`poller::target`]), configured by [`poller::PollSettings`].
-//! 4. [`server`]: the accept loop (plain or TLS, bounded) and the router:
-//!    `/metrics`, `/healthz`, `/readyz`, `/`.
+//! 4. [`server`]: the listeners ([`server::listen`]), the accept loop
+//!    (plain or TLS, bounded) and the router ([`server::routes`]):
+//!    `/metrics`, the probes, `/-/reload`, `/`.
 //! 5. [`config`]: the command line, environment and YAML file, turned into
-//!    the plain values of the layers below; [`demo`]: the simulated Evolux
+//!    the plain values of the layers below, and which settings a reload
+//!    can change ([`config::restart`]); [`demo`]: the simulated Evolux
 //!    API behind `--demo`.
 //! 6. [`app`]: the only module that sees every other: wiring, used by
-//!    `main` and by the tests.
+//!    `main` and by the tests, and reloading ([`app::reload`]).
 
 pub mod app;
 pub mod auth;
+pub mod build_info;
 pub mod config;
 pub mod demo;
 pub mod evolux;
 pub mod metrics;
 pub mod model;
 pub mod poller;
+pub mod process;
 pub mod segments;
 pub mod server;
 pub mod telemetry;
@@ -55,8 +62,10 @@ mod tests {
     use std::path::Path;
 
     /// Each top-level module's layer (see the crate docs' Layout).
-    const LAYERS: [(&str, u8); 15] = [
+    const LAYERS: [(&str, u8); 17] = [
         ("model", 0),
+        ("build_info", 0),
+        ("process", 0),
         ("token", 0),
         ("telemetry", 0),
         ("webconfig", 0),

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use evolux_exporter::app::App;
+use evolux_exporter::build_info::BUILD;
 use evolux_exporter::config::{Cli, Config};
 
 fn main() -> ExitCode {
@@ -16,11 +17,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         Err(e) => {
-            // --help and --version.
+            // --help.
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
     };
+    if cli.version {
+        print!("{}", BUILD.version_text("evolux-exporter"));
+        return ExitCode::SUCCESS;
+    }
     let check_only = cli.config_check;
     let config = match Config::load(cli) {
         Ok(c) => c,
@@ -49,20 +54,35 @@ fn run(config: Config) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let addr = config.web.listen_address;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("listening on {addr} (--web.listen-address)"))?;
+        let mut listeners = Vec::new();
+        for addr in &config.web.listen_addresses {
+            let listener = addr
+                .bind()
+                .with_context(|| format!("listening on {addr} (--web.listen-address)"))?;
+            listeners.push(listener);
+        }
+        let bound: Vec<String> = listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .map(|a| a.to_string())
+            .collect();
         tracing::info!(
-            address = %listener.local_addr().unwrap_or(addr),
-            version = env!("CARGO_PKG_VERSION"),
+            address = %bound.join(","),
+            version = BUILD.version,
             campaigns = config.campaigns.len(),
             demo = config.demo,
             "evolux-exporter started"
         );
-        let app = App::build(config).await?;
-        app.serve(listener, shutdown_signal()).await
+        let app = App::build(config).await?.with_reload(Box::new(load_again));
+        app.serve(listeners, shutdown_signal()).await
     })
+}
+
+/// The configuration loaded again as at start-up (a reload): the same
+/// command line, the environment and the file it names.
+fn load_again() -> Result<Config, String> {
+    let cli = Cli::try_parse().map_err(|e| e.to_string())?;
+    Config::load(cli).map_err(|e| e.to_string())
 }
 
 /// Resolves on SIGTERM or SIGINT.

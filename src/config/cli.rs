@@ -21,7 +21,12 @@ use crate::telemetry::{LogFormat, LogLevel};
 /// The API token is read from EVOLUX_TOKEN or from --evolux.token-file, never
 /// from a flag, so that it cannot show in `ps`.
 #[derive(Debug, Default, Parser)]
-#[command(name = "evolux-exporter", version, about, long_about)]
+#[command(
+    name = "evolux-exporter",
+    about,
+    long_about,
+    disable_version_flag = true
+)]
 pub struct Cli {
     #[arg(long)]
     pub evolux_url: Option<String>,
@@ -58,8 +63,8 @@ pub struct Cli {
     /// Validate the configuration, print a summary and exit (0 valid, 1 invalid).
     #[arg(long = "config.check")]
     pub config_check: bool,
-    #[arg(long)]
-    pub web_listen_address: Option<String>,
+    #[arg(long, value_delimiter = ',')]
+    pub web_listen_address: Vec<String>,
     #[arg(long)]
     pub web_telemetry_path: Option<String>,
     #[arg(long)]
@@ -71,6 +76,12 @@ pub struct Cli {
     /// Poll a built-in simulated Evolux API instead of a real one.
     #[arg(long = "demo")]
     pub demo: bool,
+    /// Serve POST /-/reload (re-read the configuration, as SIGHUP does).
+    #[arg(long = "web.enable-lifecycle")]
+    pub web_enable_lifecycle: bool,
+    /// Print the version and build facts, and exit.
+    #[arg(long = "version", short = 'V')]
+    pub version: bool,
     #[arg(long)]
     pub shard_index: Option<ShardIndex>,
     #[arg(long)]
@@ -123,11 +134,9 @@ mod tests {
             let arg = cmd.get_arguments().find(|a| a.get_id() == s.id).unwrap();
             assert_eq!(arg.get_long(), Some(s.flag));
         }
-        let settings_and_actions = SETTINGS.len() + ["config.check", "demo"].len();
-        let flags = cmd
-            .get_arguments()
-            .filter(|a| !["help", "version"].contains(&a.get_id().as_str()))
-            .count();
+        let settings_and_actions =
+            SETTINGS.len() + ["config.check", "demo", "web.enable-lifecycle", "version"].len();
+        let flags = cmd.get_arguments().filter(|a| a.get_id() != "help").count();
         assert_eq!(flags, settings_and_actions, "a flag without a setting");
     }
 

@@ -108,7 +108,7 @@ pub struct FilePoll {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileWeb {
-    pub listen_address: Option<String>,
+    pub listen_address: Option<OneOrMany>,
     pub telemetry_path: Option<String>,
     pub config_file: Option<PathBuf>,
 }

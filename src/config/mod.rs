@@ -10,13 +10,13 @@
 pub mod cli;
 pub(crate) mod file;
 mod resources;
+pub mod restart;
 pub mod settings;
 pub mod shard;
 mod summary;
 pub mod units;
 mod validate;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +28,7 @@ use crate::evolux::ClientSettings;
 use crate::evolux::fields::ResponseLayout;
 pub use crate::model::{Campaign, Filters};
 use crate::poller::PollSettings;
+use crate::server::ListenAddress;
 use crate::telemetry::LogConfig;
 use crate::webconfig::WebConfigSource;
 
@@ -57,8 +58,10 @@ pub struct Config {
 /// The exporter's own HTTP server.
 #[derive(Debug, Clone)]
 pub struct WebConfig {
-    /// Where to listen.
-    pub listen_address: SocketAddr,
+    /// Where to listen: one or more addresses, all serving the same.
+    pub listen_addresses: Vec<ListenAddress>,
+    /// Serve `POST /-/reload`.
+    pub enable_lifecycle: bool,
     /// Path of the metrics endpoint.
     pub telemetry_path: String,
     /// `--web.config.file`, for the summary.

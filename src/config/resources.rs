@@ -1,15 +1,15 @@
 //! The third of the configuration's three steps: loading, once, what the
 //! validated settings name: the token file (checked now, read again at
 //! every poll), the CA bundle, the web config and its certificates, and the
-//! listen address.
+//! listen addresses.
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::validate::{TokenChoice, Validated};
 use super::{Config, ConfigError, WebConfig, invalid, settings as s};
 use crate::evolux::ClientSettings;
+use crate::server::ListenAddress;
 use crate::token::{DEMO_TOKEN, TokenSource};
 use crate::webconfig::WebConfigSource;
 
@@ -34,8 +34,11 @@ pub(crate) fn load(v: Validated) -> Result<Config, ConfigError> {
         }
         None => None,
     };
-    let listen_address =
-        parse_listen_address(&v.listen).map_err(|r| invalid(s::WEB_LISTEN_ADDRESS.flag, r))?;
+    let listen_addresses = v
+        .listen
+        .iter()
+        .map(|raw| ListenAddress::parse(raw).map_err(|r| invalid(s::WEB_LISTEN_ADDRESS.flag, r)))
+        .collect::<Result<Vec<_>, _>>()?;
     let r = v.requests;
     Ok(Config {
         evolux: ClientSettings {
@@ -54,7 +57,8 @@ pub(crate) fn load(v: Validated) -> Result<Config, ConfigError> {
         campaigns: v.campaigns,
         poll: v.poll,
         web: WebConfig {
-            listen_address,
+            listen_addresses,
+            enable_lifecycle: v.enable_lifecycle,
             telemetry_path: v.telemetry_path,
             config_file: v.web_config_file,
             security,
@@ -65,29 +69,6 @@ pub(crate) fn load(v: Validated) -> Result<Config, ConfigError> {
         shard: v.shard,
         config_file: v.config_file,
     })
-}
-
-/// `:port` means all interfaces, like the Prometheus exporters.
-pub(crate) fn parse_listen_address(raw: &str) -> Result<SocketAddr, String> {
-    let full = if raw.starts_with(':') {
-        format!("0.0.0.0{raw}")
-    } else {
-        raw.to_string()
-    };
-    if let Ok(addr) = full.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    let (host, port) = full
-        .rsplit_once(':')
-        .ok_or_else(|| format!("{raw:?}: expected host:port or :port"))?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("{raw:?}: invalid port {port:?}"))?;
-    (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("{raw:?}: cannot resolve {host:?}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{raw:?}: {host:?} resolves to no address"))
 }
 
 /// The certificates of a PEM CA bundle.

@@ -248,7 +248,7 @@ pub const WEB_LISTEN_ADDRESS: Setting = setting(
     "web.listen_address",
     "ADDR",
     Value(":10071"),
-    "Address to serve on; `:port` means all interfaces.",
+    "Address to serve on; repeat the flag (or separate by commas) for more; `:port` means every interface, IPv6 and IPv4.",
 );
 /// `--web.telemetry-path`.
 pub const WEB_TELEMETRY_PATH: Setting = setting(

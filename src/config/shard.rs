@@ -70,20 +70,56 @@ impl fmt::Display for Shard {
     }
 }
 
-/// The shard a campaign belongs to: FNV-1a (64-bit) of the UUID's 16 bytes,
-/// modulo the count. Stable across versions, platforms and restarts.
+/// The shard a campaign belongs to: jump consistent hashing (Lamping and
+/// Veach, 2014) of the FNV-1a (64-bit) hash of the UUID's 16 bytes. Stable
+/// across versions, platforms and restarts; going from `n` to `n + 1`
+/// replicas moves only the campaigns the new replica takes, about
+/// `1 / (n + 1)` of them, and none between the old replicas.
 pub fn shard_of(campaign: &Uuid, count: u32) -> u32 {
+    jump_hash(fnv1a(campaign.as_bytes()), count.max(1))
+}
+
+/// FNV-1a, 64-bit.
+fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in campaign.as_bytes() {
+    for b in bytes {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    (h % u64::from(count.max(1))) as u32
+    h
+}
+
+/// The bucket in `0..buckets` of `key`, by jump consistent hashing.
+fn jump_hash(mut key: u64, buckets: u32) -> u32 {
+    let (mut bucket, mut next): (i64, i64) = (-1, 0);
+    while next < i64::from(buckets) {
+        bucket = next;
+        key = key.wrapping_mul(2_862_933_555_777_941_757).wrapping_add(1);
+        let scale = (1u64 << 31) as f64 / ((key >> 33) + 1) as f64;
+        next = ((bucket + 1) as f64 * scale) as i64;
+    }
+    // 0 <= bucket < buckets: the loop ran at least once (buckets >= 1).
+    bucket as u32
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The campaigns the tests (and the README) measure shard movement on:
+    /// `n` UUIDs spread over the whole space, the same every run.
+    fn sample_campaigns(n: u32) -> impl Iterator<Item = Uuid> {
+        (0..n).map(|i| {
+            Uuid::from_u128(u128::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835))
+        })
+    }
+
+    /// Of `campaigns`, how many change replica when `from` replicas become `to`.
+    fn moved(campaigns: impl Iterator<Item = Uuid>, from: u32, to: u32) -> usize {
+        campaigns
+            .filter(|c| shard_of(c, from) != shard_of(c, to))
+            .count()
+    }
 
     #[test]
     fn indexes_come_from_numbers_or_pod_names() {
@@ -97,10 +133,7 @@ mod tests {
         let count = 4;
         let shards: Vec<Shard> = (0..count).map(|index| Shard { index, count }).collect();
         let mut per_shard = [0usize; 4];
-        for i in 0..4000u32 {
-            let uuid = Uuid::from_u128(
-                u128::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835),
-            );
+        for uuid in sample_campaigns(4000) {
             let owners: Vec<u32> = shards
                 .iter()
                 .filter(|s| s.owns(&uuid))
@@ -115,19 +148,46 @@ mod tests {
     }
 
     #[test]
+    fn growing_by_one_replica_moves_about_one_share_and_only_to_it() {
+        for from in 1..8u32 {
+            let to = from + 1;
+            let n = 10_000;
+            let moved = moved(sample_campaigns(n), from, to);
+            let expected = n as f64 / f64::from(to);
+            assert!(
+                (moved as f64 - expected).abs() < expected * 0.1,
+                "{from} -> {to}: {moved} of {n} moved, about {expected} expected"
+            );
+            for c in sample_campaigns(n) {
+                let (before, after) = (shard_of(&c, from), shard_of(&c, to));
+                assert!(before == after || after == from, "{c}: {before} -> {after}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_readme_says_how_many_moved_from_3_to_4_replicas() {
+        let readme = include_str!("../../README.md");
+        let moved = moved(sample_campaigns(1000), 3, 4);
+        let claim = format!("{moved} of 1000 campaigns moved");
+        assert!(readme.contains(&claim), "the README should say {claim:?}");
+        // The modulo hash it replaced moved about three quarters.
+        let modulo = sample_campaigns(1000)
+            .filter(|c| fnv1a(c.as_bytes()) % 3 != fnv1a(c.as_bytes()) % 4)
+            .count();
+        assert!(modulo > 700, "{modulo}");
+    }
+
+    #[test]
     fn the_hash_is_stable() {
         let uuid: Uuid = "f45d98dc-ac5e-48f2-9c01-ebe18f86d28b".parse().unwrap();
         // Pinned: changing the hash would move campaigns between replicas.
-        assert_eq!(shard_of(&uuid, 1_000_003), shard_of(&uuid, 1_000_003));
         assert_eq!(shard_of(&uuid, 1), 0);
-        let pinned = shard_of(&uuid, 7);
-        assert_eq!(pinned, {
-            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-            for b in uuid.as_bytes() {
-                h ^= u64::from(*b);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-            (h % 7) as u32
-        });
+        let pinned: Vec<u32> = (1..=8).map(|n| shard_of(&uuid, n)).collect();
+        assert_eq!(pinned, PINNED);
+        assert_eq!(jump_hash(0, 1), 0);
     }
+
+    /// `shard_of` of f45d98dc-… for 1 to 8 replicas.
+    const PINNED: [u32; 8] = [0, 0, 0, 0, 4, 4, 4, 4];
 }

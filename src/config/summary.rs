@@ -79,8 +79,20 @@ impl fmt::Display for Summary<'_> {
         writeln!(
             f,
             "  listen:             {} (metrics at {})",
-            c.web.listen_address, c.web.telemetry_path
+            c.web
+                .listen_addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            c.web.telemetry_path
         )?;
+        if c.web.enable_lifecycle {
+            writeln!(
+                f,
+                "  lifecycle:          POST /-/reload re-reads the configuration (as SIGHUP does)"
+            )?;
+        }
         if let (Some(path), Some(security)) = (&c.web.config_file, &c.web.security) {
             let settings = security.current().describe();
             writeln!(f, "  web config file:    {} ({settings})", path.display())?;

@@ -1,6 +1,6 @@
-use super::resources::parse_listen_address;
 use super::*;
 use crate::config::units::{ByteSize, HumanDuration};
+use crate::server::ListenAddress;
 use crate::telemetry::{LogFormat, LogLevel};
 use crate::token::TokenSource;
 
@@ -38,7 +38,10 @@ fn defaults_follow_the_design() {
     assert_eq!(c.poll.window, None);
     assert_eq!(c.poll.max_staleness, Duration::from_secs(600));
     assert_eq!(c.poll.max_series, 10_000);
-    assert_eq!(c.web.listen_address, "0.0.0.0:10071".parse().unwrap());
+    assert_eq!(
+        c.web.listen_addresses,
+        [ListenAddress::AllInterfaces(10071)]
+    );
     assert_eq!(c.web.telemetry_path, "/metrics");
     assert_eq!(c.log.level, LogLevel::Info);
     assert_eq!(c.log.format, LogFormat::Logfmt);
@@ -240,25 +243,34 @@ fn missing_token_is_an_error_naming_both_sources() {
 }
 
 #[test]
-fn listen_addresses() {
+fn listen_addresses_repeat_and_come_from_flags_env_or_file() {
+    let c = merge(
+        &[
+            URL,
+            "--web.listen-address=:8080",
+            "--web.listen-address=127.0.0.1:1",
+        ],
+        "",
+    )
+    .unwrap();
     assert_eq!(
-        parse_listen_address(":8080").unwrap(),
-        "0.0.0.0:8080".parse().unwrap()
+        c.web.listen_addresses,
+        [
+            ListenAddress::AllInterfaces(8080),
+            ListenAddress::Socket("127.0.0.1:1".parse().unwrap())
+        ]
     );
-    assert_eq!(
-        parse_listen_address("127.0.0.1:1").unwrap(),
-        "127.0.0.1:1".parse().unwrap()
-    );
-    assert_eq!(
-        parse_listen_address("[::1]:10071").unwrap(),
-        "[::1]:10071".parse().unwrap()
-    );
-    assert!(
-        parse_listen_address("localhost:10071")
-            .unwrap()
-            .ip()
-            .is_loopback()
-    );
+    let list = "web:\n  listen_address: [\":1\", \"[::1]:2\"]\n";
+    let c = merge(&[URL], list).unwrap();
+    assert_eq!(c.web.listen_addresses.len(), 2);
+    let one = "web:\n  listen_address: \":3\"\n";
+    let c = merge(&[URL], one).unwrap();
+    assert_eq!(c.web.listen_addresses, [ListenAddress::AllInterfaces(3)]);
+    // The flags replace the file's list, as for every other setting.
+    let c = merge(&[URL, "--web.listen-address=:4"], list).unwrap();
+    assert_eq!(c.web.listen_addresses, [ListenAddress::AllInterfaces(4)]);
+    let err = merge(&[URL], "web:\n  listen_address: []\n").unwrap_err();
+    assert!(err.to_string().contains("web.listen_address"), "{err}");
 }
 
 #[test]
@@ -370,7 +382,12 @@ fn the_readme_configuration_table_equals_the_settings() {
             Preset::Absent => assert_eq!(row[3], "", "{flag}: default"),
         }
     }
-    let actions = ["`--config.check`", "`--demo`"];
+    let actions = [
+        "`--config.check`",
+        "`--demo`",
+        "`--web.enable-lifecycle`",
+        "`--version`",
+    ];
     for row in rows.iter().filter(|r| r[0].starts_with("`--")) {
         let flag = row[0].split_whitespace().next().unwrap_or_default();
         assert!(
@@ -406,7 +423,10 @@ fn every_default_value_parses_as_its_setting() {
     assert_eq!(c.evolux.timeout, Duration::from_secs(30));
     assert_eq!(c.poll.max_series, 10_000);
     assert_eq!(c.web.telemetry_path, "/metrics");
-    assert_eq!(c.web.listen_address.port(), 10071);
+    assert_eq!(
+        c.web.listen_addresses,
+        [ListenAddress::AllInterfaces(10071)]
+    );
 }
 
 #[test]

@@ -49,7 +49,8 @@ pub(crate) struct Validated {
     pub requests: Requests,
     pub campaigns: Vec<Campaign>,
     pub poll: PollSettings,
-    pub listen: String,
+    pub listen: Vec<String>,
+    pub enable_lifecycle: bool,
     pub telemetry_path: String,
     pub web_config_file: Option<PathBuf>,
     pub log: LogConfig,
@@ -120,10 +121,17 @@ pub(crate) fn validate(
     };
     let poll = poll(flags, file.poll, &requests)?;
     let campaigns = merge_campaigns(cli.campaigns, file.campaigns)?;
-    let listen = cli
-        .web_listen_address
-        .or(file.web.listen_address)
-        .unwrap_or_else(|| preset(&s::WEB_LISTEN_ADDRESS));
+    let listen = match (cli.web_listen_address, file.web.listen_address) {
+        (flags, _) if !flags.is_empty() => flags,
+        (_, Some(values)) => values.into_vec(),
+        (_, None) => vec![preset(&s::WEB_LISTEN_ADDRESS)],
+    };
+    if listen.is_empty() {
+        return Err(invalid(
+            s::WEB_LISTEN_ADDRESS.key,
+            "an empty list: give at least one address",
+        ));
+    }
     let telemetry_path = telemetry_path(
         cli.web_telemetry_path
             .or(file.web.telemetry_path)
@@ -156,6 +164,7 @@ pub(crate) fn validate(
         campaigns,
         poll,
         listen,
+        enable_lifecycle: cli.web_enable_lifecycle,
         telemetry_path,
         web_config_file: cli.web_config_file.or(file.web.config_file),
         log,

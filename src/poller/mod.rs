@@ -87,8 +87,10 @@ pub struct PollReport {
 pub struct Poller {
     settings: PollSettings,
     /// The campaigns to poll (this shard's), each with its window resolved;
-    /// empty: discovery.
-    campaigns: Vec<Campaign>,
+    /// empty: discovery. Replaced by a reload ([`Poller::set_campaigns`]).
+    campaigns: std::sync::Mutex<Arc<Vec<Campaign>>>,
+    /// Set by a reload, taken in by the next poll.
+    campaigns_changed: AtomicBool,
     client: EvoluxClient,
     self_metrics: Arc<SelfMetrics>,
     published: Arc<Published>,
@@ -119,7 +121,8 @@ impl Poller {
         published.publish(Arc::new(Snapshot::default()), Arc::new(initial), false);
         Poller {
             settings,
-            campaigns,
+            campaigns: std::sync::Mutex::new(Arc::new(campaigns)),
+            campaigns_changed: AtomicBool::new(false),
             client,
             self_metrics,
             published,
@@ -137,25 +140,45 @@ impl Poller {
         self.settings.rules()
     }
 
-    /// The targets to poll: each configured campaign of this shard, or
-    /// discovery.
-    fn targets(&self, now: SystemTime) -> Vec<TargetState> {
-        let rules = self.rules();
-        if self.campaigns.is_empty() {
-            let axis = query::axis(None, self.settings.window);
-            return vec![TargetState::new(Target::Discovery, None, axis, &rules, now)];
-        }
+    /// The campaigns polled now (empty: discovery).
+    pub fn campaigns(&self) -> Arc<Vec<Campaign>> {
         self.campaigns
-            .iter()
-            .map(|c| {
-                let axis = query::axis(Some(c), c.window);
-                let target = Target::Campaign {
-                    uuid: c.uuid.to_string(),
-                    name: c.name.clone(),
-                };
-                TargetState::new(target, Some(c.clone()), axis, &rules, now)
-            })
-            .collect()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the campaigns to poll (a reload); the next poll takes them
+    /// in (see [`target::reconcile`]).
+    pub fn set_campaigns(&self, campaigns: Vec<Campaign>) {
+        *self.campaigns.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(campaigns);
+        self.campaigns_changed.store(true, Ordering::Release);
+    }
+
+    /// The targets to poll: each configured campaign of this shard, or
+    /// discovery; after a reload, the old targets reconciled with the new
+    /// campaigns.
+    fn take_in_campaigns(&self, targets: &mut Vec<TargetState>, now: SystemTime) {
+        let changed = self.campaigns_changed.swap(false, Ordering::AcqRel);
+        if !targets.is_empty() && !changed {
+            return;
+        }
+        let campaigns = self.campaigns();
+        let new_target = |c: Option<&Campaign>| {
+            let window = c.map_or(self.settings.window, |c| c.window);
+            let axis = query::axis(c, window);
+            let target = c.map_or(Target::Discovery, |c| Target::Campaign {
+                uuid: c.uuid.to_string(),
+                name: c.name.clone(),
+            });
+            TargetState::new(target, c.cloned(), axis, &self.rules(), now)
+        };
+        let old = std::mem::take(targets);
+        let (reconciled, report) = target::reconcile(old, &campaigns, new_target);
+        *targets = reconciled;
+        if changed {
+            log_reconciled(&report);
+        }
     }
 
     /// One poll: plan the due reads, make them, take in the answers, and
@@ -166,9 +189,7 @@ impl Poller {
         let started = Instant::now();
         let now = SystemTime::now();
         let rules = self.rules();
-        if targets.is_empty() {
-            *targets = self.targets(now);
-        }
+        self.take_in_campaigns(&mut targets, now);
         let chosen = plan(&mut targets, now, &rules);
         let deadline = tokio::time::Instant::now() + self.settings.deadline;
         let runs = join_all(
@@ -244,7 +265,8 @@ impl Poller {
     /// Renders and swaps in a new snapshot, saying what got worse.
     fn publish(&self, snapshot: Snapshot) {
         let previous = self.published.snapshot();
-        for change in snapshot.changes(&previous, !self.campaigns.is_empty()) {
+        let configured = !self.campaigns().is_empty();
+        for change in snapshot.changes(&previous, configured) {
             log_change(&change, self.settings.max_series);
         }
         let exposition = render(&snapshot, &self.self_metrics);
@@ -427,5 +449,21 @@ fn log_report(report: &PollReport) {
         pages = report.pages,
         duration_ms = report.duration.as_millis() as u64,
         "poll finished"
+    );
+}
+
+/// What a reload changed among the campaigns polled.
+fn log_reconciled(r: &target::Reconciled) {
+    if r.is_empty() {
+        info!("reload: the campaigns polled are unchanged");
+        return;
+    }
+    let list = |v: &[String]| v.join(",");
+    info!(
+        added = %list(&r.added),
+        removed = %list(&r.removed),
+        changed = %list(&r.changed),
+        renamed = %list(&r.renamed),
+        "reload: campaigns taken in; added and changed ones are read from scratch at this poll, removed ones' series are gone"
     );
 }

@@ -182,6 +182,88 @@ impl TargetState {
     }
 }
 
+/// What a reload changed among the targets, for the log.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Campaigns new to the configuration: read from scratch.
+    pub added: Vec<String>,
+    /// Campaigns no longer configured: their series go.
+    pub removed: Vec<String>,
+    /// Campaigns whose filters or window changed: their segments and counts
+    /// were for other records, so they are read from scratch.
+    pub changed: Vec<String>,
+    /// Campaigns whose name alone changed: segments and counts kept.
+    pub renamed: Vec<String>,
+}
+
+impl Reconciled {
+    /// Whether the reload changed no target.
+    pub fn is_empty(&self) -> bool {
+        self == &Reconciled::default()
+    }
+}
+
+/// The targets for `campaigns` (discovery when empty), keeping what `old`
+/// knows where it still holds: a campaign whose filters and window are
+/// unchanged keeps its segments, counts and health (its name updated); any
+/// other gets a fresh target from `new_target`. Discovery and configured
+/// campaigns share nothing.
+pub fn reconcile(
+    old: Vec<TargetState>,
+    campaigns: &[Campaign],
+    new_target: impl Fn(Option<&Campaign>) -> TargetState,
+) -> (Vec<TargetState>, Reconciled) {
+    let mut report = Reconciled::default();
+    let mut by_uuid: HashMap<String, TargetState> = HashMap::new();
+    let mut discovery = None;
+    for t in old {
+        match &t.target {
+            Target::Campaign { uuid, .. } => {
+                by_uuid.insert(uuid.clone(), t);
+            }
+            Target::Discovery => discovery = Some(t),
+        }
+    }
+    if campaigns.is_empty() {
+        report.removed = sorted(by_uuid.into_keys());
+        return (vec![discovery.unwrap_or_else(|| new_target(None))], report);
+    }
+    let mut targets = Vec::with_capacity(campaigns.len());
+    for c in campaigns {
+        let uuid = c.uuid.to_string();
+        let kept = by_uuid.remove(&uuid).and_then(|mut t| {
+            let before = t.campaign.as_ref()?;
+            if (&before.filters, before.window) != (&c.filters, c.window) {
+                report.changed.push(uuid.clone());
+                return None;
+            }
+            if before.name != c.name {
+                report.renamed.push(uuid.clone());
+                t.target = Target::Campaign {
+                    uuid: uuid.clone(),
+                    name: c.name.clone(),
+                };
+                t.campaign = Some(c.clone());
+            }
+            Some(t)
+        });
+        targets.push(kept.unwrap_or_else(|| {
+            if !report.changed.contains(&uuid) {
+                report.added.push(uuid.clone());
+            }
+            new_target(Some(c))
+        }));
+    }
+    report.removed = sorted(by_uuid.into_keys());
+    (targets, report)
+}
+
+fn sorted(uuids: impl Iterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = uuids.collect();
+    v.sort();
+    v
+}
+
 /// The snapshot of every target after a poll, before the series cap.
 pub fn snapshot(targets: &[TargetState]) -> Snapshot {
     let mut s = Snapshot {

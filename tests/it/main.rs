@@ -18,6 +18,7 @@ mod mock_api;
 mod ranged;
 
 mod cli;
+mod conventions;
 mod parser_properties;
 mod poll;
 mod privacy;

@@ -444,8 +444,28 @@ async fn landing_page_links_the_telemetry_path_which_serves_plain_and_gzip_and_o
     assert_eq!(gz.headers()["content-encoding"], "gzip");
     let gz = gz.bytes().await.unwrap();
     let mut unzipped = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped).unwrap();
-    assert_eq!(unzipped, plain);
+    std::io::Read::read_to_end(
+        &mut flate2::read::MultiGzDecoder::new(&gz[..]),
+        &mut unzipped,
+    )
+    .unwrap();
+    // The poll's part is the same bytes; the scrape-time part follows it
+    // in both (its figures move between the two scrapes).
+    let live = "# HELP evolux_config_last_reload_success_timestamp_seconds";
+    let split = |body: &[u8]| {
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        let at = text.find(live).expect("the scrape-time part");
+        (text[..at].to_string(), text[at..].to_string())
+    };
+    let ((polled, live_plain), (polled_gz, live_gz)) = (split(&plain), split(&unzipped));
+    assert_eq!(polled, polled_gz);
+    assert!(polled.contains("evolux_up 1"), "{polled}");
+    for part in [live_plain, live_gz] {
+        assert!(
+            part.contains("evolux_exporter_scrapes_total{code=\"200\"}"),
+            "{part}"
+        );
+    }
     assert!(gz.len() < plain.len());
 }
 

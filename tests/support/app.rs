@@ -54,7 +54,7 @@ pub async fn spawn_app(config: Config) -> TestApp {
     let app = App::build(config).await.expect("app builds");
     let poller = app.poller.clone();
     let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(app.serve(listener, async move {
+    let handle = tokio::spawn(app.serve(vec![listener], async move {
         let _ = rx.await;
     }));
     TestApp {

@@ -204,22 +204,44 @@ impl Drop for Running {
     }
 }
 
-/// The address from the "evolux-exporter started" line (logfmt
-/// `address=…` or JSON `"address":"…"`), once it is there.
+/// The first address of the "evolux-exporter started" line, a wildcard
+/// read as loopback, once it is there.
 pub fn listen_address(logs: &str) -> Option<SocketAddr> {
-    let line = logs
-        .lines()
-        .find(|l| l.contains("evolux-exporter started"))?;
+    listen_addresses(logs).into_iter().next()
+}
+
+/// The addresses of the "evolux-exporter started" line (logfmt
+/// `address=a,b` or JSON `"address":"a,b"`), each wildcard (`0.0.0.0`,
+/// `[::]`) read as its loopback; empty until the line is there.
+pub fn listen_addresses(logs: &str) -> Vec<SocketAddr> {
+    let Some(line) = logs.lines().find(|l| l.contains("evolux-exporter started")) else {
+        return Vec::new();
+    };
     let at = line
         .find("address=")
         .map(|i| i + "address=".len())
         .or_else(|| {
             line.find("\"address\":\"")
                 .map(|i| i + "\"address\":\"".len())
-        })?;
-    let addr: String = line[at..]
+        });
+    let Some(at) = at else { return Vec::new() };
+    let list: String = line[at..]
+        .trim_start_matches('"')
         .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+        .take_while(|c| c.is_ascii_hexdigit() || ".:[],".contains(*c))
         .collect();
-    addr.parse::<SocketAddr>().ok().filter(|a| a.port() != 0)
+    list.split(',')
+        .filter_map(|a| a.parse::<SocketAddr>().ok())
+        .filter(|a| a.port() != 0)
+        .map(|mut a| {
+            if a.ip().is_unspecified() {
+                a.set_ip(if a.is_ipv6() {
+                    std::net::Ipv6Addr::LOCALHOST.into()
+                } else {
+                    std::net::Ipv4Addr::LOCALHOST.into()
+                });
+            }
+            a
+        })
+        .collect()
 }

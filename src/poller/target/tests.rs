@@ -189,3 +189,101 @@ fn configured_names_win_over_record_names() {
     assert_eq!(s.campaigns["a"].name.as_deref(), Some("Configured"));
     assert_eq!(s.campaigns["b"].name.as_deref(), Some("From records"));
 }
+
+const A: &str = "f45d98dc-ac5e-48f2-9c01-ebe18f86d28b";
+const B: &str = "0c7e3f5a-9b2d-4d6e-8a1f-5c4b3a2e1d54";
+
+fn campaign(uuid: &str, name: Option<&str>, state: Option<&str>) -> Campaign {
+    Campaign {
+        uuid: uuid.parse().unwrap(),
+        name: name.map(String::from),
+        window: None,
+        filters: crate::model::Filters {
+            state: state.map(String::from),
+            ..Default::default()
+        },
+    }
+}
+
+/// A fresh target for `c` (discovery for `None`), as the poller makes one.
+fn fresh(c: Option<&Campaign>) -> TargetState {
+    let target = c.map_or(Target::Discovery, |c| Target::Campaign {
+        uuid: c.uuid.to_string(),
+        name: c.name.clone(),
+    });
+    TargetState::new(target, c.cloned(), Axis::ALL, &rules(), t0())
+}
+
+/// Targets for `campaigns`, polled once with one `sent` record each.
+fn polled(campaigns: &[Campaign]) -> Vec<TargetState> {
+    let (mut targets, _) = reconcile(Vec::new(), campaigns, fresh);
+    let answers = campaigns
+        .iter()
+        .map(|c| Ok(tally_of(&c.uuid.to_string(), &["sent"])))
+        .collect();
+    poll(&mut targets, t0(), answers);
+    targets
+}
+
+#[test]
+fn a_reload_keeps_what_still_holds_and_reads_anew_what_changed() {
+    let before = [campaign(A, Some("Old"), None), campaign(B, None, None)];
+    let targets = polled(&before);
+    // A renamed, B's filter changed, C new.
+    const C: &str = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
+    let after = [
+        campaign(A, Some("New"), None),
+        campaign(B, None, Some("error")),
+        campaign(C, None, None),
+    ];
+    let (targets, report) = reconcile(targets, &after, fresh);
+    assert_eq!(
+        report,
+        Reconciled {
+            added: vec![C.into()],
+            removed: vec![],
+            changed: vec![B.into()],
+            renamed: vec![A.into()],
+        }
+    );
+    let s = snapshot(&targets);
+    let a = &s.campaigns[A];
+    assert_eq!(a.name.as_deref(), Some("New"));
+    assert!(a.up, "A keeps its health");
+    assert_eq!(a.counts.as_ref().map(|c| c.total()), Some(1), "and counts");
+    for fresh_one in [B, C] {
+        let c = &s.campaigns[fresh_one];
+        assert!(c.counts.is_none() && !c.up, "{fresh_one} is read anew");
+    }
+    assert_eq!(targets[1].campaign.as_ref(), Some(&after[1]));
+}
+
+#[test]
+fn a_reload_that_removes_campaigns_drops_their_targets() {
+    let targets = polled(&[campaign(A, None, None), campaign(B, None, None)]);
+    let (targets, report) = reconcile(targets, &[campaign(B, None, None)], fresh);
+    assert_eq!(report.removed, vec![A.to_string()]);
+    assert!(report.added.is_empty() && report.changed.is_empty());
+    let s = snapshot(&targets);
+    assert_eq!(s.campaigns.keys().collect::<Vec<_>>(), [B]);
+    assert_eq!(s.campaigns[B].counts.as_ref().map(|c| c.total()), Some(1));
+}
+
+#[test]
+fn discovery_survives_a_reload_and_gives_way_to_configured_campaigns() {
+    let (mut targets, _) = reconcile(Vec::new(), &[], fresh);
+    poll(&mut targets, t0(), vec![Ok(tally_of(A, &["sent"]))]);
+    let (targets, report) = reconcile(targets, &[], fresh);
+    assert!(report.is_empty(), "{report:?}");
+    assert!(
+        snapshot(&targets).campaigns[A].up,
+        "discovery kept its reads"
+    );
+    let (targets, report) = reconcile(targets, &[campaign(A, None, None)], fresh);
+    assert_eq!(report.added, vec![A.to_string()]);
+    assert!(snapshot(&targets).campaigns[A].counts.is_none());
+    // And back: the campaigns go, discovery starts afresh.
+    let (targets, report) = reconcile(targets, &[], fresh);
+    assert_eq!(report.removed, vec![A.to_string()]);
+    assert!(matches!(targets[0].target, Target::Discovery));
+}

@@ -1,5 +1,8 @@
 //! Wiring: from a [`Config`] to a running exporter. `main` and the tests
-//! both start the exporter through [`App`].
+//! both start the exporter through [`App`]; [`reload`] applies a new
+//! configuration while it runs.
+
+pub mod reload;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,9 +15,11 @@ use crate::config::Config;
 use crate::demo::{DemoOptions, DemoServer};
 use crate::evolux::EvoluxClient;
 use crate::metrics::SelfMetrics;
+use crate::metrics::live::LiveMetrics;
 use crate::poller::{Poller, Published};
-use crate::server;
+use crate::server::{self, Endpoints, ReloadHook};
 use crate::webconfig::WebConfigSource;
+pub use reload::{ConfigLoader, Reloader};
 
 /// A configured exporter, ready to serve.
 pub struct App {
@@ -23,6 +28,13 @@ pub struct App {
     /// What the server serves.
     pub published: Arc<Published>,
     config: Arc<Config>,
+    /// The configuration as loaded, before the demo's address replaced the
+    /// URL: what a reload compares with.
+    loaded: Config,
+    /// The scrape-time part of `/metrics`.
+    pub live: Arc<LiveMetrics>,
+    /// Set by [`App::with_reload`]: SIGHUP and `POST /-/reload` use it.
+    reloader: Option<Arc<Reloader>>,
     /// TLS and authentication for the server, when configured.
     web_config: Option<Arc<WebConfigSource>>,
     /// Kept alive for as long as the app: dropping it stops the demo API.
@@ -41,6 +53,7 @@ impl App {
         mut config: Config,
         demo_options: DemoOptions,
     ) -> anyhow::Result<App> {
+        let loaded = config.clone();
         let demo = if config.demo {
             let demo = DemoServer::start(demo_options)
                 .await
@@ -78,16 +91,37 @@ impl App {
             poller,
             published,
             config,
+            loaded,
+            live: Arc::new(LiveMetrics::new(std::time::SystemTime::now())),
+            reloader: None,
             web_config,
             _demo: demo,
         })
     }
 
-    /// Polls in the background and serves on `listener` until `shutdown`
-    /// resolves; then stops polling and lets requests in progress finish.
+    /// Lets the exporter reload its configuration with `load` (SIGHUP, and
+    /// `POST /-/reload` with `--web.enable-lifecycle`).
+    pub fn with_reload(mut self, load: ConfigLoader) -> App {
+        self.reloader = Some(Arc::new(Reloader::new(
+            load,
+            self.loaded.clone(),
+            self.poller.clone(),
+            self.live.clone(),
+        )));
+        self
+    }
+
+    /// The reloader, once [`App::with_reload`] set one.
+    pub fn reloader(&self) -> Option<Arc<Reloader>> {
+        self.reloader.clone()
+    }
+
+    /// Polls in the background and serves on every one of `listeners`
+    /// until `shutdown` resolves; then stops polling and lets requests in
+    /// progress finish. With a reloader, SIGHUP reloads the configuration.
     pub async fn serve(
         self,
-        listener: TcpListener,
+        listeners: Vec<TcpListener>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -96,15 +130,27 @@ impl App {
         };
         let poll_thread = spawn_poll_thread(self.poller.clone(), stopped(stop_rx.clone()))
             .context("starting the poller thread")?;
-        let server_stop = stopped(stop_rx);
+        if let Some(reloader) = &self.reloader {
+            spawn_reload_on_hangup(reloader.clone(), stopped(stop_rx.clone()))
+                .context("listening for SIGHUP")?;
+        }
+        let endpoints = Endpoints {
+            published: self.published.clone(),
+            live: self.live.clone(),
+            telemetry_path: self.config.web.telemetry_path.as_str().into(),
+            reload: self
+                .reloader
+                .clone()
+                .filter(|_| self.config.web.enable_lifecycle)
+                .map(reload_hook),
+        };
         let server = tokio::spawn(server::serve(
-            listener,
-            self.published.clone(),
+            listeners,
+            endpoints,
             server::ServerOptions {
-                telemetry_path: self.config.web.telemetry_path.clone(),
                 web_config: self.web_config.clone(),
             },
-            server_stop,
+            stopped(stop_rx),
         ));
         shutdown.await;
         tracing::info!("shutting down");
@@ -120,6 +166,47 @@ impl App {
             .context("serving HTTP")?;
         Ok(())
     }
+}
+
+/// `POST /-/reload` as the server calls it: the reload, off the runtime's
+/// worker threads (it reads files).
+fn reload_hook(reloader: Arc<Reloader>) -> ReloadHook {
+    Arc::new(move || {
+        let reloader = reloader.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || reloader.reload())
+                .await
+                .map_err(|e| format!("the reload task failed: {e}"))?
+        })
+    })
+}
+
+/// Reloads on each SIGHUP until `stop` resolves.
+fn spawn_reload_on_hangup(
+    reloader: Arc<Reloader>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = signal(SignalKind::hangup())?;
+        tokio::spawn(async move {
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    got = hangups.recv() => if got.is_none() { break },
+                    _ = &mut stop => break,
+                }
+                tracing::info!("SIGHUP: reloading the configuration");
+                let r = reloader.clone();
+                // The outcome is logged and shown by the reload metrics.
+                let _ = tokio::task::spawn_blocking(move || r.reload()).await;
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    drop((reloader, stop));
+    Ok(())
 }
 
 /// Runs the poll loop on a thread of its own, with a single-threaded runtime.

@@ -2,7 +2,10 @@
 //! bytes (text format 0.0.4, via the `prometheus` crate), once per poll.
 //!
 //! `/metrics` then serves those bytes as they are, plain or gzipped: a
-//! scrape costs a pointer copy, never an API call or a render.
+//! scrape costs a pointer copy, never an API call or a render, plus the
+//! few hundred bytes of [`live`] (process figures, scrapes, reloads).
+
+pub mod live;
 
 use std::io::Write;
 use std::time::SystemTime;
@@ -13,6 +16,7 @@ use flate2::write::GzEncoder;
 use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
 
+use crate::build_info::BUILD;
 use crate::evolux::ApiMetrics;
 use crate::model::{Reason, Snapshot};
 
@@ -77,18 +81,16 @@ impl SelfMetrics {
     /// (`poll.max-interval`, in seconds).
     pub fn new(max_interval_seconds: f64) -> Result<SelfMetrics, prometheus::Error> {
         let registry = Registry::new();
+        let labels = BUILD.labels();
         let build_info = prometheus::IntGaugeVec::new(
             Opts::new(
                 "evolux_exporter_build_info",
-                "Version and git revision of the exporter; always 1.",
+                "Version, git revision and branch, Rust toolchain and platform of the exporter, as --version prints them; always 1.",
             ),
-            &["version", "revision"],
+            &labels.map(|(name, _)| name),
         )?;
         build_info
-            .with_label_values(&[
-                env!("CARGO_PKG_VERSION"),
-                option_env!("EVOLUX_GIT_REVISION").unwrap_or("unknown"),
-            ])
+            .with_label_values(&labels.map(|(_, value)| value))
             .set(1);
         let max_interval = prometheus::Gauge::new(
             "evolux_poll_max_interval_seconds",
@@ -135,7 +137,8 @@ pub fn render(snapshot: &Snapshot, self_metrics: &SelfMetrics) -> Exposition {
     }
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
+/// `data` as one gzip member, fast compression.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 8 + 64), Compression::fast());
     // Writing into a Vec never fails.
     let _ = enc.write_all(data);

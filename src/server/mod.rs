@@ -1,5 +1,5 @@
-//! The exporter's HTTP server: `/metrics` (or `--web.telemetry-path`),
-//! `/healthz`, `/readyz` and a landing page.
+//! The exporter's HTTP server: the accept loop over every listener
+//! ([`listen`]), plain or TLS, in front of the router ([`routes`]).
 //!
 //! `/metrics` serves the bytes the last poll rendered, gzipped when the
 //! scraper accepts it; it never calls the API and never waits on a poll.
@@ -13,6 +13,9 @@
 //! [`MAX_CONNECTIONS`] connections are served at once (more wait in the
 //! kernel's backlog).
 
+pub mod listen;
+pub mod routes;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
@@ -20,22 +23,21 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::http::{Request, StatusCode};
+use axum::response::Response;
+use futures_util::future::select_all;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use crate::auth::{Guard, VerifiedClientCert, guard_request};
-use crate::metrics::CONTENT_TYPE;
-use crate::poller::Published;
 use crate::webconfig::WebConfigSource;
+pub use listen::ListenAddress;
+pub use routes::{Endpoints, ReloadHook, router};
 
 /// A request head (request line and headers) must arrive within this.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,52 +53,34 @@ pub const MAX_CONNECTIONS: usize = 1024;
 /// How long shutdown waits for requests in progress.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-#[derive(Clone)]
-struct AppState {
-    published: Arc<Published>,
-    telemetry_path: Arc<str>,
-}
-
 /// How the server treats its clients.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// Path of the metrics endpoint.
-    pub telemetry_path: String,
     /// TLS and authentication, from `--web.config.file`.
     pub web_config: Option<Arc<WebConfigSource>>,
 }
 
-/// The router, for tests that drive it without a socket.
-pub fn router(published: Arc<Published>, telemetry_path: &str) -> Router {
-    let state = AppState {
-        published,
-        telemetry_path: telemetry_path.into(),
-    };
-    Router::new()
-        .route(telemetry_path, get(metrics))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/", get(landing))
-        .fallback(not_found)
-        .with_state(state)
-}
-
-/// Serves on `listener` until `shutdown` resolves, then lets requests in
-/// progress finish (for up to 10 s).
+/// Serves `endpoints` on every one of `listeners` until `shutdown`
+/// resolves, then lets requests in progress finish (for up to 10 s). The
+/// listeners share the web config and the connection limit.
 pub async fn serve(
-    listener: TcpListener,
-    published: Arc<Published>,
+    listeners: Vec<TcpListener>,
+    endpoints: Endpoints,
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let guard = options.web_config.map(|s| Arc::new(Guard::new(s)));
-    let mut app = router(published, &options.telemetry_path);
+    let mut app = router(endpoints.clone());
     if let Some(guard) = &guard {
         app = app.layer(axum::middleware::from_fn_with_state(
             guard.clone(),
             guard_request,
         ));
     }
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        endpoints,
+        routes::count_scrapes,
+    ));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
@@ -113,7 +97,7 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = accept_any(&listeners) => match accepted {
                 Ok((stream, _)) => stream,
                 Err(error) => {
                     // Out of file descriptors, or a connection reset before
@@ -168,7 +152,7 @@ pub async fn serve(
             }
         });
     }
-    drop(listener);
+    drop(listeners);
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()
@@ -176,6 +160,17 @@ pub async fn serve(
         tracing::warn!("connections still open after the shutdown grace period");
     }
     Ok(())
+}
+
+/// The next connection on any of `listeners`.
+async fn accept_any(
+    listeners: &[TcpListener],
+) -> std::io::Result<(TcpStream, std::net::SocketAddr)> {
+    if listeners.is_empty() {
+        return std::future::pending().await;
+    }
+    let accepts = listeners.iter().map(|l| Box::pin(l.accept()));
+    select_all(accepts).await.0
 }
 
 /// The router as a hyper service for one connection, telling it whether
@@ -221,71 +216,6 @@ fn head_size<B>(req: &Request<B>) -> usize {
         + "\r\n".len()
 }
 
-async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let exposition = state.published.exposition();
-    let gzip = accepts_gzip(&headers);
-    let body = if gzip {
-        exposition.gzip.clone()
-    } else {
-        exposition.plain.clone()
-    };
-    let mut resp = Response::new(Body::from(body));
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if gzip {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    resp
-}
-
-/// Whether `Accept-Encoding` lists gzip with a non-zero quality.
-pub fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or("").trim();
-            let q_zero = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q == 0.0)
-            });
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
-        })
-}
-
-async fn healthz() -> &'static str {
-    "OK\n"
-}
-
-async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.published.is_ready() {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: the first poll has not finished\n",
-        )
-    }
-}
-
-async fn landing(State(state): State<AppState>) -> Html<String> {
-    let path = &state.telemetry_path;
-    Html(format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Evolux Exporter</title></head>\n<body>\n<h1>Evolux Exporter</h1>\n<p>Subscriber counts of Evolux Chat campaigns by template and state, refreshed by a background poll.</p>\n<ul>\n<li><a href=\"{path}\">{path}</a>: metrics</li>\n<li><a href=\"/healthz\">/healthz</a>: liveness</li>\n<li><a href=\"/readyz\">/readyz</a>: readiness (after the first poll)</li>\n</ul>\n<p>Version {}</p>\n</body></html>\n",
-        env!("CARGO_PKG_VERSION")
-    ))
-}
-
-async fn not_found() -> impl IntoResponse {
-    (StatusCode::NOT_FOUND, "not found\n")
-}
-
 /// `stream`, whose writes fail with `TimedOut` once they have made no
 /// progress for [`WRITE_STALL_TIMEOUT`]: a peer that stops reading cannot
 /// hold a connection (and a slot of the server) forever. Reads are
@@ -302,22 +232,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(v: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
-        h
-    }
-
-    #[test]
-    fn gzip_negotiation() {
-        assert!(accepts_gzip(&headers("gzip")));
-        assert!(accepts_gzip(&headers("deflate, gzip;q=0.5")));
-        assert!(accepts_gzip(&headers("*")));
-        assert!(!accepts_gzip(&headers("gzip;q=0")));
-        assert!(!accepts_gzip(&headers("identity")));
-        assert!(!accepts_gzip(&HeaderMap::new()));
-    }
 
     #[tokio::test(start_paused = true)]
     async fn a_write_nobody_reads_times_out() {
