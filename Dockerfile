@@ -4,7 +4,8 @@
 #
 #   docker build -t evolux-exporter \
 #     --build-arg VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)" \
-#     --build-arg REVISION="$(git rev-parse HEAD)" .
+#     --build-arg REVISION="$(git rev-parse HEAD)" \
+#     --build-arg BRANCH="$(git rev-parse --abbrev-ref HEAD)" .
 #   docker run --rm -p 10071:10071 evolux-exporter --demo
 #
 # Needs BuildKit (the default builder since Docker 23) for the cache mounts.
@@ -15,12 +16,13 @@
 # so the binary links against the glibc it will run with.
 FROM rust:1.95.0-bookworm AS build
 ARG REVISION=unknown
+ARG BRANCH=unknown
 WORKDIR /src
 COPY . .
-# The revision ends up in evolux_exporter_build_info{revision}.
+# The revision and branch end up in --version and evolux_exporter_build_info.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    EVOLUX_GIT_REVISION="${REVISION}" cargo build --release --locked --bin evolux-exporter \
+    EVOLUX_GIT_REVISION="${REVISION}" EVOLUX_GIT_BRANCH="${BRANCH}" cargo build --release --locked --bin evolux-exporter \
     && install -D -m 0755 target/release/evolux-exporter /out/evolux-exporter
 
 # distroless/cc: glibc, libgcc and CA certificates, no shell, no package manager.

@@ -14,6 +14,9 @@ use std::time::SystemTime;
 
 use crate::process::ProcessStats;
 
+/// How the scrape-time part begins: where a body's poll part ends.
+pub const PART_START: &str = "# HELP evolux_config_last_reload_success_timestamp_seconds ";
+
 /// The scrape-time state the exporter keeps.
 #[derive(Debug)]
 pub struct LiveMetrics {
@@ -218,6 +221,16 @@ mod tests {
             );
         }
         assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn the_part_begins_as_announced() {
+        let text = render_live(
+            None,
+            &BTreeMap::new(),
+            LiveMetrics::new(SystemTime::now()).reload_status(),
+        );
+        assert!(text.starts_with(PART_START), "{text}");
     }
 
     #[test]

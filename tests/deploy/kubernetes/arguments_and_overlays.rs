@@ -165,7 +165,7 @@ fn rendered_arguments_pass_config_check() {
                 let checked = config_check(rendering, w, pod, ordinal as u32);
                 assert_eq!(
                     checked.listen,
-                    format!("0.0.0.0:{METRICS_PORT}"),
+                    format!(":{METRICS_PORT}"),
                     "{ctx}: the exporter's listen address"
                 );
                 if let Some(p) = &scrape_path {

@@ -126,7 +126,7 @@ async fn oversized_request_heads_are_refused_without_memory_growth() {
 
     // A head well under any sane limit is served.
     let served = expect_200(t.addr, &big_header_value(8 * 1024), "8 KiB header").await;
-    assert_eq!(served, t.metrics, "8 KiB header");
+    assert!(same_scrape(&served, &t.metrics, false), "8 KiB header");
 
     let before = t.exporter.stats();
     let one_mib = Arc::new(big_header_value(1 << 20));
@@ -167,7 +167,7 @@ async fn odd_methods_paths_and_garbage_get_4xx_and_the_server_keeps_serving() {
         ("an 8 KB query string", long_path(8 * 1024, "/metrics?q=")),
     ] {
         let body = expect_200(t.addr, &request, what).await;
-        assert_eq!(body, t.metrics, "{what}");
+        assert!(same_scrape(&body, &t.metrics, false), "{what}");
     }
 
     // Pipelined requests are answered in order on one connection.
@@ -193,7 +193,7 @@ async fn odd_methods_paths_and_garbage_get_4xx_and_the_server_keeps_serving() {
         [200, 200, 404]
     );
     assert_eq!(pipelined[0].body, b"OK\n");
-    assert_eq!(pipelined[1].body, t.metrics);
+    assert!(same_scrape(&pipelined[1].body, &t.metrics, false));
 
     assert!(
         failures.is_empty(),
