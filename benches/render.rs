@@ -40,6 +40,7 @@ fn snapshot(campaigns: usize) -> Snapshot {
                 error: None,
                 segments: 6,
                 refreshed: Some(SystemTime::now()),
+                failing_since: None,
             },
         );
     }

@@ -27,6 +27,7 @@
 //!    [`auth`]: client certificates and basic auth per request.
 //! 2. [`metrics`]: a snapshot and the self-metrics into exposition bytes,
 //!    once per poll; [`metrics::live`]: the small part rendered per scrape.
+//!    [`status`]: the status page at `/`, from a snapshot (pure HTML).
 //! 3. [`poller`]: the poll loop, a short sequence of named steps in
 //!    [`poller::Poller::poll_once`], over each target's state
 //!    ([`poller::target`]), configured by [`poller::PollSettings`].
@@ -52,6 +53,7 @@ pub mod poller;
 pub mod process;
 pub mod segments;
 pub mod server;
+pub mod status;
 pub mod telemetry;
 pub mod token;
 pub mod webconfig;
@@ -62,7 +64,7 @@ mod tests {
     use std::path::Path;
 
     /// Each top-level module's layer (see the crate docs' Layout).
-    const LAYERS: [(&str, u8); 17] = [
+    const LAYERS: [(&str, u8); 18] = [
         ("model", 0),
         ("build_info", 0),
         ("process", 0),
@@ -73,6 +75,7 @@ mod tests {
         ("evolux", 1),
         ("auth", 1),
         ("metrics", 2),
+        ("status", 2),
         ("poller", 3),
         ("server", 4),
         ("config", 5),

@@ -17,7 +17,7 @@ use crate::evolux::EvoluxClient;
 use crate::metrics::SelfMetrics;
 use crate::metrics::live::LiveMetrics;
 use crate::poller::{Poller, Published};
-use crate::server::{self, Endpoints, ReloadHook};
+use crate::server::{self, Endpoints, ReloadHook, StatusPage};
 use crate::webconfig::WebConfigSource;
 pub use reload::{ConfigLoader, Reloader};
 
@@ -33,6 +33,8 @@ pub struct App {
     loaded: Config,
     /// The scrape-time part of `/metrics`.
     pub live: Arc<LiveMetrics>,
+    /// When the exporter was built to run: its uptime's start.
+    started: std::time::SystemTime,
     /// Set by [`App::with_reload`]: SIGHUP and `POST /-/reload` use it.
     reloader: Option<Arc<Reloader>>,
     /// TLS and authentication for the server, when configured.
@@ -54,6 +56,7 @@ impl App {
         demo_options: DemoOptions,
     ) -> anyhow::Result<App> {
         let loaded = config.clone();
+        let started = std::time::SystemTime::now();
         let demo = if config.demo {
             let demo = DemoServer::start(demo_options)
                 .await
@@ -92,7 +95,8 @@ impl App {
             published,
             config,
             loaded,
-            live: Arc::new(LiveMetrics::new(std::time::SystemTime::now())),
+            live: Arc::new(LiveMetrics::new(started)),
+            started,
             reloader: None,
             web_config,
             _demo: demo,
@@ -143,6 +147,7 @@ impl App {
                 .clone()
                 .filter(|_| self.config.web.enable_lifecycle)
                 .map(reload_hook),
+            status: Arc::new(StatusPage::new(self.started, limits(&self.config))),
         };
         let server = tokio::spawn(server::serve(
             listeners,
@@ -166,6 +171,34 @@ impl App {
             .context("serving HTTP")?;
         Ok(())
     }
+}
+
+/// The limits the status page lists, by flag name.
+fn limits(c: &Config) -> Vec<(String, String)> {
+    use crate::config::units::{ByteSize, HumanDuration};
+    let d = |d| HumanDuration(d).to_string();
+    [
+        ("poll.interval", d(c.poll.interval)),
+        (
+            "poll.max-interval (staleness bound)",
+            d(c.poll.max_interval),
+        ),
+        ("poll.max-staleness", d(c.poll.max_staleness)),
+        ("poll.max-series", c.poll.max_series.to_string()),
+        ("evolux.timeout", d(c.evolux.timeout)),
+        (
+            "evolux.max-concurrency",
+            c.evolux.max_concurrency.to_string(),
+        ),
+        ("evolux.max-rps", c.evolux.max_rps.to_string()),
+        (
+            "evolux.max-response-size",
+            ByteSize(c.evolux.max_response_size).to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// `POST /-/reload` as the server calls it: the reload, off the runtime's

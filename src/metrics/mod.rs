@@ -346,6 +346,7 @@ mod tests {
             error: None,
             segments: 7,
             refreshed: Some(at - Duration::from_secs(600)),
+            failing_since: None,
         };
         let c2 = CampaignStatus {
             up: false,

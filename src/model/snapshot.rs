@@ -22,6 +22,8 @@ pub struct CampaignStatus {
     pub counts: Option<Arc<CampaignCounts>>,
     /// Why its last poll failed: the first failed read's kind and message.
     pub error: Option<Failure>,
+    /// When the polls began failing, while they fail.
+    pub failing_since: Option<SystemTime>,
     /// Insertion-time segments held for it.
     pub segments: usize,
     /// The time by which every segment had last been read.

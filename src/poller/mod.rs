@@ -28,6 +28,8 @@ pub struct Published {
     exposition: RwLock<Arc<Exposition>>,
     snapshot: RwLock<Arc<Snapshot>>,
     ready: AtomicBool,
+    /// The last poll's report and when it ended.
+    last_poll: RwLock<Option<(SystemTime, PollReport)>>,
 }
 
 impl Published {
@@ -42,6 +44,14 @@ impl Published {
     /// The snapshot those bytes were rendered from.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The last poll's report and when it ended; `None` before the first.
+    pub fn last_poll(&self) -> Option<(SystemTime, PollReport)> {
+        self.last_poll
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -209,6 +219,11 @@ impl Poller {
         self.publish(snapshot);
         report.duration = started.elapsed();
         log_report(&report);
+        *self
+            .published
+            .last_poll
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some((SystemTime::now(), report.clone()));
         report
     }
 

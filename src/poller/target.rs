@@ -35,6 +35,8 @@ pub struct TargetState {
     last_success: Option<SystemTime>,
     up: bool,
     error: Option<Failure>,
+    /// When the polls began failing, while they fail.
+    failing_since: Option<SystemTime>,
     duration: Option<Duration>,
 }
 
@@ -57,6 +59,7 @@ impl TargetState {
             last_success: None,
             up: false,
             error: None,
+            failing_since: None,
             duration: None,
         }
     }
@@ -113,6 +116,9 @@ impl TargetState {
         self.up = self.error.is_none();
         if self.up {
             self.last_success = Some(ended);
+            self.failing_since = None;
+        } else {
+            self.failing_since.get_or_insert(now);
         }
         self.duration = Some(duration);
         self.layout.apply(
@@ -153,6 +159,7 @@ impl TargetState {
             poll_duration: self.duration,
             counts,
             error: self.error.clone(),
+            failing_since: self.failing_since,
             segments: self.layout.segment_count(),
             refreshed: self.layout.refreshed(),
         };

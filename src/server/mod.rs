@@ -37,7 +37,7 @@ use tower::ServiceExt;
 use crate::auth::{Guard, VerifiedClientCert, guard_request};
 use crate::webconfig::WebConfigSource;
 pub use listen::ListenAddress;
-pub use routes::{Endpoints, ReloadHook, router};
+pub use routes::{Endpoints, ReloadHook, StatusPage, router};
 
 /// A request head (request line and headers) must arrive within this.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);

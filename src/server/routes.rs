@@ -5,20 +5,23 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 
+use crate::build_info::BUILD;
 use crate::metrics::live::LiveMetrics;
 use crate::metrics::{CONTENT_TYPE, gzip};
 use crate::poller::Published;
+use crate::status::{self, PageFacts, PollFacts};
 
 /// Re-reads the configuration and applies it; `Err` says why it was
 /// refused (the last good configuration keeps running).
@@ -36,6 +39,33 @@ pub struct Endpoints {
     pub telemetry_path: Arc<str>,
     /// `POST /-/reload`: `None` unless `--web.enable-lifecycle`.
     pub reload: Option<ReloadHook>,
+    /// What the status page shows besides the snapshot, and its cache.
+    pub status: Arc<StatusPage>,
+}
+
+/// The status page's facts and its last rendering, so that it is rendered
+/// at most once per poll (and `?refresh` value).
+#[derive(Debug)]
+pub struct StatusPage {
+    /// When the process started.
+    pub started: SystemTime,
+    /// The configured limits, by flag name.
+    pub limits: Vec<(String, String)>,
+    cache: Mutex<Option<(PageKey, Bytes)>>,
+}
+
+/// What a rendering depends on: the snapshot, the poll, the refresh.
+type PageKey = (usize, Option<SystemTime>, Option<u32>);
+
+impl StatusPage {
+    /// The page's facts; nothing rendered yet.
+    pub fn new(started: SystemTime, limits: Vec<(String, String)>) -> StatusPage {
+        StatusPage {
+            started,
+            limits,
+            cache: Mutex::new(None),
+        }
+    }
 }
 
 /// The router, for tests that drive it without a socket.
@@ -48,7 +78,7 @@ pub fn router(endpoints: Endpoints) -> Router {
         .route("/readyz", get(ready))
         .route("/-/ready", get(ready))
         .route("/-/reload", post(reload).put(reload))
-        .route("/", get(landing))
+        .route("/", get(status_page))
         .fallback(not_found)
         .with_state(endpoints)
 }
@@ -139,12 +169,51 @@ async fn reload(State(e): State<Endpoints>) -> (StatusCode, String) {
     }
 }
 
-async fn landing(State(e): State<Endpoints>) -> Html<String> {
-    let path = &e.telemetry_path;
-    Html(format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Evolux Exporter</title></head>\n<body>\n<h1>Evolux Exporter</h1>\n<p>Subscriber counts of Evolux Chat campaigns by template and state, refreshed by a background poll.</p>\n<ul>\n<li><a href=\"{path}\">{path}</a>: metrics</li>\n<li><a href=\"/healthz\">/healthz</a> (or /-/healthy): liveness</li>\n<li><a href=\"/readyz\">/readyz</a> (or /-/ready): readiness (after the first poll)</li>\n</ul>\n<p>Version {}</p>\n</body></html>\n",
-        env!("CARGO_PKG_VERSION")
-    ))
+/// `?refresh=N`: reload the page every N seconds (1 to 3600).
+#[derive(Debug, serde::Deserialize)]
+struct PageQuery {
+    refresh: Option<String>,
+}
+
+/// The status page, from the current snapshot, rendered at most once per
+/// poll and refresh value.
+async fn status_page(State(e): State<Endpoints>, Query(q): Query<PageQuery>) -> Html<Bytes> {
+    let refresh = q
+        .refresh
+        .and_then(|r| r.parse::<u32>().ok())
+        .filter(|n| (1..=3600).contains(n));
+    let snapshot = e.published.snapshot();
+    let last_poll = e.published.last_poll();
+    let key = (
+        Arc::as_ptr(&snapshot) as usize,
+        last_poll.as_ref().map(|(ended, _)| *ended),
+        refresh,
+    );
+    let mut cache = e.status.cache.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((k, page)) = cache.as_ref()
+        && *k == key
+    {
+        return Html(page.clone());
+    }
+    let facts = PageFacts {
+        build: &BUILD,
+        started: e.status.started,
+        now: SystemTime::now(),
+        last_poll: last_poll.map(|(ended, r)| PollFacts {
+            ended,
+            duration: r.duration,
+            reads: r.queries,
+            failed_reads: r.failed_reads,
+            records: r.records,
+            bytes: r.bytes,
+        }),
+        ready: e.published.is_ready(),
+        limits: &e.status.limits,
+        telemetry_path: &e.telemetry_path,
+    };
+    let page = Bytes::from(status::render(&snapshot, &facts, refresh));
+    *cache = Some((key, page.clone()));
+    Html(page)
 }
 
 async fn not_found() -> impl IntoResponse {

@@ -16,7 +16,7 @@
 //!   prometheus: $2y$10$...        # bcrypt hash
 //! # evolux-exporter's own key (optional): paths served without basic auth
 //! # or client certificate, so that kubelet probes keep working.
-//! public_paths: [/healthz, /readyz]   # the default; [] protects everything
+//! public_paths: [/healthz, /readyz, /-/healthy, /-/ready]   # the default; [] protects everything
 //! ```
 //!
 //! The file and the files it names are watched: [`WebConfigSource`] reloads
@@ -49,7 +49,7 @@ use rustls::ServerConfig;
 pub use source::WebConfigSource;
 
 /// Paths reachable without credentials unless the file says otherwise.
-pub const DEFAULT_PUBLIC_PATHS: [&str; 2] = ["/healthz", "/readyz"];
+pub const DEFAULT_PUBLIC_PATHS: [&str; 4] = ["/healthz", "/readyz", "/-/healthy", "/-/ready"];
 
 /// A web config file that cannot be used; names the field at fault.
 #[derive(Debug, thiserror::Error)]

@@ -21,3 +21,4 @@ mod kubernetes;
 mod prometheus_e2e;
 mod promtool;
 mod rules;
+mod status_page;

@@ -104,6 +104,18 @@ fn success_replaces_and_failure_keeps_last_good_counts() {
         a.error.as_ref().map(|f| f.reason),
         Some(Reason::ServerError)
     );
+    assert_eq!(a.failing_since, Some(t0() + Duration::from_secs(60)));
+    assert_eq!(s1.campaigns["a"].failing_since, None);
+    let s3 = poll(
+        &mut targets,
+        t0() + Duration::from_secs(120),
+        vec![failed(), Ok(tally_of("b", &["sent"]))],
+    );
+    assert_eq!(
+        s3.campaigns["a"].failing_since,
+        Some(t0() + Duration::from_secs(60)),
+        "since the first failure in a row"
+    );
     assert_eq!(a.segments, 1);
     assert_eq!(
         a.refreshed,

@@ -103,8 +103,12 @@ async fn basic_auth_guards_metrics_but_not_probes_unless_told() {
     // Probes stay reachable without credentials.
     assert_eq!(app.get("/healthz").await.status(), 200);
     assert_ne!(app.get("/readyz").await.status(), 401);
-    // But not the landing page or unknown paths.
-    assert_eq!(app.get("/").await.status(), 401);
+    assert_eq!(app.get("/-/healthy").await.status(), 200);
+    assert_ne!(app.get("/-/ready").await.status(), 401);
+    // But not the status page or unknown paths.
+    let page = app.get("/").await;
+    assert_eq!(page.status(), 401);
+    assert!(!page.text().await.unwrap().contains("data-campaign"));
     assert_eq!(app.get("/nope").await.status(), 401);
 
     // `public_paths: []` protects the probes too.

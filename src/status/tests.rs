@@ -1,0 +1,188 @@
+//! The status page's rendering, on hand-made snapshots.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::build_info::BUILD;
+use crate::model::{Failure, Reason, StateCounts};
+
+const A: &str = "f45d98dc-ac5e-48f2-9c01-ebe18f86d28b";
+const B: &str = "0c7e3f5a-9b2d-4d6e-8a1f-5c4b3a2e1d54";
+const HOSTILE: &str = "<script>alert('x')</script> & \"quotes\"";
+
+fn t0() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000)
+}
+
+fn counts(per_state: &[(&str, u64)]) -> Arc<CampaignCounts> {
+    let mut c = StateCounts::default();
+    for (s, n) in per_state {
+        c.add_state(s, *n);
+    }
+    let mut other = StateCounts::default();
+    other.add_state("sent", 1);
+    Arc::new(CampaignCounts {
+        templates: BTreeMap::from([("t1".into(), c), ("t2".into(), other)]),
+    })
+}
+
+fn snapshot() -> Snapshot {
+    let a = CampaignStatus {
+        name: Some(HOSTILE.into()),
+        up: true,
+        last_success: Some(t0()),
+        counts: Some(counts(&[
+            ("pending", 10),
+            ("scheduled", 5),
+            ("sent", 20),
+            ("dnd", 2),
+            ("completed", 60),
+            ("error", 3),
+            ("queued_by_meta", 4),
+        ])),
+        segments: 7,
+        refreshed: Some(t0() - Duration::from_secs(90)),
+        ..CampaignStatus::default()
+    };
+    let b = CampaignStatus {
+        up: false,
+        error: Some(Failure::new(
+            Reason::RateLimited,
+            "HTTP 429 Too Many Requests: <b>slow down</b>",
+        )),
+        failing_since: Some(t0() - Duration::from_secs(600)),
+        ..CampaignStatus::default()
+    };
+    Snapshot {
+        campaigns: BTreeMap::from([(A.to_string(), a), (B.to_string(), b)]),
+        up: Some(false),
+        ..Snapshot::default()
+    }
+}
+
+fn page(s: &Snapshot, refresh: Option<u32>) -> String {
+    let limits = [("poll.interval".to_string(), "60s".to_string())];
+    render(
+        s,
+        &PageFacts {
+            build: &BUILD,
+            started: t0() - Duration::from_secs(3 * 3600 + 120),
+            now: t0(),
+            last_poll: Some(PollFacts {
+                ended: t0() - Duration::from_secs(5),
+                duration: Duration::from_millis(830),
+                reads: 9,
+                failed_reads: 1,
+                records: 105,
+                bytes: 3 * 1024 * 1024,
+            }),
+            ready: true,
+            limits: &limits,
+            telemetry_path: "/metrics",
+        },
+        refresh,
+    )
+}
+
+#[test]
+fn hostile_names_and_messages_are_escaped() {
+    let html = page(&snapshot(), None);
+    assert!(!html.contains("<script"), "{html}");
+    assert!(!html.contains("<b>slow down</b>"));
+    assert!(
+        html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;quotes&quot;")
+    );
+    assert!(html.contains("&lt;b&gt;slow down&lt;/b&gt;"));
+    assert!(!html.contains("<script") && !html.contains("onerror"));
+    assert_eq!(escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&#39;");
+}
+
+#[test]
+fn every_state_is_shown_with_the_snapshots_numbers() {
+    let html = page(&snapshot(), None);
+    let card = html
+        .split(&format!("data-campaign=\"{A}\""))
+        .nth(1)
+        .unwrap()
+        .split("</article>")
+        .next()
+        .unwrap();
+    // t1 and t2 summed: sent is 20 + 1.
+    for (state, n) in [
+        ("pending", 10),
+        ("scheduled", 5),
+        ("sent", 21),
+        ("dnd", 2),
+        ("completed", 60),
+        ("error", 3),
+        ("queued_by_meta", 4),
+    ] {
+        assert!(
+            card.contains(&format!("data-state=\"{state}\" data-count=\"{n}\"")),
+            "{state} {n} in {card}"
+        );
+    }
+    assert!(card.contains("data-total=\"105\""), "{card}");
+    // Processed: sent 21 + dnd 2 + completed 60 + error 3 = 86.
+    assert!(card.contains(&format!("data-completion=\"{:.4}\"", 60.0 / 86.0)));
+    assert!(card.contains(&format!("data-error-ratio=\"{:.4}\"", 3.0 / 86.0)));
+    assert!(card.contains("data-segments=\"7\""));
+    assert!(card.contains("1m 30s ago"), "staleness: {card}");
+    // The legend names the six states in fixed colours.
+    for (state, colour) in STATE_COLOURS {
+        assert!(html.contains(&format!("background:{colour}\"></span>{state}</li>")));
+    }
+    assert!(html.contains("data-records=\"105\""));
+    assert!(html.contains("up 3h 2m"));
+}
+
+#[test]
+fn a_failing_campaign_shows_its_reason_and_since_when() {
+    let html = page(&snapshot(), None);
+    let card = html
+        .split(&format!("data-campaign=\"{B}\""))
+        .nth(1)
+        .unwrap()
+        .split("</article>")
+        .next()
+        .unwrap();
+    assert!(card.contains("data-reason=\"rate_limited\""), "{card}");
+    assert!(card.contains("10m 0s ago"), "{card}");
+    assert!(card.contains("no counts"), "{card}");
+    assert!(html.contains("class=\"campaign failing\" data-campaign=\"0c7e3f5a"));
+    assert!(html.contains("1 of 2 campaigns failing"));
+}
+
+#[test]
+fn refresh_is_optional_and_nothing_loads_from_elsewhere() {
+    let plain = page(&snapshot(), None);
+    assert!(!plain.contains("http-equiv=\"refresh\""));
+    let refreshing = page(&snapshot(), Some(30));
+    assert!(refreshing.contains("<meta http-equiv=\"refresh\" content=\"30\">"));
+    for html in [plain, refreshing] {
+        assert!(!html.contains("<script"));
+        assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+        assert!(html.contains("name=\"viewport\""));
+    }
+    let empty = page(&Snapshot::default(), None);
+    assert!(empty.contains("not polled yet") && empty.contains("no campaign yet"));
+}
+
+#[test]
+fn ratios_follow_the_recording_rules() {
+    let states = |v: &[(&str, u64)]| {
+        v.iter()
+            .map(|(s, n)| (s.to_string(), *n))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ratios(&states(&[("pending", 5)])), None);
+    assert_eq!(
+        ratios(&states(&[("sent", 1), ("completed", 2), ("error", 1)])),
+        Some((0.5, 0.25))
+    );
+    assert_eq!(html::human_duration(Duration::from_millis(830)), "830ms");
+    assert_eq!(html::bytes(3 * 1024 * 1024), "3.0 MiB");
+    assert_eq!(html::bytes(17), "17 B");
+}
