@@ -1,5 +1,6 @@
 // The dashboard in dashboards/evolux-campaign-detail.json.
 local g = import '../lib/grafana.libsonnet';
+local progress = import 'progress.libsonnet';
 
 function(config)
   local c = (import 'common.libsonnet')(config);
@@ -201,5 +202,5 @@ function(config)
           ]),
         ],
       ),
-    ],
+    ] + progress.detail(c, 39),
   )

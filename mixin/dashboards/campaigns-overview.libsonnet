@@ -1,5 +1,6 @@
 // The dashboard in dashboards/evolux-campaigns-overview.json.
 local g = import '../lib/grafana.libsonnet';
+local progress = import 'progress.libsonnet';
 
 function(config)
   local c = (import 'common.libsonnet')(config);
@@ -213,5 +214,5 @@ function(config)
           }),
         ],
       ),
-    ],
+    ] + progress.overview(c, 37),
   )

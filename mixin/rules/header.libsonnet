@@ -49,6 +49,11 @@ function(selector) |||
   # * error ratio over a window = new errors / newly processed in the same window.
   #   Completion ratio = completed / processed; DND ratio = dnd / processed; both are
   #   shares of everything that left the queue, over the poll window (no time window).
+  # * Campaign progress: the dispatch throughput is the slope (deriv) of the processed
+  #   count over the last hour, not the shrink of the backlog, as new subscribers may
+  #   join pending at any time; the backlog's drain estimate is backlog / throughput,
+  #   absent while the backlog is empty or not draining; progress = processed / all
+  #   subscribers.
   #
   # Naming: level:metric:operations. "campaign" level rules aggregate `without`
   # (template, state) so job, instance and any other target labels are kept;

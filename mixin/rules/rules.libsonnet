@@ -5,7 +5,7 @@
 // Every selector carries _config.evoluxExporterSelector, recorded series
 // included: rules aggregate `without` the state and template, so the target
 // labels the selector matches are kept all the way down.
-
+local progress = import 'progress.libsonnet';
 
 {
   prometheusRules+:: {
@@ -165,7 +165,7 @@
             )
           ||| % { s: s },
         },
-      ],
+      ] + progress.rules(s),
     }],
   },
 }
