@@ -188,17 +188,7 @@ function(config)
             { id: 'unit', value: 'percentunit' },
             { id: 'decimals', value: 1 },
             { id: 'custom.cellOptions', value: { type: 'color-background' } },
-            {
-              id: 'thresholds',
-              value: {
-                mode: 'absolute',
-                steps: [
-                  { color: 'green', value: null },
-                  { color: 'orange', value: 0.1 },
-                  { color: 'red', value: 0.3 },
-                ],
-              },
-            },
+            { id: 'thresholds', value: g.thresholds([[0.1, 'orange'], [0.3, 'red']]) },
           ]),
         ],
       ),

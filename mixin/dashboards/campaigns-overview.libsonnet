@@ -179,30 +179,14 @@ function(config)
           g.byName('Errors (1h)', [
             { id: 'decimals', value: 0 },
             { id: 'custom.cellOptions', value: { type: 'color-background' } },
-            {
-              id: 'thresholds',
-              value: {
-                mode: 'absolute',
-                steps: [{ color: 'green', value: null }, { color: 'orange', value: 1 }],
-              },
-            },
+            { id: 'thresholds', value: g.thresholds([[1, 'orange']]) },
           ]),
           g.byName('Processed (1h)', { decimals: 0 }),
           g.byName('Error ratio (1h)', [
             { id: 'unit', value: 'percentunit' },
             { id: 'decimals', value: 1 },
             { id: 'custom.cellOptions', value: { type: 'color-background' } },
-            {
-              id: 'thresholds',
-              value: {
-                mode: 'absolute',
-                steps: [
-                  { color: 'green', value: null },
-                  { color: 'orange', value: 0.1 },
-                  { color: 'red', value: 0.3 },
-                ],
-              },
-            },
+            { id: 'thresholds', value: g.thresholds([[0.1, 'orange'], [0.3, 'red']]) },
           ]),
           g.byName('UUID', {
             links: [

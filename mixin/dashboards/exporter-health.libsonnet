@@ -191,17 +191,7 @@ function(config)
             { id: 'unit', value: 's' },
             { id: 'decimals', value: 0 },
             { id: 'custom.cellOptions', value: { type: 'color-text' } },
-            {
-              id: 'thresholds',
-              value: {
-                mode: 'absolute',
-                steps: [
-                  { color: 'green', value: null },
-                  { color: 'orange', value: 300 },
-                  { color: 'red', value: 900 },
-                ],
-              },
-            },
+            { id: 'thresholds', value: g.thresholds([[300, 'orange'], [900, 'red']]) },
           ]),
           g.byName('Poll duration', { unit: 's' }),
         ],
