@@ -41,7 +41,7 @@ pub fn load_dashboards() -> Vec<(PathBuf, Value)> {
 /// Every `<dir>/*.json` (e.g. the mixin rendered for another job), as
 /// [`load_dashboards`].
 pub fn load_dashboards_from(dir: &Path) -> Vec<(PathBuf, Value)> {
-    let mut paths: Vec<PathBuf> = fs::read_dir(&dir)
+    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
