@@ -18,6 +18,7 @@ mod tools;
 
 mod dashboards;
 mod kubernetes;
+mod mixin;
 mod prometheus_e2e;
 mod promtool;
 mod rules;

@@ -9,6 +9,11 @@
 //!    instant query and as a range query;
 //! 4. every one of them returns data, except the panels listed in [`MAY_BE_EMPTY`].
 //!
+//! The same again with the mixin rendered for another selector (`mixin/render.sh
+//! --selector`): Prometheus scrapes the exporter as job `evolux-custom` with a target
+//! label `namespace="mon"`, and loads the rules and runs the dashboards rendered for
+//! `namespace="mon",job="evolux-custom"`.
+//!
 //! Skipped without `prometheus` on PATH (or `$PROMETHEUS`), unless `CI=true`. On failure
 //! the logs of Prometheus and of the exporter are printed.
 
@@ -19,7 +24,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::dashboard_queries::promql_expressions;
+use crate::dashboard_queries::{dashboards_dir, promql_expressions_for_job};
 use crate::prometheus::{Prometheus, eventually};
 use crate::support::exporter::{Exporter, Running};
 use crate::tools::require_tool;
@@ -48,19 +53,20 @@ const STEP: Duration = Duration::from_secs(1);
 /// no read fails and the failures panel has nothing to show.
 const MAY_BE_EMPTY: &[(&str, &str)] = &[("evolux-exporter-health", "Failed reads by reason")];
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn rules_file() -> PathBuf {
-    manifest_dir().join("deploy/prometheus/evolux-rules.yml")
+/// What Prometheus scrapes the exporter as, and the rules and dashboards it is given.
+struct Setup {
+    /// The scrape job's name, and `$job` in the dashboards' queries.
+    job: &'static str,
+    /// Target labels the scrape configuration adds (`static_configs[].labels`).
+    labels: Value,
+    rules: PathBuf,
+    dashboards: PathBuf,
 }
 
 /// `(group, rule name)` of every rule in the rules file, in order.
-fn rules_in_file() -> Vec<(String, String)> {
-    let path = rules_file();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+fn rules_in_file(path: &Path) -> Vec<(String, String)> {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let yaml: serde_yaml::Value = serde_yaml::from_str(&text)
         .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()));
     let mut out = Vec::new();
@@ -77,25 +83,32 @@ fn rules_in_file() -> Vec<(String, String)> {
     out
 }
 
-/// The prometheus.yml: everything every [`INTERVAL`], job `evolux` on the exporter, the
-/// repository's rules.
-fn prometheus_config(exporter: &Running) -> Value {
+/// The prometheus.yml: everything every [`INTERVAL`], the setup's job on the
+/// exporter, the setup's rules.
+fn prometheus_config(exporter: &Running, setup: &Setup) -> Value {
     json!({
         "global": {
             "scrape_interval": INTERVAL,
             "scrape_timeout": INTERVAL,
             "evaluation_interval": INTERVAL,
         },
-        "rule_files": [rules_file().display().to_string()],
+        "rule_files": [setup.rules.display().to_string()],
         "scrape_configs": [{
-            "job_name": "evolux",
-            "static_configs": [{ "targets": [exporter.addr.to_string()] }],
+            "job_name": setup.job,
+            "static_configs": [{
+                "targets": [exporter.addr.to_string()],
+                "labels": setup.labels.clone(),
+            }],
         }],
     })
 }
 
-/// `Ok` once the target of job `evolux` is up.
-async fn evolux_target_up(prometheus: &Prometheus, exporter: &Running) -> Result<(), String> {
+/// `Ok` once the target of job `job` is up.
+async fn evolux_target_up(
+    prometheus: &Prometheus,
+    exporter: &Running,
+    job: &str,
+) -> Result<(), String> {
     let data = prometheus.api("targets", &[("state", "active")]).await?;
     let targets = data["activeTargets"]
         .as_array()
@@ -103,7 +116,7 @@ async fn evolux_target_up(prometheus: &Prometheus, exporter: &Running) -> Result
         .unwrap_or_default();
     let ours: Vec<&Value> = targets
         .iter()
-        .filter(|t| t["labels"]["job"] == "evolux")
+        .filter(|t| t["labels"]["job"] == job)
         .collect();
     match ours.as_slice() {
         [target] if target["health"] == "up" => {
@@ -115,7 +128,7 @@ async fn evolux_target_up(prometheus: &Prometheus, exporter: &Running) -> Result
             "target health {} (last error {})",
             target["health"], target["lastError"]
         )),
-        _ => Err(format!("{} targets in job evolux: {targets:?}", ours.len())),
+        _ => Err(format!("{} targets in job {job}: {targets:?}", ours.len())),
     }
 }
 
@@ -154,9 +167,35 @@ fn may_be_empty(uid: &str, panel: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_the_demo_and_runs_every_dashboard_query_and_rule() {
+    let setup = Setup {
+        job: "evolux",
+        labels: json!({}),
+        rules: Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/evolux-rules.yml"),
+        dashboards: dashboards_dir(),
+    };
+    scrape_the_demo_and_run_every_query_and_rule(&setup).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mixin_rendered_for_another_job_runs_every_query_and_rule() {
+    let Some(rendered) = crate::mixin::render(Some(r#"namespace="mon",job="evolux-custom""#))
+    else {
+        return;
+    };
+    let setup = Setup {
+        job: "evolux-custom",
+        labels: json!({ "namespace": "mon" }),
+        rules: rendered.rules(),
+        dashboards: rendered.dashboards(),
+    };
+    scrape_the_demo_and_run_every_query_and_rule(&setup).await;
+}
+
+async fn scrape_the_demo_and_run_every_query_and_rule(setup: &Setup) {
     let Some(prometheus_bin) = require_tool("prometheus") else {
         return;
     };
+    let job = setup.job;
     let started = Instant::now();
     let elapsed = || format!("{:.1}s", started.elapsed().as_secs_f64());
 
@@ -168,14 +207,21 @@ async fn prometheus_scrapes_the_demo_and_runs_every_dashboard_query_and_rule() {
         .start()
         .await;
     println!("[{}] exporter ready on {}", elapsed(), exporter.addr);
-    let prometheus =
-        Prometheus::start(&prometheus_bin, &prometheus_config(&exporter), dir.path()).await;
+    let prometheus = Prometheus::start(
+        &prometheus_bin,
+        &prometheus_config(&exporter, setup),
+        dir.path(),
+    )
+    .await;
     println!("[{}] prometheus ready on {}", elapsed(), prometheus.addr);
 
     // 1. The target is up.
-    eventually("the evolux target to be up", DEADLINE, POLL, || {
-        evolux_target_up(&prometheus, &exporter)
-    })
+    eventually(
+        &format!("the target of job {job} to be up"),
+        DEADLINE,
+        POLL,
+        || evolux_target_up(&prometheus, &exporter, job),
+    )
     .await;
     println!("[{}] target up", elapsed());
 
@@ -201,7 +247,7 @@ async fn prometheus_scrapes_the_demo_and_runs_every_dashboard_query_and_rule() {
     })
     .await;
     // Prometheus lists the groups in its own order: compare sorted lists.
-    let mut expected = rules_in_file();
+    let mut expected = rules_in_file(&setup.rules);
     expected.sort();
     let mut loaded_names: Vec<(String, String)> =
         loaded.iter().map(|(key, _)| key.clone()).collect();
@@ -210,7 +256,7 @@ async fn prometheus_scrapes_the_demo_and_runs_every_dashboard_query_and_rule() {
         loaded_names,
         expected,
         "the rules Prometheus loaded (left) differ from those of {} (right)",
-        rules_file().display()
+        setup.rules.display()
     );
     let unhealthy: Vec<String> = loaded
         .iter()
@@ -244,8 +290,12 @@ async fn prometheus_scrapes_the_demo_and_runs_every_dashboard_query_and_rule() {
     );
 
     // 3. Every dashboard expression is accepted, as an instant and as a range query.
-    let expressions = promql_expressions();
-    assert!(!expressions.is_empty(), "no PromQL found in dashboards/");
+    let expressions = promql_expressions_for_job(&setup.dashboards, job);
+    assert!(
+        !expressions.is_empty(),
+        "no PromQL found in {}",
+        setup.dashboards.display()
+    );
     let mut rejected = Vec::new();
     for (uid, panel, expr) in &expressions {
         if let Err(e) = prometheus.query(expr).await {

@@ -12,6 +12,14 @@ use serde_yaml::Value;
 
 const RULES: &str = "evolux-rules.yml";
 const RULE_TESTS: &str = "evolux-rules.test.yml";
+/// The unit tests of the campaign-progress recording rules.
+const PROGRESS_TESTS: &str = "evolux-progress.test.yml";
+/// The campaign-progress recording rules, each unit tested in [`PROGRESS_TESTS`].
+const PROGRESS_RULES: &[&str] = &[
+    "campaign:evolux_subscribers_processed:rate1h",
+    "campaign:evolux_subscribers_backlog_drain:seconds",
+    "campaign:evolux_subscribers_processed:ratio",
+];
 const RUNBOOK: &str = "RUNBOOK.md";
 const RUNBOOK_URL: &str =
     "https://github.com/evolux/evolux-exporter/blob/main/deploy/prometheus/RUNBOOK.md#";
@@ -72,7 +80,48 @@ fn promtool_test_rules_passes_the_rule_unit_tests() {
     let Some(path) = require_tool("promtool") else {
         return;
     };
-    promtool(&path, &["test", "rules", RULE_TESTS]);
+    promtool(&path, &["test", "rules", RULE_TESTS, PROGRESS_TESTS]);
+}
+
+#[test]
+fn every_progress_rule_is_recorded_and_unit_tested_with_and_without_data() {
+    let recorded: BTreeSet<String> = rules("record")
+        .iter()
+        .filter_map(|rule| rule["record"].as_str().map(str::to_string))
+        .collect();
+    let tests = yaml(PROGRESS_TESTS);
+    assert_eq!(tests["rule_files"][0].as_str(), Some(RULES));
+    let cases: Vec<&Value> = tests["tests"]
+        .as_sequence()
+        .expect("tests")
+        .iter()
+        .flat_map(|group| {
+            group["promql_expr_test"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+        })
+        .collect();
+    for name in PROGRESS_RULES {
+        assert!(recorded.contains(*name), "{name} is not a rule of {RULES}");
+        let mine: Vec<&&Value> = cases
+            .iter()
+            .filter(|c| c["expr"].as_str().is_some_and(|e| e.starts_with(name)))
+            .collect();
+        assert!(
+            mine.iter().any(|c| c["exp_samples"]
+                .as_sequence()
+                .is_some_and(|s| !s.is_empty())),
+            "{name}: no test in {PROGRESS_TESTS} where it has a value"
+        );
+    }
+    // The drain estimate's point: no series at all while nothing drains.
+    assert!(
+        cases.iter().any(|c| c["expr"] == PROGRESS_RULES[1]
+            && c["exp_samples"].as_sequence().is_some_and(Vec::is_empty)),
+        "{PROGRESS_TESTS}: no test where {} has no series",
+        PROGRESS_RULES[1]
+    );
 }
 
 /// GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces to

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// Values given to Grafana variables by [`substitute_variables`].
+/// Values given to Grafana variables by [`substitute_variables`], besides `$job`
+/// (the job the exporter is scraped as: see [`substitute_variables_for_job`]).
 pub const TEST_VARIABLES: &[(&str, &str)] = &[
-    ("job", "evolux"),
     ("instance", ".*"),
     ("campaign", ".*"),
     ("template", ".*"),
@@ -35,8 +35,13 @@ pub fn dashboards_dir() -> PathBuf {
 /// # Panics
 /// When the directory cannot be read or a file is not valid JSON.
 pub fn load_dashboards() -> Vec<(PathBuf, Value)> {
-    let dir = dashboards_dir();
-    let mut paths: Vec<PathBuf> = fs::read_dir(&dir)
+    load_dashboards_from(&dashboards_dir())
+}
+
+/// Every `<dir>/*.json` (e.g. the mixin rendered for another job), as
+/// [`load_dashboards`].
+pub fn load_dashboards_from(dir: &Path) -> Vec<(PathBuf, Value)> {
+    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
@@ -97,10 +102,16 @@ pub fn variable_query(variable: &Value) -> Option<&str> {
 /// Replaces Grafana variables (`$name`, `${name}`, `${name:format}`, `[[name]]`) named
 /// in [`TEST_VARIABLES`]; anything else (e.g. the `$1` of `label_replace`) is kept.
 pub fn substitute_variables(expr: &str) -> String {
+    substitute_variables_for_job(expr, "evolux")
+}
+
+/// [`substitute_variables`] with `$job` standing for `job` (the Prometheus job the
+/// exporter is scraped as) instead of `evolux`.
+pub fn substitute_variables_for_job(expr: &str, job: &str) -> String {
     let mut out = String::with_capacity(expr.len());
     let mut i = 0;
     while let Some(c) = expr[i..].chars().next() {
-        match variable_at(&expr[i..]) {
+        match variable_at(&expr[i..], job) {
             Some((value, len)) => {
                 out.push_str(value);
                 i += len;
@@ -116,9 +127,12 @@ pub fn substitute_variables(expr: &str) -> String {
 
 /// The test value of the known variable reference `text` starts with, and the length of
 /// that reference.
-fn variable_at(text: &str) -> Option<(&'static str, usize)> {
+fn variable_at<'a>(text: &str, job: &'a str) -> Option<(&'a str, usize)> {
     let lookup = |name: &str| {
         let name = name.split(':').next().unwrap_or(name);
+        if name == "job" {
+            return Some(job);
+        }
         TEST_VARIABLES
             .iter()
             .find(|(known, _)| *known == name)
@@ -164,8 +178,14 @@ pub fn variable_query_to_promql(query: &str) -> Option<String> {
 /// and each query variable (through [`variable_query_to_promql`]), with the Grafana
 /// variables substituted by [`substitute_variables`].
 pub fn promql_expressions() -> Vec<(String, String, String)> {
+    promql_expressions_for_job(&dashboards_dir(), "evolux")
+}
+
+/// [`promql_expressions`] of the dashboards in `dir`, with `$job` standing for `job`
+/// (see [`substitute_variables_for_job`]).
+pub fn promql_expressions_for_job(dir: &Path, job: &str) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
-    for (_, dashboard) in load_dashboards() {
+    for (_, dashboard) in load_dashboards_from(dir) {
         let uid = uid(&dashboard).to_string();
         for variable in variables(&dashboard) {
             if variable["type"] != "query" {
@@ -176,7 +196,7 @@ pub fn promql_expressions() -> Vec<(String, String, String)> {
                 out.push((
                     uid.clone(),
                     format!("variable {name}"),
-                    substitute_variables(&expr),
+                    substitute_variables_for_job(&expr, job),
                 ));
             }
         }
@@ -184,7 +204,11 @@ pub fn promql_expressions() -> Vec<(String, String, String)> {
             let title = panel["title"].as_str().unwrap_or("").to_string();
             for target in panel["targets"].as_array().into_iter().flatten() {
                 if let Some(expr) = target["expr"].as_str().filter(|e| !e.trim().is_empty()) {
-                    out.push((uid.clone(), title.clone(), substitute_variables(expr)));
+                    out.push((
+                        uid.clone(),
+                        title.clone(),
+                        substitute_variables_for_job(expr, job),
+                    ));
                 }
             }
         }

@@ -12,13 +12,19 @@ use std::fs;
 use std::path::Path;
 
 use crate::dashboard_queries::{
-    all_panels, load_dashboards, promql_expressions, substitute_variables, uid, variable_query,
+    all_panels, dashboards_dir, load_dashboards_from, promql_expressions,
+    promql_expressions_for_job, substitute_variables, uid, variable_query,
     variable_query_to_promql, variables,
 };
 use serde_json::{Value, json};
 
-mod promql;
+pub mod promql;
 use promql::*;
+
+/// The job name and selector the mixin is rendered for by the tests that check the
+/// dashboards of another job.
+const CUSTOM_JOB: &str = "evolux-custom";
+const CUSTOM_SELECTOR: &str = r#"job="evolux-custom""#;
 
 const EXPECTED_FILES: &[&str] = &[
     "evolux-campaign-detail.json",
@@ -97,7 +103,11 @@ fn variables_are_substituted_for_test_queries() {
 
 #[test]
 fn the_three_dashboards_exist() {
-    let files: BTreeSet<String> = load_dashboards()
+    three_dashboards_in(&dashboards_dir());
+}
+
+fn three_dashboards_in(dir: &Path) {
+    let files: BTreeSet<String> = load_dashboards_from(dir)
         .iter()
         .map(|(path, _)| path.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
@@ -111,11 +121,31 @@ fn the_three_dashboards_exist() {
 
 #[test]
 fn dashboards_follow_the_conventions() {
+    let problems = convention_problems(&dashboards_dir(), &rules_file());
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+/// The same checks, and the same PromQL listing, on the dashboards the mixin renders
+/// for another job (with the rules rendered for it).
+#[test]
+fn dashboards_rendered_for_another_job_follow_the_conventions() {
+    let Some(r) = crate::mixin::render(Some(CUSTOM_SELECTOR)) else {
+        return;
+    };
+    three_dashboards_in(&r.dashboards());
+    let problems = convention_problems(&r.dashboards(), &r.rules());
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+    expressions_listed_with_variables_substituted(&r.dashboards(), CUSTOM_JOB);
+}
+
+/// What is wrong with the dashboards in `dir`, whose recorded series must be
+/// recording rules of `rules`.
+fn convention_problems(dir: &Path, rules: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     let mut uids: HashMap<String, String> = HashMap::new();
-    let recorded = recording_rules();
+    let recorded = recording_rules_in(rules);
 
-    for (path, dashboard) in load_dashboards() {
+    for (path, dashboard) in load_dashboards_from(dir) {
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
         let mut problem = |what: String| problems.push(format!("{file}: {what}"));
         let text = fs::read_to_string(&path).unwrap();
@@ -269,12 +299,20 @@ fn dashboards_follow_the_conventions() {
             }
         }
     }
-    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+    problems
 }
 
 #[test]
 fn every_promql_expression_is_listed_with_variables_substituted() {
-    let exprs = promql_expressions();
+    assert_eq!(
+        promql_expressions(),
+        promql_expressions_for_job(&dashboards_dir(), "evolux")
+    );
+    expressions_listed_with_variables_substituted(&dashboards_dir(), "evolux");
+}
+
+fn expressions_listed_with_variables_substituted(dir: &Path, job: &str) {
+    let exprs = promql_expressions_for_job(dir, job);
     let uids: BTreeSet<&str> = exprs.iter().map(|(uid, _, _)| uid.as_str()).collect();
     assert_eq!(
         uids,
@@ -322,7 +360,8 @@ fn every_promql_expression_is_listed_with_variables_substituted() {
         .find(|(_, title, _)| title == "API requests by status code")
         .expect("panel API requests by status code");
     assert!(
-        rate_expr.contains(r#"job=~"evolux", instance=~".*""#) && rate_expr.contains("[1m]"),
+        rate_expr.contains(&format!(r#"job=~"{job}", instance=~".*""#))
+            && rate_expr.contains("[1m]"),
         "{rate_expr}"
     );
 }

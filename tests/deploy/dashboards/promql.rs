@@ -2,6 +2,7 @@
 //! skipping string literals (label_replace arguments, matcher values).
 
 use super::*;
+use std::path::PathBuf;
 
 #[derive(Debug, PartialEq)]
 pub struct Selector {
@@ -237,9 +238,14 @@ pub fn recorded_series(expr: &str) -> BTreeSet<String> {
         .collect()
 }
 
-pub fn recording_rules() -> BTreeSet<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/evolux-rules.yml");
-    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+/// The committed rules file, `deploy/prometheus/evolux-rules.yml`.
+pub fn rules_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/evolux-rules.yml")
+}
+
+/// The names of the recording rules of the rules file at `path`.
+pub fn recording_rules_in(path: &Path) -> BTreeSet<String> {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let rules: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
     rules["groups"]
         .as_sequence()

@@ -5,7 +5,7 @@ use super::*;
 // Copies of the rules and the dashboards
 // ---------------------------------------------------------------------------------
 
-const SYNC_HINT: &str = "run deploy/kubernetes/sync.sh to refresh the copy";
+const SYNC_HINT: &str = "run mixin/render.sh (or deploy/kubernetes/sync.sh) to refresh the copy";
 
 #[test]
 fn prometheus_rule_equals_the_rules_file() {

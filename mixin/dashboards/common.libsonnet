@@ -1,0 +1,56 @@
+// What the three dashboards share: the matchers, the expression helpers and
+// the variables, for one configuration.
+local g = import '../lib/grafana.libsonnet';
+local q = import '../lib/promql.libsonnet';
+
+function(config) {
+  local c = self,
+  local selector = config.evoluxExporterSelector,
+
+  // The mixin's selector, then the job and instance variables: every selector
+  // of every panel starts with these (`%(m)s` in the expressions below).
+  m: q.dashboardMatchers(config),
+
+  // An expression with `%(m)s` filled in.
+  e(template):: template % { m: c.m },
+  // ... with the campaign names joined (label campaign_name).
+  named(template):: q.withCampaignName(c.e(template), c.m),
+  // ... with the campaign and template names joined.
+  namedT(template):: q.withTemplateName(self.named(template), c.m),
+
+  // Sentences that end many panel descriptions.
+  notes:: {
+    refreshed: 'Values are refreshed by the exporter once per poll interval (60s by default).',
+    growth: 'New errors / newly processed are the growth of the counts over the last hour (current value minus the lowest one in the hour), computed by the recording rules of deploy/prometheus/evolux-rules.yml.',
+  },
+
+  variables(template=false):: [
+    g.datasourceVariable,
+    g.queryVariable(
+      'job',
+      'Job',
+      'Prometheus job(s) scraping evolux-exporter.',
+      'label_values(evolux_exporter_build_info{%s}, job)' % selector,
+      allValue=null,
+    ),
+    g.queryVariable(
+      'instance',
+      'Instance',
+      'Exporter instance(s).',
+      'label_values(evolux_exporter_build_info{%s, job=~"$job"}, instance)' % selector,
+    ),
+    g.queryVariable(
+      'campaign',
+      'Campaign',
+      'Campaign UUID(s); panels show the campaign names.',
+      'label_values(evolux_campaign_subscribers{%s}, campaign)' % c.m,
+    ),
+  ] + if template then [
+    g.queryVariable(
+      'template',
+      'Template',
+      'Message template UUID(s) used by the selected campaigns; panels show the template names.',
+      'label_values(evolux_campaign_subscribers{%s, campaign=~"$campaign"}, template)' % c.m,
+    ),
+  ] else [],
+}
