@@ -88,10 +88,6 @@ fn sends_sighup(pid: u32) {
     assert!(hup.success(), "kill -HUP {pid}");
 }
 
-fn counted(m: &Metrics, campaign: &str) -> f64 {
-    m.campaign_total(campaign)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sighup_takes_in_new_campaigns_and_a_broken_file_keeps_the_last_good_ones() {
     let api = upstream().await;
@@ -100,8 +96,8 @@ async fn a_sighup_takes_in_new_campaigns_and_a_broken_file_keeps_the_last_good_o
     write_config(&config, &[CAMPAIGN_A]);
     let mut exporter = start(&api, &config, &[]).await;
     let m = exporter.scrape().await;
-    assert_eq!(counted(&m, CAMPAIGN_A), 3.0, "{}", m.0);
-    assert_eq!(counted(&m, CAMPAIGN_B), 0.0);
+    assert_eq!(m.campaign_total(CAMPAIGN_A), 3.0, "{}", m.0);
+    assert_eq!(m.campaign_total(CAMPAIGN_B), 0.0);
     assert_eq!(
         m.get("evolux_config_last_reload_successful", &[]),
         Some(1.0)
@@ -114,10 +110,10 @@ async fn a_sighup_takes_in_new_campaigns_and_a_broken_file_keeps_the_last_good_o
     write_config(&config, &[CAMPAIGN_A, CAMPAIGN_B]);
     sends_sighup(exporter.pid);
     let m = wait_for_scrape(&mut exporter, "campaign B polled after SIGHUP", |m| {
-        counted(m, CAMPAIGN_B) == 2.0
+        m.campaign_total(CAMPAIGN_B) == 2.0
     })
     .await;
-    assert_eq!(counted(&m, CAMPAIGN_A), 3.0);
+    assert_eq!(m.campaign_total(CAMPAIGN_A), 3.0);
     assert_eq!(
         m.get("evolux_config_last_reload_successful", &[]),
         Some(1.0)
@@ -147,8 +143,8 @@ async fn a_sighup_takes_in_new_campaigns_and_a_broken_file_keeps_the_last_good_o
     })
     .await;
     let m = exporter.scrape().await;
-    assert_eq!(counted(&m, CAMPAIGN_A), 3.0);
-    assert_eq!(counted(&m, CAMPAIGN_B), 2.0);
+    assert_eq!(m.campaign_total(CAMPAIGN_A), 3.0);
+    assert_eq!(m.campaign_total(CAMPAIGN_B), 2.0);
     let logs = exporter.logs();
     assert!(
         logs.lines()
@@ -202,7 +198,7 @@ async fn post_reload_needs_the_lifecycle_flag_and_names_settings_that_need_a_res
         .unwrap();
     assert_eq!(ok.status(), 200, "{:?}", ok.text().await);
     wait_for_scrape(&mut exporter, "campaign B polled after /-/reload", |m| {
-        counted(m, CAMPAIGN_B) == 2.0
+        m.campaign_total(CAMPAIGN_B) == 2.0
     })
     .await;
     let logs = exporter.logs();

@@ -451,7 +451,7 @@ async fn landing_page_links_the_telemetry_path_which_serves_plain_and_gzip_and_o
     .unwrap();
     // The poll's part is the same bytes; the scrape-time part follows it
     // in both (its figures move between the two scrapes).
-    let live = "# HELP evolux_config_last_reload_success_timestamp_seconds";
+    let live = evolux_exporter::metrics::live::PART_START;
     let split = |body: &[u8]| {
         let text = String::from_utf8(body.to_vec()).unwrap();
         let at = text.find(live).expect("the scrape-time part");
