@@ -52,8 +52,11 @@ pub struct Snapshot {
     pub campaigns: BTreeMap<String, CampaignStatus>,
     /// Template UUID to its name, for templates with counts.
     pub template_names: BTreeMap<String, String>,
-    /// Whether the last poll of every query succeeded; `None` before the first poll.
+    /// Whether every campaign (or discovery) has counts and its last poll
+    /// succeeded; `None` before the first poll.
     pub up: Option<bool>,
+    /// Campaigns (UUIDs, or `(discovery)`) no poll has read yet: not ready.
+    pub waiting: Vec<String>,
     /// `evolux_campaign_subscribers` series the series cap left out.
     pub series_dropped: usize,
     /// Subscribers in the series left out.
@@ -61,6 +64,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Whether a poll has run and read every campaign at least once
+    /// (successfully or not): what `/readyz` answers.
+    pub fn all_read(&self) -> bool {
+        self.up.is_some() && self.waiting.is_empty()
+    }
+
     /// Campaigns whose last poll failed.
     pub fn failed(&self) -> impl Iterator<Item = (&str, &CampaignStatus)> {
         self.campaigns

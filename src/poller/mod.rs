@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use futures_util::future::join_all;
 use tokio::sync::Mutex;
 use tracing::{debug, info, warn};
 
@@ -17,8 +16,8 @@ use crate::evolux::query;
 use crate::evolux::{EvoluxClient, QueryStats};
 use crate::metrics::{Exposition, SelfMetrics, render};
 use crate::model::{Campaign, Change, Failure, Reason, Snapshot, Tally, Target};
-use crate::segments::layout::{Read, Unit};
-use crate::segments::round::{self, PollRules};
+use crate::segments::layout::Read;
+use crate::segments::round::{self, PollRules, Reader, Reads};
 pub use settings::PollSettings;
 use target::{Answer, TargetState};
 
@@ -57,7 +56,8 @@ impl Published {
             .clone()
     }
 
-    /// Whether a first poll has finished.
+    /// Whether every campaign polled now (or discovery) has been read at
+    /// least once, successfully or not.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
@@ -65,9 +65,7 @@ impl Published {
     fn publish(&self, snapshot: Arc<Snapshot>, exposition: Arc<Exposition>, ready: bool) {
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
         *self.exposition.write().unwrap_or_else(|e| e.into_inner()) = exposition;
-        if ready {
-            self.ready.store(true, Ordering::Release);
-        }
+        self.ready.store(ready, Ordering::Release);
     }
 }
 
@@ -107,14 +105,6 @@ pub struct Poller {
     /// The targets and their segments, held for the whole of a poll: polls
     /// never overlap.
     targets: Mutex<Vec<TargetState>>,
-}
-
-/// What one target's reads of a poll came to.
-struct TargetRun {
-    answers: Vec<Answer>,
-    stats: QueryStats,
-    reads: usize,
-    duration: Duration,
 }
 
 impl Poller {
@@ -189,30 +179,35 @@ impl Poller {
         if changed {
             log_reconciled(&report);
         }
+        if let Some(note) = self.settings.budget_note(targets.len()) {
+            warn!("{note}");
+        }
     }
 
     /// One poll: plan the due reads, make them, take in the answers, and
-    /// publish the new snapshot. Waits for a poll already running to end
-    /// first, so polls never overlap.
+    /// publish the new snapshot (see [`round::poll`]). Waits for a poll
+    /// already running to end first, so polls never overlap.
     pub async fn poll_once(&self) -> PollReport {
         let mut targets = self.targets.lock().await;
         let started = Instant::now();
         let now = SystemTime::now();
         let rules = self.rules();
         self.take_in_campaigns(&mut targets, now);
-        let chosen = plan(&mut targets, now, &rules);
         let deadline = tokio::time::Instant::now() + self.settings.deadline;
-        let runs = join_all(
-            targets
-                .iter()
-                .zip(chosen)
-                .map(|(t, units)| self.run_target(t, units, deadline)),
+        let mut report = PollReport::default();
+        let reader = ApiReader {
+            poller: self,
+            deadline,
+        };
+        round::poll(
+            &mut targets,
+            now,
+            &rules,
+            |t| &mut t.layout,
+            &reader,
+            |t, reads| self.take_in(t, reads, now, &rules, &mut report),
         )
         .await;
-        let mut report = PollReport::default();
-        for (t, run) in targets.iter_mut().zip(runs) {
-            self.take_in(t, run, now, &rules, &mut report);
-        }
         let snapshot = target::snapshot(&targets).cap_series(self.settings.max_series);
         drop(targets);
         report.campaigns = snapshot.campaigns.len();
@@ -232,17 +227,18 @@ impl Poller {
     fn take_in(
         &self,
         t: &mut TargetState,
-        run: TargetRun,
+        reads: Reads<(Answer, QueryStats)>,
         now: SystemTime,
         rules: &PollRules,
         report: &mut PollReport,
     ) {
-        report.queries += run.reads;
-        report.bytes += run.stats.bytes;
-        report.pages += run.stats.pages;
+        report.queries += reads.answers.len();
         let mut failed_reads = 0;
-        for a in &run.answers {
-            match &a.result {
+        let mut answers = Vec::with_capacity(reads.answers.len());
+        for (_, (answer, stats)) in reads.answers {
+            report.bytes += stats.bytes;
+            report.pages += stats.pages;
+            match &answer.result {
                 Ok(tally) => report.records += tally.records,
                 Err(failure) => {
                     failed_reads += 1;
@@ -251,10 +247,11 @@ impl Poller {
                         .poll_error(t.campaign_label(), failure.reason);
                 }
             }
+            answers.push(answer);
         }
         report.failed_reads += failed_reads;
         report.failed += usize::from(failed_reads > 0);
-        let applied = t.record_poll(now, SystemTime::now(), run.duration, run.answers, rules);
+        let applied = t.record_poll(now, SystemTime::now(), reads.elapsed, answers, rules);
         for m in &applied.mismatches {
             self.self_metrics.poll.verification_mismatch(&m.campaign);
             warn!(
@@ -284,50 +281,17 @@ impl Poller {
         for change in snapshot.changes(&previous, configured) {
             log_change(&change, self.settings.max_series);
         }
+        let ready = snapshot.all_read();
         let exposition = render(&snapshot, &self.self_metrics);
         self.published
-            .publish(Arc::new(snapshot), Arc::new(exposition), true);
-    }
-
-    /// One target's reads of a poll: each unit's first reads at once, then
-    /// its verification reads in order. Reads still running at `deadline`
-    /// fail.
-    async fn run_target(
-        &self,
-        t: &TargetState,
-        units: Vec<Unit>,
-        deadline: tokio::time::Instant,
-    ) -> TargetRun {
-        let started = Instant::now();
-        let first: Vec<&Read> = units.iter().flat_map(|u| &u.reads).collect();
-        let mut done = join_all(first.iter().map(|r| self.read(t, r, deadline))).await;
-        for r in units.iter().flat_map(|u| &u.then) {
-            done.push(self.read(t, r, deadline).await);
-        }
-        let mut stats = QueryStats::default();
-        let reads = done.len();
-        let answers = done
-            .into_iter()
-            .map(|(answer, s)| {
-                stats.pages += s.pages;
-                stats.records += s.records;
-                stats.bytes += s.bytes;
-                answer
-            })
-            .collect();
-        TargetRun {
-            answers,
-            stats,
-            reads,
-            duration: started.elapsed(),
-        }
+            .publish(Arc::new(snapshot), Arc::new(exposition), ready);
     }
 
     /// One read: the query, its pages, its tally.
     async fn read(
         &self,
         t: &TargetState,
-        r: &Read,
+        r: Read,
         deadline: tokio::time::Instant,
     ) -> (Answer, QueryStats) {
         let params = query::params(t.campaign.as_ref(), r.range);
@@ -396,17 +360,24 @@ impl Poller {
     }
 }
 
-/// Prepares each target's segments and picks the reads this poll makes,
-/// within the request budget.
-fn plan(targets: &mut [TargetState], now: SystemTime, rules: &PollRules) -> Vec<Vec<Unit>> {
-    let plans = targets
-        .iter_mut()
-        .map(|t| {
-            t.layout.prepare(now, &rules.policy);
-            t.layout.plan(now, &rules.policy)
-        })
-        .collect();
-    round::select(plans, rules.budget)
+/// The poll's reads, made to the API by the poller's client.
+struct ApiReader<'p> {
+    poller: &'p Poller,
+    /// Reads still running then fail.
+    deadline: tokio::time::Instant,
+}
+
+impl Reader<TargetState> for ApiReader<'_> {
+    type Answer = (Answer, QueryStats);
+
+    fn read<'a>(
+        &'a self,
+        _: usize,
+        target: &'a TargetState,
+        read: Read,
+    ) -> impl std::future::Future<Output = Self::Answer> + 'a {
+        self.poller.read(target, read, self.deadline)
+    }
 }
 
 /// Whether a read that the API answered in full is a usable tally.

@@ -40,8 +40,23 @@ impl PollSettings {
             policy: Policy::new(self.interval, self.max_interval),
             budget: self.budget,
             max_staleness: self.max_staleness,
-            verify_interval: self.verify_interval.unwrap_or(Duration::ZERO),
+            verify_interval: self.verify_interval,
         }
+    }
+
+    /// When `targets` (this replica's campaigns, or discovery) need more
+    /// reads than one poll may make (each target's newest segment is read
+    /// every interval): what that means and what to raise. `None` when they
+    /// fit. The poller logs it when the targets change; `--config.check`
+    /// prints it.
+    pub fn budget_note(&self, targets: usize) -> Option<String> {
+        (targets > self.budget).then(|| {
+            let every = targets.div_ceil(self.budget.max(1));
+            format!(
+                "{targets} campaigns need at least {targets} reads a poll (the newest segment of each), but a poll may make {} (80% of --evolux.max-rps over --poll.interval {:?}): the reads are spread, each campaign read about every {every} intervals instead of every one; raise --poll.interval or --evolux.max-rps",
+                self.budget, self.interval
+            )
+        })
     }
 
     /// Most distinct series one read may hold before it fails as

@@ -33,6 +33,8 @@ pub struct TargetState {
     record_names: BTreeMap<String, String>,
     template_names: HashMap<String, String>,
     last_success: Option<SystemTime>,
+    /// Whether a poll has read it yet (successfully or not).
+    read: bool,
     up: bool,
     error: Option<Failure>,
     /// When the polls began failing, while they fail.
@@ -49,7 +51,7 @@ impl TargetState {
         rules: &PollRules,
         now: SystemTime,
     ) -> TargetState {
-        let verify = !rules.verify_interval.is_zero();
+        let verify = rules.verify_interval.is_some();
         TargetState {
             target,
             campaign,
@@ -57,6 +59,7 @@ impl TargetState {
             record_names: BTreeMap::new(),
             template_names: HashMap::new(),
             last_success: None,
+            read: false,
             up: false,
             error: None,
             failing_since: None,
@@ -75,6 +78,11 @@ impl TargetState {
     /// Whether every read of its last poll succeeded.
     pub fn up(&self) -> bool {
         self.up
+    }
+
+    /// Whether a poll has read it yet, successfully or not.
+    pub fn read(&self) -> bool {
+        self.read
     }
 
     /// Why its last poll failed: the first failed read's failure.
@@ -113,6 +121,7 @@ impl TargetState {
             };
             reads.push((a.kind, ok));
         }
+        self.read = true;
         self.up = self.error.is_none();
         if self.up {
             self.last_success = Some(ended);
@@ -121,13 +130,7 @@ impl TargetState {
             self.failing_since.get_or_insert(now);
         }
         self.duration = Some(duration);
-        self.layout.apply(
-            now,
-            reads,
-            &rules.policy,
-            rules.max_staleness,
-            rules.verify_interval,
-        )
+        self.layout.apply(now, reads, rules)
     }
 
     fn take_tally(&mut self, tally: Tally) -> ReadOk {
@@ -147,8 +150,12 @@ impl TargetState {
         }
     }
 
-    /// What `/metrics` shows of each of its campaigns.
+    /// What `/metrics` shows of each of its campaigns: nothing before its
+    /// first read.
     pub fn statuses(&self) -> Vec<(String, CampaignStatus)> {
+        if !self.read {
+            return Vec::new();
+        }
         let counts = self.layout.counts();
         let status = |uuid: &str, configured: Option<&String>, counts| CampaignStatus {
             name: configured
@@ -271,10 +278,17 @@ fn sorted(uuids: impl Iterator<Item = String>) -> Vec<String> {
     v
 }
 
-/// The snapshot of every target after a poll, before the series cap.
+/// The snapshot of every target after a poll, before the series cap: up
+/// when every target's last poll succeeded and it has counts.
 pub fn snapshot(targets: &[TargetState]) -> Snapshot {
+    let complete = |t: &TargetState| t.up() && t.layout.counts().is_some();
     let mut s = Snapshot {
-        up: Some(targets.iter().all(TargetState::up)),
+        up: Some(targets.iter().all(complete)),
+        waiting: targets
+            .iter()
+            .filter(|t| !t.read())
+            .map(|t| t.label().to_string())
+            .collect(),
         ..Snapshot::default()
     };
     for t in targets {

@@ -1,10 +1,21 @@
 //! One target's segments: which reads are due ([`Layout::plan`]) and what
 //! their answers change ([`Layout::apply`]).
+//!
+//! A target goes through [`Mode`]s: never read ([`Mode::New`]: one
+//! unsegmented read comes first, and its counts are exported at once);
+//! read whole, its segments filling ([`Mode::Filling`]: the whole read
+//! stands in until every segment has counts); segmented
+//! ([`Mode::Segmented`]); and, after a verification disagreed, read whole
+//! every poll ([`Mode::Fallback`]) until one agrees. A target whose counts
+//! expire is new again.
+//!
+//! Reads name segments by [`SegmentId`], never by position: `apply` finds
+//! each answer's segment whatever its place.
 
 use std::time::{Duration, SystemTime};
 
 use super::verify::{self, Mismatch};
-use super::{Axis, Counted, Millis, Policy, Range, duration_millis, millis};
+use super::{Axis, Counted, Millis, Policy, PollRules, Range, duration_millis, millis};
 use crate::model::axis::later;
 
 mod apply;
@@ -19,9 +30,24 @@ const DAY_MS: Millis = 24 * HOUR_MS;
 /// small and can change.
 const GRID_MS: [Millis; 5] = [HOUR_MS, DAY_MS, 7 * DAY_MS, 30 * DAY_MS, 365 * DAY_MS];
 
+/// A segment's identity within its layout: given when it is made, never
+/// given again, kept through its reads (a merge keeps the earlier one's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SegmentId(u64);
+
+#[cfg(test)]
+impl SegmentId {
+    /// An identity for the tests of other modules.
+    pub(crate) fn for_tests(n: u64) -> SegmentId {
+        SegmentId(n)
+    }
+}
+
 /// An insertion-time slice of a target, and what its last reads said.
 #[derive(Clone, Debug)]
 pub struct Segment {
+    /// Its identity, which reads name.
+    pub id: SegmentId,
     /// First millisecond; `None`: from the axis start.
     pub lo: Option<Millis>,
     /// Last millisecond; `None`: to the axis end (the newest segment).
@@ -32,15 +58,17 @@ pub struct Segment {
     pub records: u64,
     /// Start of its last good read.
     pub read_at: Option<SystemTime>,
-    /// Good reads in a row that found the counts unchanged.
+    /// Good reads in a row that found the counts unchanged (settled
+    /// neighbours merge).
     pub unchanged: u32,
-    /// Good reads in a row that found the counts changed (a first read has
-    /// nothing to compare with, and does not count as a change).
+    /// Good reads in a row that found the counts changed (a region in flux
+    /// is split); a first read has nothing to compare with.
     pub changes: u32,
-    /// The unchanged streak it had when its current run of changes began:
-    /// a single change (a late reply deep in history) confirmed by one
-    /// unchanged read puts the segment back on that streak.
-    pub streak_before: u32,
+    /// The last read that found its counts changed, or its first read.
+    pub changed_at: Option<SystemTime>,
+    /// The change before that: two changes close together say the changes
+    /// recur ([`Policy::gap`]).
+    pub changed_before: Option<SystemTime>,
     /// When it should next be read.
     pub due: SystemTime,
     /// Since when its reads fail; `None` while they succeed.
@@ -48,8 +76,9 @@ pub struct Segment {
 }
 
 impl Segment {
-    fn unread(lo: Option<Millis>, hi: Option<Millis>, due: SystemTime) -> Segment {
+    fn unread(id: SegmentId, lo: Option<Millis>, hi: Option<Millis>, due: SystemTime) -> Segment {
         Segment {
+            id,
             lo,
             hi,
             counts: None,
@@ -57,7 +86,8 @@ impl Segment {
             read_at: None,
             unchanged: 0,
             changes: 0,
-            streak_before: 0,
+            changed_at: None,
+            changed_before: None,
             due,
             failing_since: None,
         }
@@ -70,21 +100,39 @@ impl Segment {
     }
 }
 
+/// Where a target stands. Transitions: `New` -> (a whole read) `Filling`
+/// -> (every segment read) `Segmented` <-> (a verification) `Fallback`;
+/// from any, counts expired: `New`.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// Never read whole, or its counts expired (since then): the next read
+    /// is one unsegmented read, before any other read of any target.
+    New(SystemTime),
+    /// Read whole; that read stands in while the segments fill.
+    Filling(Segment),
+    /// The segments' sum is the target's counts.
+    Segmented,
+    /// A verification disagreed: the target is read whole every poll, and
+    /// that read stands in, until a verification agrees.
+    Fallback(Segment),
+}
+
 /// What a read is for, as planned and as answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReadKind {
-    /// Segment `i` as it is.
-    Segment(usize),
+    /// A segment as it is.
+    Segment(SegmentId),
     /// One half of segment `parent`, cut after millisecond `at`.
     Half {
         /// The segment being split.
-        parent: usize,
+        parent: SegmentId,
         /// The later half (`at + 1` on), else the earlier (up to `at`).
         upper: bool,
         /// The last millisecond of the earlier half.
         at: Millis,
     },
-    /// The whole target, unsegmented.
+    /// The whole target, unsegmented: a new target's first read, a
+    /// fallback's read, or a verification's.
     Whole,
     /// The newest segment once more, after [`ReadKind::Whole`] (verification).
     NewestAgain,
@@ -99,6 +147,20 @@ pub struct Read {
     pub range: Range,
 }
 
+/// How urgent a unit is, most urgent first: the order in which a poll's
+/// budget goes to them ([`crate::segments::round::select`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Class {
+    /// A new target's whole read: it has no counts at all.
+    First,
+    /// The newest segment (where inserts land), or a fallback's whole read.
+    Newest,
+    /// A verification.
+    Verify,
+    /// Any other segment that is due.
+    Other,
+}
+
 /// Reads that go together: all or none of them are made in a poll.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Unit {
@@ -106,8 +168,8 @@ pub struct Unit {
     pub reads: Vec<Read>,
     /// Made after `reads`, one after another (verification).
     pub then: Vec<Read>,
-    /// Holds the newest segment's read, which no poll may skip.
-    pub newest: bool,
+    /// How urgent it is.
+    pub class: Class,
     /// How long past due it is.
     pub overdue: Duration,
 }
@@ -116,6 +178,11 @@ impl Unit {
     /// Requests the unit makes (first pages).
     pub fn cost(&self) -> usize {
         self.reads.len() + self.then.len()
+    }
+
+    /// Every read, in the order they are made.
+    pub fn all_reads(&self) -> impl Iterator<Item = &Read> {
+        self.reads.iter().chain(&self.then)
     }
 
     /// The unit with a planned split undone: the parent read whole, as one
@@ -131,9 +198,9 @@ impl Unit {
             _ => None,
         };
         match parent {
-            Some((i, start, end)) => Unit {
+            Some((id, start, end)) => Unit {
                 reads: vec![Read {
-                    kind: ReadKind::Segment(i),
+                    kind: ReadKind::Segment(id),
                     range: Range { start, end },
                 }],
                 ..self
@@ -146,7 +213,7 @@ impl Unit {
 /// What a target should read in a poll.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
-    /// The reads that are due, the newest segment's first.
+    /// The reads that are due.
     pub regular: Vec<Unit>,
     /// A verification, when due: every segment, the whole target, the newest
     /// again. Taken instead of `regular`, which it covers.
@@ -177,24 +244,25 @@ pub struct Applied {
 #[derive(Clone, Debug)]
 pub struct Layout {
     axis: Axis,
+    mode: Mode,
     segments: Vec<Segment>,
-    /// After a verification mismatch: the whole-target read that stands in
-    /// for the segments until a verification agrees.
-    fallback: Option<Segment>,
     /// When to verify next; `None`: never.
     next_verify: Option<SystemTime>,
+    /// The next [`SegmentId`] to give.
+    next_id: u64,
 }
 
 impl Layout {
-    /// A target with nothing read yet. `verify` verifies at the first poll
-    /// (and then as [`Layout::apply`] is told); it is ignored when the policy
+    /// A target with nothing read yet. `verify`: verify once its segments
+    /// are laid out (and then as the rules say); ignored when the policy
     /// does not segment.
     pub fn new(axis: Axis, policy: &Policy, verify: bool, now: SystemTime) -> Layout {
         Layout {
             axis,
+            mode: Mode::New(now),
             segments: Vec::new(),
-            fallback: None,
             next_verify: (verify && policy.segmented()).then_some(now),
+            next_id: 0,
         }
     }
 
@@ -203,9 +271,14 @@ impl Layout {
         &self.segments
     }
 
+    /// Where the target stands.
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
     /// Whether a verification mismatch put the target on whole reads.
     pub fn in_fallback(&self) -> bool {
-        self.fallback.is_some()
+        matches!(self.mode, Mode::Fallback(_))
     }
 
     /// The axis the target counts on.
@@ -213,47 +286,52 @@ impl Layout {
         self.axis
     }
 
-    /// Segments held, as `evolux_campaign_segments` shows them.
+    /// Segments held, as `evolux_campaign_segments` shows them: one for a
+    /// target read whole.
     pub fn segment_count(&self) -> usize {
-        if self.fallback.is_some() {
-            1
-        } else {
-            self.segments.len()
+        match self.mode {
+            Mode::New(_) => 0,
+            Mode::Fallback(_) => 1,
+            Mode::Filling(_) | Mode::Segmented => self.segments.len(),
         }
     }
 
-    /// The target's counts: the sum of its segments, or `None` while any of
-    /// them has none (never read, or stale).
+    /// The target's counts: the whole read that stands in, or the sum of
+    /// the segments; `None` while it has none (never read, or expired).
     pub fn counts(&self) -> Option<Counted> {
-        if let Some(f) = &self.fallback {
-            return f.counts.clone();
+        match &self.mode {
+            Mode::New(_) => None,
+            Mode::Filling(whole) | Mode::Fallback(whole) => whole.counts.clone(),
+            Mode::Segmented => {
+                let mut parts = Vec::with_capacity(self.segments.len());
+                for s in &self.segments {
+                    parts.push(s.counts.as_ref()?);
+                }
+                Some(Counted::sum(parts))
+            }
         }
-        if self.segments.is_empty() {
-            return None;
-        }
-        let mut parts = Vec::with_capacity(self.segments.len());
-        for s in &self.segments {
-            parts.push(s.counts.as_ref()?);
-        }
-        Some(Counted::sum(parts))
     }
 
-    /// The time by which every segment had last been read: the oldest of
-    /// their last good reads.
+    /// The time by which everything counted had last been read: the whole
+    /// read that stands in, or the oldest of the segments' last good reads.
     pub fn refreshed(&self) -> Option<SystemTime> {
-        if let Some(f) = &self.fallback {
-            return f.read_at;
+        match &self.mode {
+            Mode::New(_) => None,
+            Mode::Filling(whole) | Mode::Fallback(whole) => whole.read_at,
+            Mode::Segmented => {
+                let mut oldest = None;
+                for s in &self.segments {
+                    let t = s.read_at?;
+                    oldest = Some(oldest.map_or(t, |o: SystemTime| o.min(t)));
+                }
+                oldest
+            }
         }
-        let mut oldest = None;
-        for s in &self.segments {
-            let t = s.read_at?;
-            oldest = Some(oldest.map_or(t, |o: SystemTime| o.min(t)));
-        }
-        oldest
     }
 
-    /// Gets the layout ready for a poll at `now`: lays out the first
-    /// segments, and drops those the window has left behind.
+    /// Gets the layout ready for a poll at `now`: drops the segments the
+    /// window has left behind, and lays out a fallback's segments again
+    /// when its verification is due.
     pub fn prepare(&mut self, now: SystemTime, policy: &Policy) {
         let now_ms = millis(now);
         if let Some(start) = self.axis.start_at(now_ms) {
@@ -267,8 +345,8 @@ impl Layout {
                 first.lo = None;
             }
         }
-        let verify_due = self.verify_due(now, policy);
-        if self.segments.is_empty() && (self.fallback.is_none() || verify_due) {
+        let fallback = matches!(self.mode, Mode::Fallback(_));
+        if fallback && self.segments.is_empty() && self.verify_due(now, policy) {
             self.segments = self.grid(now, policy);
         }
     }
@@ -277,9 +355,19 @@ impl Layout {
         self.next_verify.is_some_and(|v| v <= now + policy.slack())
     }
 
+    fn new_id(&mut self) -> SegmentId {
+        self.next_id += 1;
+        SegmentId(self.next_id)
+    }
+
+    /// The segment with this identity, and its place.
+    fn find(&self, id: SegmentId) -> Option<usize> {
+        self.segments.iter().position(|s| s.id == id)
+    }
+
     /// The first segments: cut at one interval ago, and at an hour, a day,
     /// a week, a month and a year before that, within the axis.
-    fn grid(&self, now: SystemTime, policy: &Policy) -> Vec<Segment> {
+    fn grid(&mut self, now: SystemTime, policy: &Policy) -> Vec<Segment> {
         let mut cuts = Vec::new();
         if policy.segmented() {
             let now_ms = millis(now);
@@ -294,10 +382,10 @@ impl Layout {
         let mut out = Vec::with_capacity(cuts.len() + 1);
         let mut lo = None;
         for c in cuts {
-            out.push(Segment::unread(lo, Some(c), now));
+            out.push(Segment::unread(self.new_id(), lo, Some(c), now));
             lo = Some(c + 1);
         }
-        out.push(Segment::unread(lo, None, now));
+        out.push(Segment::unread(self.new_id(), lo, None, now));
         out
     }
 
@@ -320,13 +408,13 @@ impl Layout {
 
 /// [`halves`], for the tests of other modules.
 #[cfg(test)]
-pub(crate) fn halves_for_tests(parent: usize, range: Range, at: Millis) -> Vec<Read> {
+pub(crate) fn halves_for_tests(parent: SegmentId, range: Range, at: Millis) -> Vec<Read> {
     halves(parent, range, at).to_vec()
 }
 
 /// The two reads that replace segment `parent` (queried as `range`) cut
 /// after millisecond `at`: they tile the range as the segments do.
-fn halves(parent: usize, range: Range, at: Millis) -> [Read; 2] {
+fn halves(parent: SegmentId, range: Range, at: Millis) -> [Read; 2] {
     let half = |upper: bool, range: Range| Read {
         kind: ReadKind::Half { parent, upper, at },
         range,

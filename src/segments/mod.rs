@@ -11,14 +11,18 @@
 //! `end`, and how a server that reads them otherwise is caught, is in
 //! `docs/evolux-api.md`.
 //!
-//! Reads are scheduled by observed change ([`layout`]): the newest segment,
-//! where inserts land, every `poll.interval`; a segment whose counts changed
-//! at its last read again at the next interval; one that keeps coming back
-//! unchanged at doubling gaps, never longer than `poll.max_interval`.
-//! Segments split where they are large and changing and merge where they
-//! are settled, within a fixed number per target. [`round`] fits the reads
-//! that are due into one poll's request budget, most overdue first, and
-//! [`verify`] compares the segments' sum with one unsegmented read.
+//! A target the exporter has never read is read whole first, and exported
+//! from that read while its segments fill ([`layout::Mode`]). Then reads
+//! are scheduled by observed change ([`Policy::gap`]): the newest segment,
+//! where inserts land, every `poll.interval`; a segment whose counts
+//! changed at its last read again at the next interval; one whose changes
+//! recur at half the time since its last change; settled history at
+//! `poll.max_interval`. Segments split where they are large and changing
+//! and merge where they are settled, within a fixed number per target.
+//! [`round`] is the one driver of a poll (plan, select within the request
+//! budget, read, apply), which the poller, the tests and the fleet
+//! benchmark all run; [`verify`] compares the segments' sum with one
+//! unsegmented read.
 //!
 //! Everything here is pure: the poller hands it the time and what the API
 //! answered, and it decides what to read next and what to count.
@@ -31,5 +35,5 @@ pub mod verify;
 
 pub use crate::model::{Axis, AxisStart, Millis, Range, duration_millis, millis};
 pub use counts::Counted;
-pub use layout::{Layout, ReadKind, ReadOk, Unit};
-pub use policy::Policy;
+pub use layout::{Layout, Mode, ReadKind, ReadOk, Unit};
+pub use policy::{Policy, PollRules};

@@ -1,6 +1,7 @@
-//! How segments are laid out and scheduled: the thresholds of one target.
+//! How segments are laid out and scheduled: the thresholds of one target,
+//! and the rules of one poll.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// How segments are laid out and scheduled.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -47,17 +48,81 @@ impl Policy {
         self.max_interval > self.interval
     }
 
-    /// The wait before the next read of a segment that came back unchanged
-    /// `unchanged` times in a row: the interval, doubled each time, at most
-    /// `max_interval`.
-    pub fn gap(&self, unchanged: u32) -> Duration {
-        let factor = 1u32 << unchanged.min(20);
-        self.interval.saturating_mul(factor).min(self.max_interval)
+    /// The wait before the next read of a segment read at `now`, from when
+    /// its reads last found a change (`changed`, the first read counting as
+    /// one) and the change before that (`before`):
+    ///
+    /// - changed at this read: the next interval, to see whether the
+    ///   changes go on;
+    /// - changes that recur (the last two less than `max_interval` apart):
+    ///   half the time since the last change, so a segment whose changes
+    ///   keep arriving is read every interval or two, and one that falls
+    ///   quiet backs off by half again at each read;
+    /// - one change after a long quiet (a late reply deep in history),
+    ///   confirmed by one unchanged read: straight back to `max_interval`.
+    ///
+    /// Always between `interval` and `max_interval`.
+    pub fn gap(
+        &self,
+        now: SystemTime,
+        changed: Option<SystemTime>,
+        before: Option<SystemTime>,
+    ) -> Duration {
+        let since = |t: SystemTime| now.duration_since(t).unwrap_or_default();
+        let gap = match (changed, before) {
+            (Some(c), _) if c >= now => self.interval,
+            (Some(c), Some(b)) if c.duration_since(b).unwrap_or_default() < self.max_interval => {
+                since(c) / 2
+            }
+            _ => self.max_interval,
+        };
+        gap.clamp(self.interval, self.max_interval)
     }
 
     /// A read due this close to a poll's start is made in that poll: polls
     /// start one interval apart give or take the timer.
     pub(crate) fn slack(&self) -> Duration {
         self.interval / 2
+    }
+}
+
+/// Timing and limits of a poll, as the layouts need them.
+#[derive(Clone, Copy, Debug)]
+pub struct PollRules {
+    /// How segments are laid out and scheduled.
+    pub policy: Policy,
+    /// Requests (first pages) a poll may make, every read included.
+    pub budget: usize,
+    /// A segment failing for this long loses its counts.
+    pub max_staleness: Duration,
+    /// Wait between verifications of a target; `None`: never verify.
+    pub verify_interval: Option<Duration>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn the_gap_follows_how_recently_a_segment_changed() {
+        let p = Policy::new(MIN, 30 * MIN);
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        // Changed now (or first read): the next interval.
+        assert_eq!(p.gap(t, Some(t), None), MIN);
+        // Recurring changes: half the quiet time, at least the interval.
+        let recurring = Some(t - 5 * MIN);
+        assert_eq!(p.gap(t + MIN, Some(t), recurring), MIN);
+        assert_eq!(p.gap(t + 4 * MIN, Some(t), recurring), 2 * MIN);
+        assert_eq!(p.gap(t + 10 * MIN, Some(t), recurring), 5 * MIN);
+        assert_eq!(p.gap(t + 600 * MIN, Some(t), recurring), 30 * MIN);
+        // One change after a long quiet, or none ever seen: the long gap.
+        assert_eq!(p.gap(t + MIN, Some(t), Some(t - 300 * MIN)), 30 * MIN);
+        assert_eq!(p.gap(t + MIN, Some(t), None), 30 * MIN);
+        assert_eq!(p.gap(t + MIN, None, None), 30 * MIN);
+        // Unsegmented: always the interval.
+        let whole = Policy::new(MIN, MIN);
+        assert_eq!(whole.gap(t + 9 * MIN, Some(t), None), MIN);
     }
 }

@@ -1,88 +1,193 @@
-//! One poll's share of the due reads: what fits the request budget.
+//! The one driver of a poll: prepare and plan each target, [`select`] what
+//! fits the request budget, make the reads, hand each target its answers.
+//! The poller runs it with real requests; the tests and the fleet
+//! benchmark run it with a simulated API ([`poll_with`]), so what they
+//! measure is what the poller does.
 //!
-//! Every target's newest segment is read in every poll, whatever the
-//! budget: that is where inserts land. Verifications come next, most
-//! overdue first, then the other due reads, most overdue first. What does
-//! not fit stays due, grows more overdue, and comes first in a later poll.
+//! The budget counts every read. A new target's whole read comes before
+//! any other read of any target (it has no counts at all); then the newest
+//! segments, where inserts land, most overdue first, keeping a tenth of
+//! the budget for the rest while the rest waits; then verifications, then
+//! the other due reads, most overdue first. What does not fit stays due,
+//! grows more overdue, and comes first in a later poll.
 
-use std::time::{Duration, SystemTime};
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime};
 
-use super::layout::{Applied, Layout, Plan, ReadKind, ReadOk, Unit};
-use super::{Policy, Range};
+use futures_util::FutureExt;
+use futures_util::future::join_all;
 
-/// Timing and limits of a poll, as the layouts need them.
-#[derive(Clone, Copy, Debug)]
-pub struct PollRules {
-    /// How segments are laid out and scheduled.
-    pub policy: Policy,
-    /// Requests a poll may make beyond the newest segments' reads.
-    pub budget: usize,
-    /// A segment failing for this long loses its counts.
-    pub max_staleness: Duration,
-    /// Wait between verifications of a target.
-    pub verify_interval: Duration,
+use super::layout::{Applied, Class, Layout, Plan, Read, ReadKind, ReadOk, Unit};
+pub use super::policy::PollRules;
+use super::Range;
+
+/// What one target's reads of a poll answered, in the order they were made.
+#[derive(Debug)]
+pub struct Reads<A> {
+    /// Each read's purpose and answer.
+    pub answers: Vec<(ReadKind, A)>,
+    /// From the first read's start to the last one's end.
+    pub elapsed: Duration,
 }
 
-/// One poll of every target at `now`, with `read(target, range)` answering
-/// each query at once (`None`: it failed). The poller does the same with
-/// real requests; tests and the benchmark use this with a simulated API.
+/// What makes a poll's reads: the API, or a simulation of it.
+pub trait Reader<T> {
+    /// What a read answers.
+    type Answer;
+
+    /// Makes `read` for `target` (the `i`th).
+    fn read<'a>(
+        &'a self,
+        i: usize,
+        target: &'a T,
+        read: Read,
+    ) -> impl Future<Output = Self::Answer> + 'a;
+}
+
+/// One poll of `targets` at `now`: each target's layout (`layout_of`) is
+/// prepared and planned, the due reads are fitted into `rules.budget`,
+/// `reader` makes them (every target's at once; within a target, each
+/// unit's first reads at once, then its verification reads in order), and
+/// `take` gets each target's answers, to apply them to its layout.
+pub async fn poll<T, R: Reader<T>>(
+    targets: &mut [T],
+    now: SystemTime,
+    rules: &PollRules,
+    layout_of: impl Fn(&mut T) -> &mut Layout,
+    reader: &R,
+    mut take: impl FnMut(&mut T, Reads<R::Answer>),
+) {
+    let plans = targets
+        .iter_mut()
+        .map(|t| {
+            let layout = layout_of(t);
+            layout.prepare(now, &rules.policy);
+            layout.plan(now, &rules.policy)
+        })
+        .collect();
+    let chosen = select(plans, rules.budget);
+    let shared: &[T] = targets;
+    let runs = join_all(
+        shared
+            .iter()
+            .zip(&chosen)
+            .enumerate()
+            .map(|(i, (t, units))| run_target(units, move |r| reader.read(i, t, r))),
+    )
+    .await;
+    for (t, reads) in targets.iter_mut().zip(runs) {
+        take(t, reads);
+    }
+}
+
+/// One target's units: each unit's first reads at once, then its
+/// verification reads one after another.
+async fn run_target<A, F: Future<Output = A>>(
+    units: &[Unit],
+    read: impl Fn(Read) -> F,
+) -> Reads<A> {
+    let started = Instant::now();
+    let read = &read;
+    let first = units.iter().flat_map(|u| &u.reads).map(|r| {
+        let answer = read(*r);
+        async move { (r.kind, answer.await) }
+    });
+    let mut answers = join_all(first).await;
+    for r in units.iter().flat_map(|u| &u.then) {
+        answers.push((r.kind, read(*r).await));
+    }
+    Reads {
+        answers,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// A simulated API: `read(target, range)` answers at once.
+struct Simulated<F>(RefCell<F>);
+
+impl<F: FnMut(usize, Range) -> Option<ReadOk>> Reader<Layout> for Simulated<F> {
+    type Answer = Option<ReadOk>;
+
+    fn read<'a>(
+        &'a self,
+        i: usize,
+        _: &'a Layout,
+        read: Read,
+    ) -> impl Future<Output = Option<ReadOk>> + 'a {
+        // Called as the reads are started, one at a time: the borrow never
+        // overlaps another.
+        std::future::ready((self.0.borrow_mut())(i, read.range))
+    }
+}
+
+/// [`poll`] with `read(target, range)` answering each query at once
+/// (`None`: it failed), applying the answers to each layout. The tests and
+/// the benchmark drive the segment engine through it.
 pub fn poll_with(
     layouts: &mut [Layout],
     now: SystemTime,
     rules: &PollRules,
-    mut read: impl FnMut(usize, Range) -> Option<ReadOk>,
+    read: impl FnMut(usize, Range) -> Option<ReadOk>,
 ) -> Vec<Applied> {
-    let plans = layouts
-        .iter_mut()
-        .map(|l| {
-            l.prepare(now, &rules.policy);
-            l.plan(now, &rules.policy)
-        })
-        .collect();
-    let chosen = select(plans, rules.budget);
-    layouts
-        .iter_mut()
-        .zip(chosen)
-        .enumerate()
-        .map(|(t, (layout, units))| {
-            let answers: Vec<(ReadKind, Option<ReadOk>)> = units
-                .iter()
-                .flat_map(|u| u.reads.iter().chain(&u.then))
-                .map(|r| (r.kind, read(t, r.range)))
-                .collect();
-            layout.apply(
-                now,
-                answers,
-                &rules.policy,
-                rules.max_staleness,
-                rules.verify_interval,
-            )
-        })
-        .collect()
+    let reader = Simulated(RefCell::new(read));
+    let mut applied = Vec::with_capacity(layouts.len());
+    let round = poll(layouts, now, rules, |l| l, &reader, |l, reads| {
+        applied.push(l.apply(now, reads.answers, rules));
+    });
+    // Every read answers at once, so the poll ends at its first step.
+    round
+        .now_or_never()
+        .expect("a poll whose reads are all ready ends at once");
+    applied
 }
 
-/// The units to run for each target (same order as `plans`): every newest
-/// segment's read, and the rest within `budget` requests (first pages) in
-/// all, or a tenth of it (at least one) when the newest reads take more.
+/// The units to run for each target (same order as `plans`), within
+/// `budget` requests (first pages) in all, at least one.
 pub fn select(plans: Vec<Plan>, budget: usize) -> Vec<Vec<Unit>> {
-    let mut chosen: Vec<Vec<Unit>> = Vec::with_capacity(plans.len());
-    let mut others: Vec<(usize, Unit)> = Vec::new();
+    let mut chosen: Vec<Vec<Unit>> = vec![Vec::new(); plans.len()];
+    let mut left = budget.max(1);
+    let mut units: Vec<(usize, Unit)> = Vec::new();
     let mut verifies: Vec<(usize, Unit)> = Vec::new();
-    let mut spent = 0usize;
     for (t, plan) in plans.into_iter().enumerate() {
-        let (newest, rest): (Vec<Unit>, Vec<Unit>) =
-            plan.regular.into_iter().partition(|u| u.newest);
-        spent += newest.iter().map(Unit::cost).sum::<usize>();
-        chosen.push(newest);
-        others.extend(rest.into_iter().map(|u| (t, u)));
+        units.extend(plan.regular.into_iter().map(|u| (t, u)));
         verifies.extend(plan.verify.map(|u| (t, u)));
     }
-    // When the newest reads alone use the budget up (too many campaigns for
-    // the rate), a tenth of it still goes to the rest, so history keeps
-    // being read and the staleness shows on the dashboard and in alerts.
-    let mut left = budget.saturating_sub(spent).max(budget / 10).max(1);
+    units.sort_by_key(|(t, u)| (u.class, Reverse(u.overdue), *t));
+    verifies.sort_by_key(|(t, u)| (Reverse(u.overdue), *t));
+    let mut rest = Vec::new();
+    let mut first_waits = false;
+    let mut newest = Vec::new();
+    for (t, unit) in units {
+        match unit.class {
+            Class::First => first_waits |= !take(&mut chosen, t, unit, &mut left),
+            Class::Newest => newest.push((t, unit)),
+            Class::Verify | Class::Other => rest.push((t, unit)),
+        }
+    }
+    // A target without counts comes before any other read.
+    if first_waits {
+        return chosen;
+    }
+    // While anything else waits, a tenth of what is left stays for it, so
+    // history keeps being read when the newest segments alone would use
+    // the budget up (too many campaigns for the rate), and the staleness
+    // shows on the dashboard and in alerts.
+    let waiting = !rest.is_empty() || !verifies.is_empty();
+    let reserve = if waiting {
+        (left / 10).max(1).min(left.saturating_sub(1))
+    } else {
+        0
+    };
+    let mut for_newest = left - reserve;
+    for (t, unit) in newest {
+        let cost = unit.cost();
+        if take(&mut chosen, t, unit, &mut for_newest) {
+            left -= cost;
+        }
+    }
     let mut verified = vec![false; chosen.len()];
-    verifies.sort_by_key(|v| std::cmp::Reverse(v.1.overdue));
     for (t, unit) in verifies {
         // A verification reads the newest segment too: it replaces that read.
         let replaced: usize = chosen[t].iter().map(Unit::cost).sum();
@@ -93,8 +198,7 @@ pub fn select(plans: Vec<Plan>, budget: usize) -> Vec<Vec<Unit>> {
             verified[t] = true;
         }
     }
-    others.sort_by_key(|o| std::cmp::Reverse(o.1.overdue));
-    for (t, unit) in others {
+    for (t, unit) in rest {
         if verified[t] {
             continue;
         }
@@ -105,12 +209,19 @@ pub fn select(plans: Vec<Plan>, budget: usize) -> Vec<Vec<Unit>> {
         } else {
             unit
         };
-        if unit.cost() <= left {
-            left -= unit.cost();
-            chosen[t].push(unit);
-        }
+        take(&mut chosen, t, unit, &mut left);
     }
     chosen
+}
+
+/// Adds `unit` to target `t`'s choice if it fits in `left`, and says so.
+fn take(chosen: &mut [Vec<Unit>], t: usize, unit: Unit, left: &mut usize) -> bool {
+    let fits = unit.cost() <= *left;
+    if fits {
+        *left -= unit.cost();
+        chosen[t].push(unit);
+    }
+    fits
 }
 
 #[cfg(test)]
@@ -119,11 +230,11 @@ mod tests {
 
     use super::*;
     use crate::segments::Range;
-    use crate::segments::layout::{Read, ReadKind};
+    use crate::segments::layout::{Read, ReadKind, SegmentId};
 
-    fn unit(reads: usize, newest: bool, overdue_s: u64) -> Unit {
+    fn unit(reads: usize, class: Class, overdue_s: u64) -> Unit {
         let read = Read {
-            kind: ReadKind::Segment(0),
+            kind: ReadKind::Segment(SegmentId::for_tests(0)),
             range: Range {
                 start: None,
                 end: None,
@@ -132,73 +243,104 @@ mod tests {
         Unit {
             reads: vec![read; reads],
             then: Vec::new(),
-            newest,
+            class,
             overdue: Duration::from_secs(overdue_s),
         }
     }
 
-    #[test]
-    fn newest_reads_are_never_dropped_and_the_most_overdue_come_first() {
-        let plans = vec![
-            Plan {
-                regular: vec![unit(1, true, 0), unit(1, false, 10), unit(1, false, 300)],
-                verify: None,
-            },
-            Plan {
-                regular: vec![unit(1, true, 0), unit(1, false, 200)],
-                verify: None,
-            },
-        ];
-        // Newest reads that take more than the budget are all made, and a
-        // tenth of the budget goes to the most overdue of the rest.
-        let mut heavy = plans.clone();
-        for p in &mut heavy {
-            p.regular[0] = unit(6, true, 0);
+    fn plan(regular: Vec<Unit>) -> Plan {
+        Plan {
+            regular,
+            verify: None,
         }
-        let chosen = select(heavy, 10);
-        assert_eq!(chosen.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1]);
+    }
+
+    fn classes(chosen: &[Vec<Unit>]) -> Vec<Vec<Class>> {
+        chosen
+            .iter()
+            .map(|units| units.iter().map(|u| u.class).collect())
+            .collect()
+    }
+
+    #[test]
+    fn the_budget_counts_every_read_and_the_most_overdue_come_first() {
+        use Class::{Newest, Other};
+        let plans = vec![
+            plan(vec![unit(1, Newest, 0), unit(1, Other, 10), unit(1, Other, 300)]),
+            plan(vec![unit(1, Newest, 60), unit(1, Other, 200)]),
+            plan(vec![unit(1, Newest, 0)]),
+        ];
+        // Budget 3: a tenth (one) stays for history; of the newest reads
+        // the most overdue goes first, then the first target's.
+        let chosen = select(plans.clone(), 3);
+        assert_eq!(
+            classes(&chosen),
+            [vec![Newest, Other], vec![Newest], vec![]]
+        );
         assert_eq!(chosen[0][1].overdue.as_secs(), 300);
-        // However small the budget, one request goes to history.
+        // Budget 1: one read in all, the most overdue newest one.
         let chosen = select(plans.clone(), 1);
-        assert_eq!(chosen.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1]);
-        assert!(chosen[1].iter().all(|u| u.newest));
-        // Two more requests: the 300 s and 200 s overdue reads, not the 10 s one.
-        let chosen = select(plans, 4);
+        assert_eq!(classes(&chosen), [vec![], vec![Newest], vec![]]);
+        // Budget 5: every newest read, then the 300 s and 200 s overdue
+        // reads, not the 10 s one.
+        let chosen = select(plans, 5);
+        assert_eq!(chosen.iter().map(|c| c.iter().map(Unit::cost).sum::<usize>()).sum::<usize>(), 5);
         let overdue: Vec<u64> = chosen
             .iter()
             .flatten()
-            .filter(|u| !u.newest)
+            .filter(|u| u.class == Other)
             .map(|u| u.overdue.as_secs())
             .collect();
         assert_eq!(overdue, [300, 200]);
     }
 
     #[test]
+    fn a_target_without_counts_comes_before_any_other_read() {
+        use Class::{First, Newest, Other};
+        let plans = vec![
+            plan(vec![unit(1, Newest, 900), unit(1, Other, 900)]),
+            plan(vec![unit(1, First, 0)]),
+            plan(vec![unit(1, First, 0)]),
+            plan(vec![unit(1, First, 0)]),
+        ];
+        // Two of three first reads fit: nothing else is read.
+        let chosen = select(plans.clone(), 2);
+        assert_eq!(classes(&chosen), [vec![], vec![First], vec![First], vec![]]);
+        // All three fit: the rest of the budget goes on as usual.
+        let chosen = select(plans, 5);
+        assert_eq!(
+            classes(&chosen),
+            [vec![Newest, Other], vec![First], vec![First], vec![First]]
+        );
+    }
+
+    #[test]
     fn a_tiny_budget_still_reads_history_and_a_split_that_does_not_fit_is_read_whole() {
         let split = Unit {
             reads: crate::segments::layout::halves_for_tests(
-                4,
+                SegmentId::for_tests(4),
                 Range {
                     start: Some(0),
                     end: Some(999),
                 },
                 499,
             ),
-            ..unit(2, false, 900)
+            ..unit(2, Class::Other, 900)
         };
-        let plans = vec![Plan {
-            regular: vec![unit(5, true, 0), split],
-            verify: None,
-        }];
-        // Budget 5, all of it taken by the newest reads: one request is left,
-        // and the split goes as one read of its parent.
-        let chosen = select(plans, 5);
-        assert_eq!(chosen[0].len(), 2);
-        let whole = &chosen[0][1];
-        assert_eq!(whole.cost(), 1);
-        assert_eq!(whole.reads[0].kind, ReadKind::Segment(4));
+        let plans = vec![
+            plan(vec![unit(1, Class::Newest, 0), split]),
+            plan(vec![unit(1, Class::Newest, 0)]),
+            plan(vec![unit(1, Class::Newest, 0)]),
+        ];
+        // Budget 3: the newest reads would take it all; one request stays
+        // for history, and the split goes as one read of its parent.
+        let chosen = select(plans, 3);
+        let history: Vec<&Unit> = chosen.iter().flatten().filter(|u| u.class == Class::Other).collect();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].cost(), 1);
+        assert_eq!(history[0].reads[0].kind, ReadKind::Segment(SegmentId::for_tests(4)));
         assert_eq!(
-            whole.reads[0].range,
+            history[0].reads[0].range,
             Range {
                 start: Some(0),
                 end: Some(999)
@@ -209,10 +351,10 @@ mod tests {
     #[test]
     fn a_verification_replaces_the_targets_other_reads_when_it_fits() {
         let plan = Plan {
-            regular: vec![unit(1, true, 0), unit(1, false, 500)],
+            regular: vec![unit(1, Class::Newest, 0), unit(1, Class::Other, 500)],
             verify: Some(Unit {
-                then: vec![unit(1, false, 0).reads[0]; 2],
-                ..unit(3, false, 100)
+                then: vec![unit(1, Class::Other, 0).reads[0]; 2],
+                ..unit(3, Class::Verify, 100)
             }),
         };
         // Verification costs 5, the newest read already counted 1: 4 more.

@@ -32,7 +32,7 @@ fn rules() -> PollRules {
         policy: Policy::new(minute, minute),
         budget: 100,
         max_staleness: Duration::from_secs(600),
-        verify_interval: Duration::ZERO,
+        verify_interval: None,
     }
 }
 

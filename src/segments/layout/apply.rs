@@ -1,81 +1,130 @@
-//! What a poll's answers change ([`Layout::apply`]): the segments' counts,
-//! staleness, merges, and the verification's verdict.
+//! What a poll's answers change ([`Layout::apply`]): the mode, the
+//! segments' counts, staleness, merges, and the verification's verdict.
 
 use std::time::SystemTime;
 
 use super::reshape::record;
 use super::*;
 
+/// The answers of a poll's reads, sorted by what they were for.
+#[derive(Default)]
+struct Sorted {
+    halves: Vec<(SegmentId, bool, Millis, Option<ReadOk>)>,
+    /// The newest segment's regular read, as counted (verification).
+    newest_first: Option<Option<Counted>>,
+    whole: Option<Option<ReadOk>>,
+    newest_again: Option<Option<ReadOk>>,
+}
+
 impl Layout {
     /// Takes in what the reads of a poll that started at `now` answered
-    /// (`None`: the read failed), then drops stale counts and merges
-    /// settled neighbours. `verify_interval` is the wait until the next
-    /// verification after one that ran.
+    /// (`None`: the read failed), under the poll's `rules`; then moves the
+    /// target on through its [`Mode`]s, drops stale counts and merges
+    /// settled neighbours.
     pub fn apply(
         &mut self,
         now: SystemTime,
         answers: Vec<(ReadKind, Option<ReadOk>)>,
-        policy: &Policy,
-        max_staleness: Duration,
-        verify_interval: Duration,
+        rules: &PollRules,
     ) -> Applied {
+        let policy = &rules.policy;
         let mut applied = Applied::default();
-        let mut halves: Vec<(usize, bool, Millis, Option<ReadOk>)> = Vec::new();
-        let mut newest_first: Option<Option<Counted>> = None;
-        let mut whole: Option<Option<ReadOk>> = None;
-        let mut newest_again: Option<Option<ReadOk>> = None;
-        let last = self.segments.len().checked_sub(1);
-        for (kind, answer) in answers {
-            match kind {
-                ReadKind::Segment(i) if i < self.segments.len() => {
-                    if Some(i) == last {
-                        newest_first = Some(answer.as_ref().map(|a| a.counted.clone()));
+        let sorted = self.take_segment_answers(now, answers, policy);
+        if let Some(answer) = sorted.whole.clone() {
+            match &mut self.mode {
+                Mode::New(_) => {
+                    if let Some(ok) = answer {
+                        self.start_filling(now, ok, policy);
                     }
-                    record(&mut self.segments[i], now, answer, policy, Some(i) == last);
                 }
-                ReadKind::Segment(_) => {}
-                ReadKind::Half { parent, upper, at } => halves.push((parent, upper, at, answer)),
-                ReadKind::Whole => whole = Some(answer),
-                ReadKind::NewestAgain => newest_again = Some(answer),
+                Mode::Fallback(f) => record(f, now, answer, policy, true),
+                Mode::Filling(_) | Mode::Segmented => {}
             }
         }
-        if let Some(answer) = whole.clone()
-            && let Some(f) = &mut self.fallback
+        if let (Some(first), Some(again), Some(whole)) =
+            (sorted.newest_first, sorted.newest_again, sorted.whole)
         {
-            record(f, now, answer, policy, true);
+            self.conclude_verification(now, first, again, whole, rules, &mut applied);
         }
-        if let (Some(first), Some(again), Some(whole)) = (newest_first, newest_again, whole) {
-            self.conclude_verification(
-                now,
-                first,
-                again,
-                whole,
-                policy,
-                verify_interval,
-                &mut applied,
-            );
+        self.split(now, sorted.halves, policy);
+        applied.dropped = self.drop_stale(now, rules.max_staleness);
+        if applied.dropped > 0 {
+            // Counts gone: the target starts over with one whole read.
+            self.mode = Mode::New(now);
+            self.segments.clear();
         }
-        self.split(now, halves, policy);
-        applied.dropped = self.drop_stale(now, max_staleness);
-        if policy.segmented() && self.fallback.is_none() {
+        let filled = !self.segments.is_empty()
+            && self
+                .segments
+                .iter()
+                .all(|s| s.counts.is_some() && s.failing_since.is_none());
+        if filled && matches!(self.mode, Mode::Filling(_)) {
+            self.mode = Mode::Segmented;
+        }
+        if policy.segmented() && matches!(self.mode, Mode::Filling(_) | Mode::Segmented) {
             self.merge(policy);
         }
         applied
     }
 
-    /// Compares the segments' sum with the whole read; on disagreement the
-    /// target falls back to whole reads, on agreement it leaves fallback.
-    #[allow(clippy::too_many_arguments)]
+    /// Records each segment read's answer; returns the others.
+    fn take_segment_answers(
+        &mut self,
+        now: SystemTime,
+        answers: Vec<(ReadKind, Option<ReadOk>)>,
+        policy: &Policy,
+    ) -> Sorted {
+        let mut sorted = Sorted::default();
+        let newest = self.segments.last().map(|s| s.id);
+        for (kind, answer) in answers {
+            match kind {
+                ReadKind::Segment(id) => {
+                    let Some(i) = self.find(id) else { continue };
+                    if Some(id) == newest {
+                        sorted.newest_first = Some(answer.as_ref().map(|a| a.counted.clone()));
+                    }
+                    record(&mut self.segments[i], now, answer, policy, Some(id) == newest);
+                }
+                ReadKind::Half { parent, upper, at } => {
+                    sorted.halves.push((parent, upper, at, answer))
+                }
+                ReadKind::Whole => sorted.whole = Some(answer),
+                ReadKind::NewestAgain => sorted.newest_again = Some(answer),
+            }
+        }
+        sorted
+    }
+
+    /// A new target's whole read: its counts stand in while the segments
+    /// fill. Unsegmented (or an axis too short to cut), the one segment is
+    /// the whole target, and the read is its first.
+    fn start_filling(&mut self, now: SystemTime, whole: ReadOk, policy: &Policy) {
+        let mut grid = self.grid(now, policy);
+        if let [only] = grid.as_mut_slice() {
+            record(only, now, Some(whole), policy, true);
+            self.mode = Mode::Segmented;
+        } else {
+            let mut stand_in = Segment::unread(self.new_id(), None, None, now);
+            record(&mut stand_in, now, Some(whole), policy, true);
+            self.mode = Mode::Filling(stand_in);
+        }
+        self.segments = grid;
+    }
+
+    /// Compares the segments' sum with the whole read: on agreement the
+    /// target is segmented (leaving fallback or filling), on disagreement
+    /// it falls back to whole reads.
     fn conclude_verification(
         &mut self,
         now: SystemTime,
         newest_first: Option<Counted>,
         newest_again: Option<ReadOk>,
         whole: Option<ReadOk>,
-        policy: &Policy,
-        verify_interval: Duration,
+        rules: &PollRules,
         applied: &mut Applied,
     ) {
+        let policy = &rules.policy;
+        let interval = rules.verify_interval.unwrap_or(policy.max_interval);
         // Every read of the verification must have answered in this poll, in
         // full: a failed read leaves a segment with older counts, and the
         // series cap leaves records out. Otherwise it is tried again one
@@ -88,7 +137,7 @@ impl Layout {
         let (Some(first), Some(again), Some(whole), true) =
             (newest_first, newest_again, whole, fresh)
         else {
-            self.next_verify = Some(now + policy.max_interval.min(verify_interval));
+            self.next_verify = Some(now + policy.max_interval.min(interval));
             return;
         };
         let newest = self.segments.len() - 1;
@@ -97,15 +146,16 @@ impl Layout {
                 .iter()
                 .filter_map(|s| s.counts.as_ref()),
         );
-        self.next_verify = Some(now + verify_interval);
+        self.next_verify = Some(now + interval);
         applied.mismatches = verify::compare(&older, &first, &again.counted, &whole.counted);
         if applied.mismatches.is_empty() {
             record(&mut self.segments[newest], now, Some(again), policy, true);
-            applied.recovered = self.fallback.take().is_some();
+            applied.recovered = matches!(self.mode, Mode::Fallback(_));
+            self.mode = Mode::Segmented;
         } else {
-            let mut f = Segment::unread(None, None, now);
+            let mut f = Segment::unread(self.new_id(), None, None, now);
             record(&mut f, now, Some(whole), policy, true);
-            self.fallback = Some(f);
+            self.mode = Mode::Fallback(f);
             self.segments.clear();
         }
     }

@@ -1,5 +1,6 @@
-//! Which reads are due ([`Layout::plan`]): the segments' regular reads,
-//! their splits, and the verification's reads.
+//! Which reads are due ([`Layout::plan`]): a new target's whole read, the
+//! segments' regular reads and their splits, a fallback's whole read, and
+//! the verification's reads.
 
 use std::time::SystemTime;
 
@@ -10,16 +11,48 @@ impl Layout {
     pub fn plan(&self, now: SystemTime, policy: &Policy) -> Plan {
         let now_ms = millis(now);
         let overdue = |due: SystemTime| now.duration_since(due).unwrap_or_default();
-        if self.segments.is_empty() && self.fallback.is_none() {
-            return Plan::default();
+        let whole = |class, since| Unit {
+            reads: vec![Read {
+                kind: ReadKind::Whole,
+                range: self.whole_range(now_ms),
+            }],
+            then: Vec::new(),
+            class,
+            overdue: overdue(since),
+        };
+        let verify = self.plan_verification(now, policy);
+        match &self.mode {
+            Mode::New(since) => Plan {
+                regular: vec![whole(Class::First, *since)],
+                verify: None,
+            },
+            Mode::Fallback(f) => Plan {
+                regular: vec![whole(Class::Newest, f.due)],
+                verify,
+            },
+            Mode::Filling(_) | Mode::Segmented => Plan {
+                regular: self.plan_segments(now, policy),
+                verify,
+            },
         }
-        // A verification reads every segment, so it may run before they
-        // have counts: at start-up it is the first poll.
-        let verify = self.verify_due(now, policy) && !self.segments.is_empty();
-        let verify = verify.then(|| Unit {
+    }
+
+    /// A verification, if due: every segment, the whole target, the newest
+    /// segment again. It reads every segment, so it may run before they
+    /// have counts (while they fill).
+    fn plan_verification(&self, now: SystemTime, policy: &Policy) -> Option<Unit> {
+        let (Some(since), Some(last)) = (self.next_verify, self.segments.len().checked_sub(1))
+        else {
+            return None;
+        };
+        if matches!(self.mode, Mode::New(_)) || !self.verify_due(now, policy) {
+            return None;
+        }
+        let now_ms = millis(now);
+        Some(Unit {
             reads: (0..self.segments.len())
                 .map(|i| Read {
-                    kind: ReadKind::Segment(i),
+                    kind: ReadKind::Segment(self.segments[i].id),
                     range: self.range_of(i, now_ms),
                 })
                 .collect(),
@@ -30,28 +63,20 @@ impl Layout {
                 },
                 Read {
                     kind: ReadKind::NewestAgain,
-                    range: self.range_of(self.segments.len() - 1, now_ms),
+                    range: self.range_of(last, now_ms),
                 },
             ],
-            newest: false,
-            overdue: self.next_verify.map_or(Duration::ZERO, overdue),
-        });
-        if let Some(f) = &self.fallback {
-            let whole = Unit {
-                reads: vec![Read {
-                    kind: ReadKind::Whole,
-                    range: self.whole_range(now_ms),
-                }],
-                then: Vec::new(),
-                newest: true,
-                overdue: overdue(f.due),
-            };
-            return Plan {
-                regular: vec![whole],
-                verify,
-            };
-        }
-        let last = self.segments.len() - 1;
+            class: Class::Verify,
+            overdue: now.duration_since(since).unwrap_or_default(),
+        })
+    }
+
+    /// The segments' due reads, the newest's first: it is read every poll.
+    fn plan_segments(&self, now: SystemTime, policy: &Policy) -> Vec<Unit> {
+        let now_ms = millis(now);
+        let Some(last) = self.segments.len().checked_sub(1) else {
+            return Vec::new();
+        };
         let mut regular = Vec::new();
         for i in (0..self.segments.len()).rev() {
             let s = &self.segments[i];
@@ -66,20 +91,20 @@ impl Layout {
                 self.split_point(s, range, policy)
             };
             let reads = match cut {
-                Some(at) => halves(i, range, at).to_vec(),
+                Some(at) => halves(s.id, range, at).to_vec(),
                 None => vec![Read {
-                    kind: ReadKind::Segment(i),
+                    kind: ReadKind::Segment(s.id),
                     range,
                 }],
             };
             regular.push(Unit {
                 reads,
                 then: Vec::new(),
-                newest,
-                overdue: overdue(s.due),
+                class: if newest { Class::Newest } else { Class::Other },
+                overdue: now.duration_since(s.due).unwrap_or_default(),
             });
         }
-        Plan { regular, verify }
+        regular
     }
 
     /// Where to seal the newest segment, if it is due: one interval ago.

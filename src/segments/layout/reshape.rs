@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::{Layout, Policy, ReadOk, Segment};
+use super::{Layout, Mode, Policy, ReadOk, Segment, SegmentId};
 use crate::segments::Millis;
 
 impl Layout {
@@ -13,19 +13,20 @@ impl Layout {
     pub(super) fn split(
         &mut self,
         now: SystemTime,
-        mut halves: Vec<(usize, bool, Millis, Option<ReadOk>)>,
+        mut halves: Vec<(SegmentId, bool, Millis, Option<ReadOk>)>,
         policy: &Policy,
     ) {
-        halves.sort_by_key(|h| (std::cmp::Reverse(h.0), h.1));
+        halves.sort_by_key(|h| (h.0, h.1));
         let mut it = halves.into_iter().peekable();
-        while let Some((parent, _, at, first)) = it.next() {
+        while let Some((id, _, at, first)) = it.next() {
             let second = match it.peek() {
-                Some(h) if h.0 == parent => it.next().and_then(|h| h.3),
+                Some(h) if h.0 == id => it.next().and_then(|h| h.3),
                 _ => None,
             };
-            let Some(p) = self.segments.get(parent).cloned() else {
+            let Some(parent) = self.find(id) else {
                 continue;
             };
+            let p = self.segments[parent].clone();
             let (Some(lower), Some(upper)) = (first, second) else {
                 record(&mut self.segments[parent], now, None, policy, false);
                 continue;
@@ -33,9 +34,12 @@ impl Layout {
             // A half of a region in flux needs one change of its own (not
             // two) to be halved again: a dense changing region is narrowed
             // down a level every other read.
-            let half = |lo, hi, answer: ReadOk| {
-                let mut s = Segment::unread(lo, hi, now);
+            // Its change times go on: a half's first read counts as a
+            // change of a region whose changes recur.
+            let mut half = |lo, hi, answer: ReadOk| {
+                let mut s = Segment::unread(self.new_id(), lo, hi, now);
                 s.changes = p.changes.saturating_sub(1);
+                s.changed_at = p.changed_at;
                 record(&mut s, now, Some(answer), policy, false);
                 s
             };
@@ -49,7 +53,11 @@ impl Layout {
     /// `max_staleness`; returns how many.
     pub(super) fn drop_stale(&mut self, now: SystemTime, max_staleness: Duration) -> usize {
         let mut dropped = 0;
-        for s in self.segments.iter_mut().chain(self.fallback.as_mut()) {
+        let stand_in = match &mut self.mode {
+            Mode::Filling(s) | Mode::Fallback(s) => Some(s),
+            Mode::New(_) | Mode::Segmented => None,
+        };
+        for s in self.segments.iter_mut().chain(stand_in) {
             let stale = s
                 .failing_since
                 .is_some_and(|f| now.duration_since(f).unwrap_or_default() >= max_staleness);
@@ -106,13 +114,15 @@ impl Layout {
         a.read_at = a.read_at.min(b.read_at);
         a.unchanged = a.unchanged.min(b.unchanged);
         a.changes = a.changes.max(b.changes);
-        a.streak_before = a.streak_before.min(b.streak_before);
+        a.changed_at = a.changed_at.max(b.changed_at);
+        a.changed_before = a.changed_before.max(b.changed_before);
         a.due = a.due.min(b.due);
     }
 }
 
 /// Takes one read's answer into a segment. `every_poll`: read again at the
-/// next poll whatever it said (the newest segment, a whole read).
+/// next poll whatever it said (the newest segment, a whole read); else the
+/// next read follows how recently it changed ([`Policy::gap`]).
 pub(super) fn record(
     s: &mut Segment,
     now: SystemTime,
@@ -120,40 +130,36 @@ pub(super) fn record(
     policy: &Policy,
     every_poll: bool,
 ) {
-    match answer {
-        Some(a) => {
-            let first = s.counts.is_none();
-            let changed = s.counts.as_ref().is_some_and(|c| *c != a.counted);
-            if changed {
-                if s.changes == 0 {
-                    s.streak_before = s.unchanged;
-                }
-                s.changes += 1;
-                s.unchanged = 0;
-            } else if first {
-                s.unchanged = 0;
-            } else {
-                s.unchanged = if s.changes == 1 {
-                    s.streak_before.max(1)
-                } else {
-                    s.unchanged.saturating_add(1)
-                };
-                s.changes = 0;
-            }
-            s.counts = Some(a.counted);
-            s.records = a.records;
-            s.read_at = Some(now);
-            s.failing_since = None;
-            let gap = if every_poll {
-                policy.interval
-            } else {
-                policy.gap(s.unchanged)
-            };
-            s.due = now + gap;
-        }
-        None => {
-            s.failing_since.get_or_insert(now);
-            s.due = now + policy.interval;
-        }
+    let Some(a) = answer else {
+        s.failing_since.get_or_insert(now);
+        s.due = now + policy.interval;
+        return;
+    };
+    let first = s.counts.is_none();
+    let changed = s.counts.as_ref().is_some_and(|c| *c != a.counted);
+    if changed {
+        s.changes += 1;
+        s.unchanged = 0;
+    } else if first {
+        s.unchanged = 0;
+    } else {
+        s.unchanged = s.unchanged.saturating_add(1);
+        s.changes = 0;
     }
+    // A first read has nothing to compare with: for timing it counts as a
+    // change, so the next read tells whether the segment is busy.
+    if changed || first {
+        s.changed_before = s.changed_at;
+        s.changed_at = Some(now);
+    }
+    s.counts = Some(a.counted);
+    s.records = a.records;
+    s.read_at = Some(now);
+    s.failing_since = None;
+    let gap = if every_poll {
+        policy.interval
+    } else {
+        policy.gap(now, s.changed_at, s.changed_before)
+    };
+    s.due = now + gap;
 }

@@ -46,7 +46,7 @@ fn rules(policy: Policy) -> PollRules {
         policy,
         budget: 10_000,
         max_staleness: 10 * MIN,
-        verify_interval: Duration::from_secs(86_400),
+        verify_interval: Some(Duration::from_secs(86_400)),
     }
 }
 
@@ -61,22 +61,48 @@ fn assert_tiles(layout: &Layout) {
 }
 
 #[test]
-fn the_first_segments_tile_the_axis_and_old_history_is_cut_coarsely() {
+fn a_new_target_is_read_whole_and_counted_then_its_segments_tile_the_axis() {
     let policy = Policy::new(MIN, 30 * MIN);
-    let mut layout = Layout::new(Axis::ALL, &policy, false, t0());
-    layout.prepare(t0(), &policy);
-    assert_tiles(&layout);
+    let sim = Sim {
+        subs: vec![(0, millis(t0()) - 3 * DAY_MS, "sent"), (0, 5, "error")],
+    };
+    let mut layouts = [Layout::new(Axis::ALL, &policy, false, t0())];
+    // Never read: one unsegmented read, first of all.
+    layouts[0].prepare(t0(), &policy);
+    let plan = layouts[0].plan(t0(), &policy);
+    assert_eq!(plan.regular.len(), 1);
+    assert_eq!(plan.regular[0].class, Class::First);
+    assert_eq!(plan.regular[0].reads[0].kind, ReadKind::Whole);
+    assert_eq!(layouts[0].counts(), None);
+    let mut ranges = Vec::new();
+    poll_with(&mut layouts, t0(), &rules(policy), |_, r| {
+        ranges.push(r);
+        Some(sim.query(None, r))
+    });
+    assert_eq!(ranges, [Range { start: None, end: None }]);
+    // Counted from that read at once, while the segments fill.
+    let layout = &layouts[0];
+    assert!(matches!(layout.mode(), Mode::Filling(_)));
+    assert_eq!(layout.counts().unwrap().total(), 2);
+    assert_eq!(layout.refreshed(), Some(t0()));
+    assert_tiles(layout);
     assert_eq!(layout.segment_count(), 7);
     // Cut at the end of the second one interval ago: `...59.999Z`.
     let seal = millis(t0()) - 60_000 - 1;
     assert_eq!(layout.segments()[5].hi, Some(seal));
     assert_eq!(layout.segments()[4].hi, Some(seal - HOUR_MS));
-    // Every segment is due at once, the newest first.
-    let plan = layout.plan(t0(), &policy);
+    // Every segment is due at the next poll, the newest first.
+    let plan = layout.plan(t0() + MIN, &policy);
     assert_eq!(plan.regular.len(), 7);
-    assert!(plan.regular[0].newest);
+    assert_eq!(plan.regular[0].class, Class::Newest);
     assert_eq!(plan.regular[0].reads[0].range.start, Some(seal + 1));
     assert_eq!(plan.regular[0].reads[0].range.end, None);
+    // Once they are read, the segments' sum is the counts.
+    poll_with(&mut layouts, t0() + MIN, &rules(policy), |_, r| {
+        Some(sim.query(None, r))
+    });
+    assert!(matches!(layouts[0].mode(), Mode::Segmented));
+    assert_eq!(layouts[0].counts().unwrap().total(), 2);
 }
 
 #[test]
@@ -85,7 +111,7 @@ fn halves_tile_their_parent_at_the_millisecond() {
         start: Some(1_000),
         end: Some(9_999),
     };
-    let [lower, upper] = halves(3, range, 4_999);
+    let [lower, upper] = halves(SegmentId(3), range, 4_999);
     assert_eq!(
         (lower.range.start, lower.range.end),
         (Some(1_000), Some(4_999))
@@ -97,13 +123,13 @@ fn halves_tile_their_parent_at_the_millisecond() {
     assert_eq!(
         upper.kind,
         ReadKind::Half {
-            parent: 3,
+            parent: SegmentId(3),
             upper: true,
             at: 4_999
         }
     );
     let open = halves(
-        0,
+        SegmentId(0),
         Range {
             start: None,
             end: None,
@@ -169,11 +195,12 @@ fn a_settled_segment_backs_off_to_max_interval_and_the_newest_is_read_every_poll
         });
     }
     assert_eq!(newest_reads, 40);
-    // Unchanged every time: gaps of 1, 2, 4, 8 minutes, then the 10-minute bound.
+    // Read whole at 0; its segment first at 1, confirmed unchanged at 2,
+    // then at the 10-minute bound.
+    assert_eq!(reads_of_old[..3], [1, 2, 12], "{reads_of_old:?}");
     let gaps: Vec<u32> = reads_of_old.windows(2).map(|w| w[1] - w[0]).collect();
-    assert!(gaps.len() >= 5, "{reads_of_old:?}");
-    assert_eq!(gaps[..4], [1, 2, 4, 8], "{reads_of_old:?}");
-    assert!(gaps[4..].iter().all(|g| *g == 10), "{reads_of_old:?}");
+    assert!(gaps.len() >= 4, "{reads_of_old:?}");
+    assert!(gaps[1..].iter().all(|g| *g == 10), "{reads_of_old:?}");
 }
 
 /// Rounds (one a minute from t0) at which a read covering `at` was made.
@@ -219,10 +246,11 @@ fn a_single_late_change_costs_two_reads_and_the_segment_goes_back_to_its_long_ga
         policy,
     );
     let after: Vec<u32> = reads.iter().copied().filter(|r| *r > 31).collect();
-    // Read on schedule (0, 1, 3, 7, 15, then every 10): the change made at
-    // 40 is seen at 45, confirmed unchanged at 46, and the 10-minute gap
-    // comes straight back: no split, no restart of the backoff.
-    assert_eq!(after, [35, 45, 46, 56, 66], "{reads:?}");
+    // Read on schedule (whole at 0, then 1, 2, and every 10): the change
+    // made at 40 is seen at 42, confirmed unchanged at 43, and the
+    // 10-minute gap comes straight back: no split, no slow backoff.
+    assert_eq!(reads[..3], [1, 2, 12], "{reads:?}");
+    assert_eq!(after, [32, 42, 43, 53, 63], "{reads:?}");
     assert_tiles(&layout);
     assert_eq!(layout.counts().unwrap().total(), 3000);
 }

@@ -30,15 +30,23 @@ async fn segment_queries_tile_the_axis_at_the_millisecond_and_count_boundary_sub
     .await;
     app.wait_ready().await;
 
-    // The first poll is the start-up verification: every segment, then the
-    // whole campaign, then the newest segment again.
+    // The first poll reads the campaign whole, and counts it from that read.
+    let arrivals = ranged.arrivals();
+    assert_eq!(arrivals.len(), 1, "one read");
+    assert!(arrivals[0].start.is_none() && arrivals[0].end.is_none());
+    let m = app.scrape().await;
+    assert_eq!(subscribers(&m, CAMPAIGN_A, "sent"), inserted as f64);
+
+    // The second is the first verification: every segment, then the whole
+    // campaign, then the newest segment again.
+    app.poller.poll_once().await;
     let arrivals = ranged.arrivals();
     assert!(arrivals.iter().all(|a| a.gzip), "gzip is asked for");
     let whole: Vec<_> = arrivals
         .iter()
         .filter(|a| a.start.is_none() && a.end.is_none())
         .collect();
-    assert_eq!(whole.len(), 1, "one unsegmented read");
+    assert_eq!(whole.len(), 2, "two unsegmented reads");
     let mut ranges: Vec<(Option<String>, Option<String>)> = arrivals
         .iter()
         .filter(|a| a.start.is_some() || a.end.is_some())
@@ -88,7 +96,7 @@ async fn segment_queries_tile_the_axis_at_the_millisecond_and_count_boundary_sub
         m.get("evolux_poll_max_interval_seconds", &[]),
         Some(8.0 * 3600.0)
     );
-    // Records read: every segment once, the whole campaign once, and the
+    // Records read: the whole campaign twice, every segment once, and the
     // newest segment again.
     let newest_start = chrono::DateTime::parse_from_rfc3339(ranges[6].0.as_deref().unwrap())
         .unwrap()
@@ -102,7 +110,7 @@ async fn segment_queries_tile_the_axis_at_the_millisecond_and_count_boundary_sub
         .count();
     assert_eq!(
         m.get("evolux_api_records_total", &[]),
-        Some((2 * inserted + newest) as f64)
+        Some((3 * inserted + newest) as f64)
     );
     let refreshed = m
         .get(
@@ -196,6 +204,8 @@ async fn a_server_that_ignores_start_and_end_is_caught_falls_back_to_whole_reads
     config.poll.verify_interval = Some(Duration::from_millis(1));
     let app = spawn_app(config).await;
     app.wait_ready().await;
+    // The first poll reads it whole; the second verifies.
+    app.poller.poll_once().await;
     let mismatches = |m: &Metrics| {
         m.get(
             "evolux_campaign_verification_mismatches_total",

@@ -82,7 +82,7 @@ proptest! {
         let axes = [Axis::ALL, Axis::ALL, Axis::ALL, Axis::ALL, fixed];
         let mut layouts: Vec<Layout> = axes.iter().map(|a| Layout::new(*a, &policy, true, t0())).collect();
         let mut r = rules(policy);
-        r.verify_interval = 7 * MIN;
+        r.verify_interval = Some(7 * MIN);
         let query_of = |t: usize| if t == 0 { None } else { Some((t - 1) % 3) };
         let mut round = 0u32;
         let quiet = policy.max_interval.as_secs() as u32 / 60 + 2;

@@ -14,9 +14,10 @@ fn a_server_that_ignores_start_and_end_is_caught_and_the_target_falls_back_then_
     };
     let mut layouts = [Layout::new(Axis::ALL, &policy, true, t0())];
     let mut r = rules(policy);
-    r.verify_interval = 10 * MIN;
-    // A server that answers every query with everything.
-    let applied = poll_with(&mut layouts, t0(), &r, |_, _| {
+    r.verify_interval = Some(10 * MIN);
+    // A server that answers every query with everything. The first read is
+    // whole (counted as it is); the verification comes at the next poll.
+    let everything = |_, _| {
         Some(sim.query(
             None,
             Range {
@@ -24,7 +25,11 @@ fn a_server_that_ignores_start_and_end_is_caught_and_the_target_falls_back_then_
                 end: None,
             },
         ))
-    });
+    };
+    let applied = poll_with(&mut layouts, t0(), &r, everything);
+    assert!(applied[0].mismatches.is_empty());
+    assert_eq!(layouts[0].counts().unwrap().total(), 100);
+    let applied = poll_with(&mut layouts, t0() + MIN, &r, everything);
     let m = &applied[0].mismatches;
     assert_eq!(m.len(), 1, "{applied:?}");
     assert_eq!(m[0].unsegmented, 100);
@@ -37,7 +42,7 @@ fn a_server_that_ignores_start_and_end_is_caught_and_the_target_falls_back_then_
     );
     // In fallback: one whole read per poll until the next verification.
     let mut ranges = Vec::new();
-    for round in 1..10 {
+    for round in 2..11 {
         poll_with(&mut layouts, t0() + MIN * round, &r, |_, q| {
             ranges.push(q);
             Some(sim.query(None, q))
@@ -49,7 +54,7 @@ fn a_server_that_ignores_start_and_end_is_caught_and_the_target_falls_back_then_
     );
     assert_eq!(ranges.len(), 9);
     // The server is fixed; the verification ten minutes on agrees.
-    let applied = poll_with(&mut layouts, t0() + MIN * 10, &r, |_, q| {
+    let applied = poll_with(&mut layouts, t0() + MIN * 11, &r, |_, q| {
         Some(sim.query(None, q))
     });
     assert!(
@@ -69,16 +74,17 @@ fn a_verification_with_a_failed_read_waits_a_bound_and_does_not_fall_back() {
         subs: (0..100).map(|i| (0, base - i * HOUR_MS, "sent")).collect(),
     };
     let mut r = rules(policy);
-    r.verify_interval = Duration::from_secs(86_400);
-    // The oldest segment's read fails in the start-up verification.
+    r.verify_interval = Some(Duration::from_secs(86_400));
+    // The oldest segment's read fails in the first verification, the poll
+    // after the first (whole) read.
     let mut layouts = [Layout::new(Axis::ALL, &policy, true, t0())];
-    let mut whole_reads = 0;
-    for round in 0..12u32 {
+    let mut whole_reads = Vec::new();
+    for round in 0..13u32 {
         let applied = poll_with(&mut layouts, t0() + MIN * round, &r, |_, q| {
             if q.start.is_none() && q.end.is_none() {
-                whole_reads += 1;
+                whole_reads.push(round);
             }
-            (round > 0 || q.start.is_some() || q.end.is_none()).then(|| sim.query(None, q))
+            (round != 1 || q.start.is_some() || q.end.is_none()).then(|| sim.query(None, q))
         });
         assert!(
             applied[0].mismatches.is_empty(),
@@ -86,13 +92,16 @@ fn a_verification_with_a_failed_read_waits_a_bound_and_does_not_fall_back() {
         );
         assert!(!layouts[0].in_fallback());
     }
-    // Tried at start-up, then once more a bound (10 min) later: not every poll.
-    assert_eq!(whole_reads, 2);
+    // The first read, the verification, then once more a bound (10 min)
+    // later: not every poll.
+    assert_eq!(whole_reads, [0, 1, 11]);
     // A whole read that holds more series than a read may (it fails as
     // too_large) is no answer: no verdict on it.
     let mut layouts = [Layout::new(Axis::ALL, &policy, true, t0())];
-    let applied = poll_with(&mut layouts, t0(), &r, |_, q| {
+    poll_with(&mut layouts, t0(), &r, |_, q| Some(sim.query(None, q)));
+    let applied = poll_with(&mut layouts, t0() + MIN, &r, |_, q| {
         (q.start.is_some() || q.end.is_some()).then(|| sim.query(None, q))
     });
     assert!(applied[0].mismatches.is_empty() && !layouts[0].in_fallback());
+    assert_eq!(layouts[0].counts().unwrap().total(), 100);
 }
