@@ -118,7 +118,7 @@ pub const EVOLUX_TIMEOUT: Setting = setting(
     "evolux.timeout",
     "DURATION",
     Value("30s"),
-    "Longest a request to the API may go without progress: no response head, or less than 16 KiB of body, for this long. Not a total: a large body that keeps streaming is read to the end. Must be more than 0.",
+    "Longest a request to the API may go without a response head or a body byte. Not a total: a body that keeps bringing bytes, however slowly, is read to the end, or until the poll has lasted the larger of --poll.max-interval and ten times this. Must be more than 0.",
 );
 /// `--evolux.max-concurrency`.
 pub const EVOLUX_MAX_CONCURRENCY: Setting = setting(

@@ -29,11 +29,6 @@ use crate::token::TokenSource;
 /// taken for a server that paginates forever.
 pub const MAX_PAGES: usize = 10_000;
 
-/// Body bytes (as on the wire) that count as progress: a body must bring
-/// this many within `--evolux.timeout`, or end, or it is cut. A trickle
-/// slower than that is a stall; a large body streaming steadily is not.
-pub const PROGRESS_BYTES: u64 = 16 * 1024;
-
 /// What a query did, for the poll's log line.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct QueryStats {
@@ -59,8 +54,10 @@ pub struct ClientSettings {
     pub ca_file: Option<PathBuf>,
     /// Its certificates, trusted in addition to the built-in roots.
     pub ca_certificates: Vec<reqwest::Certificate>,
-    /// Longest a request may go without progress (no response head, or too
-    /// few body bytes): not a total.
+    /// Longest a request may go without a response head or a body byte: an
+    /// idle bound, reset by every byte that arrives, not a total. A slow but
+    /// steady body is read to the end; the poll deadline
+    /// ([`crate::poller::PollSettings::deadline`]) ends one that never does.
     pub timeout: Duration,
     /// Requests in flight at once.
     pub max_concurrency: usize,
@@ -199,8 +196,8 @@ impl EvoluxClient {
                 .header(AUTHORIZATION, token.clone())
                 .header(ACCEPT, "application/json")
                 .header(ACCEPT_ENCODING, "gzip");
-            // --evolux.timeout bounds the wait for the response head; the
-            // body has its own progress rule (read_body).
+            // --evolux.timeout bounds the wait for the response head, then
+            // each wait for a body byte (read_body).
             let sent = match tokio::time::timeout(self.timeout, request.send()).await {
                 Ok(sent) => sent.map_err(|e| transport_reason(e, self.timeout)),
                 Err(_) => Err((
@@ -279,9 +276,10 @@ impl EvoluxClient {
         )
     }
 
-    /// Streams a 2xx body through the decoder and the scanner. The body
-    /// must bring [`PROGRESS_BYTES`] within `--evolux.timeout` (or end), again
-    /// and again: a stall or a trickle is cut, a steady stream is not.
+    /// Streams a 2xx body through the decoder and the scanner. Each wait for
+    /// body bytes is bounded by `--evolux.timeout`, restarted by every chunk
+    /// however small: a body that goes silent that long is cut, a slow but
+    /// steady one is read to the end (the poll deadline bounds it).
     async fn read_body(
         &self,
         mut resp: Response,
@@ -308,10 +306,9 @@ impl EvoluxClient {
         }
         let mut decoder = BodyDecoder::new(&self.layout, encoding, self.max_response_size, sink);
         let mut bytes: u64 = 0;
-        let mut progress_from: u64 = 0;
-        let mut progress_by = tokio::time::Instant::now() + self.timeout;
+        let mut idle_until = tokio::time::Instant::now() + self.timeout;
         loop {
-            let chunk = match tokio::time::timeout_at(progress_by, resp.chunk()).await {
+            let chunk = match tokio::time::timeout_at(idle_until, resp.chunk()).await {
                 Ok(Ok(Some(c))) => c,
                 Ok(Ok(None)) => break,
                 Ok(Err(e)) => {
@@ -333,19 +330,16 @@ impl EvoluxClient {
                     return Err(FetchError::Body {
                         bytes,
                         kind: Reason::Timeout,
-                        message: format!(
-                            "timed out after {:?} without progress (--evolux.timeout: fewer than {PROGRESS_BYTES} body bytes in that time)",
-                            self.timeout
-                        ),
+                        message: format!("no body byte for {:?} (--evolux.timeout)", self.timeout),
                     });
                 }
             };
+            // Any byte is progress; an empty chunk (possible in HTTP/2) is not.
+            if !chunk.is_empty() {
+                idle_until = tokio::time::Instant::now() + self.timeout;
+            }
             bytes += chunk.len() as u64;
             self.metrics.response_bytes(chunk.len() as u64);
-            if bytes - progress_from >= PROGRESS_BYTES {
-                progress_from = bytes;
-                progress_by = tokio::time::Instant::now() + self.timeout;
-            }
             if bytes > self.max_response_size {
                 return Err(FetchError::TooLarge {
                     limit: self.max_response_size,

@@ -20,7 +20,7 @@ pub enum Reason {
     ServerError,
     /// Any other error status.
     HttpOther,
-    /// No response head, or a stalled body, within `--evolux.timeout`.
+    /// No response head, or no body byte, for `--evolux.timeout`.
     Timeout,
     /// Connection refused or reset, DNS failure.
     Connection,

@@ -25,10 +25,12 @@ pub struct PollSettings {
     /// 80% of what `evolux.max_rps` allows in an interval. Not a flag;
     /// tests shrink it.
     pub budget: usize,
-    /// Reads still running this long after their poll began are cut (the
-    /// bound on a poll, which a steadily streaming body does not hit
-    /// otherwise). Not a flag: the larger of `max_interval` and ten
-    /// `evolux.timeout`s; tests shorten it.
+    /// Reads still running this long after their poll began are cut, as
+    /// `deadline`: the bound on a poll. `evolux.timeout` only cuts a request
+    /// that gets no byte for that long, so a body that keeps bringing bytes,
+    /// however few, is ended by this alone (a trickle, an endless body).
+    /// Not a flag: the larger of `max_interval` and ten `evolux.timeout`s;
+    /// tests shorten it.
     pub deadline: Duration,
 }
 

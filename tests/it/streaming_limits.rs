@@ -1,7 +1,8 @@
 //! Bodies wiremock cannot serve: streamed without a Content-Length, endless,
-//! trickling or long and steady. The size cap, the progress timeout and the
-//! poll deadline bound them while they stream; a long body that keeps
-//! streaming is read to the end; and two polls asked for at once never
+//! trickling, going silent, or long and steady. The size cap, the idle
+//! timeout (`--evolux.timeout`: no body byte for that long) and the poll
+//! deadline bound them while they stream; a body that keeps bringing bytes,
+//! however few, is read to the end; and two polls asked for at once never
 //! overlap.
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use axum::body::Body;
 use axum::routing::get;
 use bytes::Bytes;
 use evolux_exporter::model::Reason;
+use evolux_exporter::poller::PollReport;
 
 /// An upstream on loopback whose body is `{"data":[` and then records for
 /// ever, `chunk_delay` apart; counts requests in flight at once.
@@ -29,15 +31,41 @@ struct Stream {
     chunk_delay: Duration,
     /// Records in a chunk.
     records: usize,
-    /// Chunks before the body ends; `None`: never.
-    chunks: Option<u64>,
+    /// What comes after the chunks of records.
+    end: End,
+}
+
+/// How the upstream's body ends.
+#[derive(Clone, Copy)]
+enum End {
+    /// It never does: chunks of records for ever.
+    Never,
+    /// After this many chunks of records, `]}` (one more `chunk_delay`
+    /// later) and the end of the body.
+    After(u64),
+    /// After this many chunks of records, nothing more: the body stays open
+    /// and silent, as does the connection.
+    SilentAfter(u64),
+}
+
+/// The body's first bytes.
+const HEAD: &[u8] = b"{\"data\":[";
+
+/// The `i`th chunk of records, `records` of them.
+fn records_chunk(i: u64, records: usize) -> String {
+    let mut chunk = String::new();
+    for j in 0..records {
+        chunk.push_str(if i == 0 && j == 0 { "" } else { "," });
+        chunk.push_str(r#"{"state":"sent","template_uuid":"t","name":"Maria do Carmo"}"#);
+    }
+    chunk
 }
 
 async fn endless_upstream(chunk_delay: Duration, request_delay: Duration) -> EndlessUpstream {
     let stream = Stream {
         chunk_delay,
         records: 200,
-        chunks: None,
+        end: End::Never,
     };
     streaming_upstream(stream, request_delay).await
 }
@@ -46,7 +74,7 @@ async fn streaming_upstream(stream: Stream, request_delay: Duration) -> EndlessU
     let Stream {
         chunk_delay,
         records,
-        chunks,
+        end,
     } = stream;
     let in_flight = Arc::new(AtomicUsize::new(0));
     let max_in_flight = Arc::new(AtomicUsize::new(0));
@@ -61,26 +89,21 @@ async fn streaming_upstream(stream: Stream, request_delay: Duration) -> EndlessU
                 tokio::time::sleep(request_delay).await;
                 now.fetch_sub(1, Ordering::SeqCst);
                 let head = futures_util::stream::once(async {
-                    Ok::<_, std::io::Error>(Bytes::from_static(b"{\"data\":["))
+                    Ok::<_, std::io::Error>(Bytes::from_static(HEAD))
                 });
                 let body = futures_util::stream::unfold(0u64, move |i| async move {
+                    match end {
+                        End::After(n) if i > n => return None,
+                        End::SilentAfter(n) if i >= n => return std::future::pending().await,
+                        _ => {}
+                    }
                     if !chunk_delay.is_zero() {
                         tokio::time::sleep(chunk_delay).await;
                     }
-                    if chunks.is_some_and(|n| i == n) {
+                    if matches!(end, End::After(n) if i == n) {
                         return Some((Ok(Bytes::from_static(b"]}")), i + 1));
                     }
-                    if chunks.is_some_and(|n| i > n) {
-                        return None;
-                    }
-                    let mut chunk = String::new();
-                    for j in 0..records {
-                        chunk.push_str(if i == 0 && j == 0 { "" } else { "," });
-                        chunk.push_str(
-                            r#"{"state":"sent","template_uuid":"t","name":"Maria do Carmo"}"#,
-                        );
-                    }
-                    Some((Ok(Bytes::from(chunk)), i + 1))
+                    Some((Ok(Bytes::from(records_chunk(i, records))), i + 1))
                 });
                 Body::from_stream(futures_util::StreamExt::chain(head, body))
             }
@@ -131,30 +154,120 @@ async fn an_endless_body_is_cut_at_the_size_cap() {
     );
 }
 
+/// `poll_once`, failing the test rather than hanging if the poll outlasts
+/// `within`.
+async fn poll_within(app: &TestApp, within: Duration) -> (PollReport, Duration) {
+    let started = Instant::now();
+    let report = tokio::time::timeout(within, app.poller.poll_once())
+        .await
+        .unwrap_or_else(|_| panic!("the poll did not end within {within:?}"));
+    (report, started.elapsed())
+}
+
 #[tokio::test]
-async fn a_trickling_body_is_cut_at_the_timeout() {
-    // One 62-byte record every 50 ms: about 870 bytes in the 700 ms timeout,
-    // short of the 16 KiB that count as progress.
+async fn a_small_body_trickling_in_over_three_timeouts_is_read_to_the_end() {
+    // One 62-byte record every 100 ms, ten of them, then the end: about
+    // 650 bytes in 1.1 s, well under 16 KiB, over more than three of the
+    // 300 ms timeouts; never silent for one.
+    let stream = Stream {
+        chunk_delay: Duration::from_millis(100),
+        records: 1,
+        end: End::After(10),
+    };
+    let upstream = streaming_upstream(stream, Duration::ZERO).await;
+    let app = app_with_timeout(&upstream, Duration::from_millis(300)).await;
+    let (report, took) = poll_within(&app, Duration::from_secs(10)).await;
+    assert_eq!(
+        report.failed,
+        0,
+        "{:?}",
+        app.poller.published().snapshot().campaigns
+    );
+    assert!(
+        took >= Duration::from_millis(1100),
+        "the body ended early: {took:?}"
+    );
+    assert_eq!(report.records, 10);
+    let sent = HEAD.len() + (0..10).map(|i| records_chunk(i, 1).len()).sum::<usize>() + 2;
+    assert!(sent < 1024, "not a small body: {sent} bytes");
+    assert_eq!(report.bytes, sent as u64);
+    let m = app.scrape().await;
+    assert_eq!(
+        m.get(
+            "evolux_campaign_subscribers",
+            &[("campaign", CAMPAIGN_A), ("state", "sent")]
+        ),
+        Some(10.0)
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_goes_silent_is_cut_one_timeout_after_its_last_byte() {
+    // One record every 100 ms for 1 s (more than two 400 ms timeouts), then
+    // nothing, the connection held open: cut 400 ms after the last byte.
+    let timeout = Duration::from_millis(400);
+    let streamed = Duration::from_millis(1000);
+    let stream = Stream {
+        chunk_delay: Duration::from_millis(100),
+        records: 1,
+        end: End::SilentAfter(10),
+    };
+    let upstream = streaming_upstream(stream, Duration::ZERO).await;
+    let app = app_with_timeout(&upstream, timeout).await;
+    let (report, took) = poll_within(&app, Duration::from_secs(10)).await;
+    assert_eq!(report.failed, 1);
+    // Not before: the bytes kept it alive, and the silence lasted a timeout.
+    assert!(
+        took >= streamed + timeout - Duration::from_millis(20),
+        "cut after {took:?}, before the body went silent for {timeout:?}"
+    );
+    // Not much after: about one timeout of silence.
+    assert!(
+        took < streamed + timeout + Duration::from_millis(1500),
+        "cut after {took:?}, long after the body went silent"
+    );
+    let error = app.poller.published().snapshot().campaigns[CAMPAIGN_A]
+        .error
+        .clone();
+    let error = error.expect("the read failed");
+    assert_eq!(error.reason, Reason::Timeout, "{error:?}");
+    // Every byte sent was read before the cut.
+    let sent = HEAD.len() + (0..10).map(|i| records_chunk(i, 1).len()).sum::<usize>();
+    assert!(
+        error.message.contains(&format!(
+            "after {sent} bytes: no body byte for 400ms (--evolux.timeout)"
+        )),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_endless_trickle_is_cut_at_the_poll_deadline_not_the_timeout() {
+    // One 62-byte record every 50 ms, for ever: far below 16 KiB per 300 ms
+    // timeout, but never silent for one. Only the poll's deadline ends it.
     let stream = Stream {
         chunk_delay: Duration::from_millis(50),
         records: 1,
-        chunks: None,
+        end: End::Never,
     };
     let upstream = streaming_upstream(stream, Duration::ZERO).await;
-    let app = app_with_timeout(&upstream, Duration::from_millis(700)).await;
-    let started = Instant::now();
-    app.poller.poll_once().await;
+    let mut config = config(&[
+        &format!("--evolux.url={}", upstream.url),
+        &format!("--campaign={CAMPAIGN_A}"),
+    ]);
+    config.evolux.timeout = Duration::from_millis(300);
+    config.poll.deadline = Duration::from_millis(1500);
+    let app = spawn_app(config).await;
+    app.wait_ready().await;
+    let (report, took) = poll_within(&app, Duration::from_secs(10)).await;
     assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "poll took {:?}",
-        started.elapsed()
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(5),
+        "poll took {took:?}"
     );
+    assert_eq!(report.failed, 1);
     let snapshot = app.poller.published().snapshot();
     let error = snapshot.campaigns[CAMPAIGN_A].error.clone();
-    assert!(
-        error.as_ref().is_some_and(|f| f.reason == Reason::Timeout),
-        "{error:?}"
-    );
+    assert_eq!(error.map(|f| f.reason), Some(Reason::Deadline));
 }
 
 #[tokio::test]
@@ -164,7 +277,7 @@ async fn a_body_streaming_steadily_for_three_timeouts_is_read_to_the_end() {
     let stream = Stream {
         chunk_delay: Duration::from_millis(20),
         records: 200,
-        chunks: Some(90),
+        end: End::After(90),
     };
     let upstream = streaming_upstream(stream, Duration::ZERO).await;
     let app = app_with_timeout(&upstream, Duration::from_millis(600)).await;
