@@ -151,7 +151,7 @@ fn main() {
         // 80% of --evolux.max-rps 10 over the interval, as the poller.
         budget: 480,
         max_staleness: interval * 10,
-        verify_interval: Duration::from_secs(86_400),
+        verify_interval: Some(Duration::from_secs(86_400)),
     };
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
     let start_ms = start.duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;

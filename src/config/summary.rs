@@ -70,6 +70,22 @@ impl fmt::Display for Summary<'_> {
                 None => "off (poll.verify-interval 0)".into(),
             }
         )?;
+        let targets = c.owned_campaigns().count().max(1);
+        writeln!(
+            f,
+            "  request budget:     {} reads a poll (80% of {} per second over {}), for {targets} {}",
+            c.poll.budget,
+            c.evolux.max_rps,
+            HumanDuration(c.poll.interval),
+            if c.campaigns.is_empty() {
+                "discovery target"
+            } else {
+                "campaigns"
+            },
+        )?;
+        if let Some(note) = c.poll.budget_note(targets) {
+            writeln!(f, "  warning:            {note}")?;
+        }
         writeln!(
             f,
             "  a poll's reads:     cut after {} without progress, or {} after the poll began",

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_util::FutureExt;
 use futures_util::future::join_all;
 
+use super::Range;
 use super::layout::{Applied, Class, Layout, Plan, Read, ReadKind, ReadOk, Unit};
 pub use super::policy::PollRules;
-use super::Range;
 
 /// What one target's reads of a poll answered, in the order they were made.
 #[derive(Debug)]
@@ -133,9 +133,16 @@ pub fn poll_with(
 ) -> Vec<Applied> {
     let reader = Simulated(RefCell::new(read));
     let mut applied = Vec::with_capacity(layouts.len());
-    let round = poll(layouts, now, rules, |l| l, &reader, |l, reads| {
-        applied.push(l.apply(now, reads.answers, rules));
-    });
+    let round = poll(
+        layouts,
+        now,
+        rules,
+        |l| l,
+        &reader,
+        |l, reads| {
+            applied.push(l.apply(now, reads.answers, rules));
+        },
+    );
     // Every read answers at once, so the poll ends at its first step.
     round
         .now_or_never()
@@ -266,7 +273,11 @@ mod tests {
     fn the_budget_counts_every_read_and_the_most_overdue_come_first() {
         use Class::{Newest, Other};
         let plans = vec![
-            plan(vec![unit(1, Newest, 0), unit(1, Other, 10), unit(1, Other, 300)]),
+            plan(vec![
+                unit(1, Newest, 0),
+                unit(1, Other, 10),
+                unit(1, Other, 300),
+            ]),
             plan(vec![unit(1, Newest, 60), unit(1, Other, 200)]),
             plan(vec![unit(1, Newest, 0)]),
         ];
@@ -284,7 +295,13 @@ mod tests {
         // Budget 5: every newest read, then the 300 s and 200 s overdue
         // reads, not the 10 s one.
         let chosen = select(plans, 5);
-        assert_eq!(chosen.iter().map(|c| c.iter().map(Unit::cost).sum::<usize>()).sum::<usize>(), 5);
+        assert_eq!(
+            chosen
+                .iter()
+                .map(|c| c.iter().map(Unit::cost).sum::<usize>())
+                .sum::<usize>(),
+            5
+        );
         let overdue: Vec<u64> = chosen
             .iter()
             .flatten()
@@ -335,10 +352,17 @@ mod tests {
         // Budget 3: the newest reads would take it all; one request stays
         // for history, and the split goes as one read of its parent.
         let chosen = select(plans, 3);
-        let history: Vec<&Unit> = chosen.iter().flatten().filter(|u| u.class == Class::Other).collect();
+        let history: Vec<&Unit> = chosen
+            .iter()
+            .flatten()
+            .filter(|u| u.class == Class::Other)
+            .collect();
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].cost(), 1);
-        assert_eq!(history[0].reads[0].kind, ReadKind::Segment(SegmentId::for_tests(4)));
+        assert_eq!(
+            history[0].reads[0].kind,
+            ReadKind::Segment(SegmentId::for_tests(4))
+        );
         assert_eq!(
             history[0].reads[0].range,
             Range {

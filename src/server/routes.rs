@@ -140,15 +140,17 @@ async fn healthy() -> &'static str {
     "OK\n"
 }
 
-async fn ready(State(e): State<Endpoints>) -> (StatusCode, &'static str) {
+async fn ready(State(e): State<Endpoints>) -> (StatusCode, String) {
     if e.published.is_ready() {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: the first poll has not finished\n",
-        )
+        return (StatusCode::OK, "ready\n".into());
     }
+    let waiting = e.published.snapshot().waiting.len();
+    let why = if waiting == 0 {
+        "not ready: the first poll has not finished\n".to_string()
+    } else {
+        format!("not ready: {waiting} campaigns waiting for a first read\n")
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, why)
 }
 
 /// `POST /-/reload`: 403 unless `--web.enable-lifecycle`, as Prometheus

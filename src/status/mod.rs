@@ -77,19 +77,25 @@ pub fn render(snapshot: &Snapshot, facts: &PageFacts<'_>, refresh: Option<u32>) 
 
 fn exporter_section(out: &mut String, snapshot: &Snapshot, f: &PageFacts<'_>) {
     let uptime = f.now.duration_since(f.started).unwrap_or_default();
+    let failing = snapshot.failed().count();
     let health = match snapshot.up {
         Some(true) => "<span class=\"ok\">every campaign up</span>".to_string(),
-        Some(false) => format!(
-            "<span class=\"bad\">{} of {} campaigns failing</span>",
-            snapshot.failed().count(),
+        Some(false) if failing > 0 => format!(
+            "<span class=\"bad\">{failing} of {} campaigns failing</span>",
             snapshot.campaigns.len()
         ),
+        Some(false) => "<span class=\"bad\">not every campaign has counts yet</span>".to_string(),
         None => "<span class=\"muted\">not polled yet</span>".to_string(),
     };
-    let ready = if f.ready {
-        "<span class=\"ok\">ready</span>"
-    } else {
-        "<span class=\"bad\">not ready: the first poll has not finished</span>"
+    let ready = match (f.ready, snapshot.waiting.len()) {
+        (true, _) => "<span class=\"ok\">ready</span>".to_string(),
+        (false, 0) => {
+            "<span class=\"bad\">not ready: the first poll has not finished</span>".to_string()
+        }
+        (false, n) => format!(
+            "<span class=\"bad\">not ready: {n} campaign{} waiting for a first read</span>",
+            if n == 1 { "" } else { "s" }
+        ),
     };
     let path = escape(f.telemetry_path);
     let _ = write!(
@@ -135,6 +141,17 @@ fn campaigns_section(out: &mut String, snapshot: &Snapshot, now: SystemTime) {
         snapshot.campaigns.len()
     );
     html::legend(out);
+    if !snapshot.waiting.is_empty() {
+        let _ = write!(
+            out,
+            "<p id=\"waiting\" class=\"bad\" data-waiting=\"{}\">waiting for a first read (no counts yet):",
+            snapshot.waiting.len()
+        );
+        for label in &snapshot.waiting {
+            let _ = write!(out, " <code>{}</code>", escape(label));
+        }
+        out.push_str("</p>\n");
+    }
     if snapshot.campaigns.is_empty() {
         out.push_str("<p class=\"muted\">no campaign yet</p>\n");
     }

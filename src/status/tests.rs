@@ -87,6 +87,21 @@ fn page(s: &Snapshot, refresh: Option<u32>) -> String {
 }
 
 #[test]
+fn campaigns_waiting_for_a_first_read_are_named() {
+    let mut s = snapshot();
+    s.waiting = vec![
+        "00000000-0000-4000-8000-000000000009".into(),
+        "<b>x</b>".into(),
+    ];
+    let html = page(&s, None);
+    assert!(html.contains("data-waiting=\"2\""), "{html}");
+    assert!(html.contains("<code>00000000-0000-4000-8000-000000000009</code>"));
+    assert!(html.contains("<code>&lt;b&gt;x&lt;/b&gt;</code>"));
+    let html = page(&snapshot(), None);
+    assert!(!html.contains("data-waiting"), "nothing waits: no line");
+}
+
+#[test]
 fn hostile_names_and_messages_are_escaped() {
     let html = page(&snapshot(), None);
     assert!(!html.contains("<script"), "{html}");

@@ -37,6 +37,48 @@ fn config_check_prints_a_summary_without_secrets() {
 }
 
 #[test]
+fn config_check_says_when_the_campaigns_need_more_reads_than_a_poll_may_make() {
+    let campaigns: Vec<String> = (0..30)
+        .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
+        .collect();
+    let list = format!("--campaign={}", campaigns.join(","));
+    let check = |interval: &str| {
+        run(
+            &[
+                "--config.check",
+                "--evolux.url=https://acme.evolux.cx",
+                &list,
+                interval,
+            ],
+            &[("EVOLUX_TOKEN", "t")],
+        )
+    };
+    // 2 s at 10 requests a second: 16 reads a poll for 30 campaigns.
+    let o = check("--poll.interval=2s");
+    assert!(o.status.success(), "{}", o.text);
+    assert!(
+        o.text.contains("request budget:     16 reads a poll"),
+        "{}",
+        o.text
+    );
+    assert!(
+        o.text
+            .contains("warning:            30 campaigns need at least 30 reads a poll")
+            && o.text.contains("raise --poll.interval or --evolux.max-rps"),
+        "{}",
+        o.text
+    );
+    // At the default minute: 480 a poll, no warning.
+    let o = check("--poll.interval=60s");
+    assert!(
+        o.text.contains("request budget:     480 reads a poll"),
+        "{}",
+        o.text
+    );
+    assert!(!o.text.contains("warning:"), "{}", o.text);
+}
+
+#[test]
 fn bad_configurations_are_rejected_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, body: &str| {

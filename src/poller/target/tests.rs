@@ -263,10 +263,13 @@ fn a_reload_keeps_what_still_holds_and_reads_anew_what_changed() {
     assert_eq!(a.name.as_deref(), Some("New"));
     assert!(a.up, "A keeps its health");
     assert_eq!(a.counts.as_ref().map(|c| c.total()), Some(1), "and counts");
+    // B and C are read anew: nothing shown of them until then, and the
+    // exporter waits for them (not ready, not up).
     for fresh_one in [B, C] {
-        let c = &s.campaigns[fresh_one];
-        assert!(c.counts.is_none() && !c.up, "{fresh_one} is read anew");
+        assert!(!s.campaigns.contains_key(fresh_one), "{fresh_one} is read anew");
     }
+    assert_eq!(s.waiting, [B, C]);
+    assert!(!s.all_read() && s.up == Some(false));
     assert_eq!(targets[1].campaign.as_ref(), Some(&after[1]));
 }
 
@@ -293,7 +296,8 @@ fn discovery_survives_a_reload_and_gives_way_to_configured_campaigns() {
     );
     let (targets, report) = reconcile(targets, &[campaign(A, None, None)], fresh);
     assert_eq!(report.added, vec![A.to_string()]);
-    assert!(snapshot(&targets).campaigns[A].counts.is_none());
+    let s = snapshot(&targets);
+    assert!(s.campaigns.is_empty() && s.waiting == [A]);
     // And back: the campaigns go, discovery starts afresh.
     let (targets, report) = reconcile(targets, &[], fresh);
     assert_eq!(report.removed, vec![A.to_string()]);

@@ -83,7 +83,13 @@ impl Layout {
                     if Some(id) == newest {
                         sorted.newest_first = Some(answer.as_ref().map(|a| a.counted.clone()));
                     }
-                    record(&mut self.segments[i], now, answer, policy, Some(id) == newest);
+                    record(
+                        &mut self.segments[i],
+                        now,
+                        answer,
+                        policy,
+                        Some(id) == newest,
+                    );
                 }
                 ReadKind::Half { parent, upper, at } => {
                     sorted.halves.push((parent, upper, at, answer))

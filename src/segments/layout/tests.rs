@@ -79,7 +79,13 @@ fn a_new_target_is_read_whole_and_counted_then_its_segments_tile_the_axis() {
         ranges.push(r);
         Some(sim.query(None, r))
     });
-    assert_eq!(ranges, [Range { start: None, end: None }]);
+    assert_eq!(
+        ranges,
+        [Range {
+            start: None,
+            end: None
+        }]
+    );
     // Counted from that read at once, while the segments fill.
     let layout = &layouts[0];
     assert!(matches!(layout.mode(), Mode::Filling(_)));

@@ -151,7 +151,11 @@ async fn hundreds_of_due_reads_are_spread_over_polls_within_the_limits() {
     let mut reads = vec![ranged.arrivals().len()];
     // Until every campaign's verification (its second whole read) is made.
     while whole_reads() < 2 * N {
-        assert!(polls < 6, "{} of {N} verified after {polls} polls", whole_reads() - N);
+        assert!(
+            polls < 6,
+            "{} of {N} verified after {polls} polls",
+            whole_reads() - N
+        );
         let before = ranged.arrivals().len();
         let report = app.poller.poll_once().await;
         assert_eq!(report.queries, ranged.arrivals().len() - before);
