@@ -150,9 +150,22 @@ impl Poller {
 
     /// Replaces the campaigns to poll (a reload); the next poll takes them
     /// in (see [`target::reconcile`]).
+    /// Until then, a campaign that is new or whose filters or window
+    /// changed has not been read: not ready.
     pub fn set_campaigns(&self, campaigns: Vec<Campaign>) {
-        *self.campaigns.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(campaigns);
+        let mut current = self.campaigns.lock().unwrap_or_else(|e| e.into_inner());
+        let unread = (campaigns.is_empty() && !current.is_empty())
+            || campaigns.iter().any(|c| {
+                !current
+                    .iter()
+                    .any(|o| o.uuid == c.uuid && (&o.filters, o.window) == (&c.filters, c.window))
+            });
+        *current = Arc::new(campaigns);
+        drop(current);
         self.campaigns_changed.store(true, Ordering::Release);
+        if unread {
+            self.published.ready.store(false, Ordering::Release);
+        }
     }
 
     /// The targets to poll: each configured campaign of this shard, or
@@ -281,7 +294,8 @@ impl Poller {
         for change in snapshot.changes(&previous, configured) {
             log_change(&change, self.settings.max_series);
         }
-        let ready = snapshot.all_read();
+        // A reload taken in after this poll began waits for the next one.
+        let ready = snapshot.all_read() && !self.campaigns_changed.load(Ordering::Acquire);
         let exposition = render(&snapshot, &self.self_metrics);
         self.published
             .publish(Arc::new(snapshot), Arc::new(exposition), ready);

@@ -100,7 +100,8 @@ impl TargetState {
     }
 
     /// Takes in a poll that began at `now`, ended at `ended` and took
-    /// `duration`: the answers go to the segments, the names are kept.
+    /// `duration`: the answers go to the segments, the names are kept. A
+    /// poll that read nothing of it leaves its health as it was.
     pub fn record_poll(
         &mut self,
         now: SystemTime,
@@ -109,6 +110,11 @@ impl TargetState {
         answers: Vec<Answer>,
         rules: &PollRules,
     ) -> Applied {
+        if answers.is_empty() {
+            // Nothing of it was read in this poll (nothing due, or no room
+            // in the budget): its health and last success stand as they were.
+            return self.layout.apply(now, Vec::new(), rules);
+        }
         self.error = None;
         let mut reads = Vec::with_capacity(answers.len());
         for a in answers {

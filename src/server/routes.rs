@@ -146,7 +146,7 @@ async fn ready(State(e): State<Endpoints>) -> (StatusCode, String) {
     }
     let waiting = e.published.snapshot().waiting.len();
     let why = if waiting == 0 {
-        "not ready: the first poll has not finished\n".to_string()
+        "not ready: not every campaign has been read yet\n".to_string()
     } else {
         format!("not ready: {waiting} campaigns waiting for a first read\n")
     };

@@ -266,7 +266,10 @@ fn a_reload_keeps_what_still_holds_and_reads_anew_what_changed() {
     // B and C are read anew: nothing shown of them until then, and the
     // exporter waits for them (not ready, not up).
     for fresh_one in [B, C] {
-        assert!(!s.campaigns.contains_key(fresh_one), "{fresh_one} is read anew");
+        assert!(
+            !s.campaigns.contains_key(fresh_one),
+            "{fresh_one} is read anew"
+        );
     }
     assert_eq!(s.waiting, [B, C]);
     assert!(!s.all_read() && s.up == Some(false));
@@ -302,4 +305,19 @@ fn discovery_survives_a_reload_and_gives_way_to_configured_campaigns() {
     let (targets, report) = reconcile(targets, &[], fresh);
     assert_eq!(report.removed, vec![A.to_string()]);
     assert!(matches!(targets[0].target, Target::Discovery));
+}
+
+#[test]
+fn a_poll_that_reads_nothing_of_a_target_leaves_it_as_it_was() {
+    let mut targets = vec![target(A, None), target(B, None)];
+    // A is read (and fails); B gets no read in this poll (no room).
+    poll(&mut targets[..1], t0(), vec![failed()]);
+    targets[1].record_poll(t0(), t0(), Duration::ZERO, Vec::new(), &rules());
+    let s = snapshot(&targets);
+    assert_eq!(s.waiting, [B], "B is still waiting for a first read");
+    assert_eq!(s.up, Some(false));
+    assert!(!s.campaigns[A].up);
+    // A's next poll reads nothing of it either: still failing, not up.
+    targets[0].record_poll(t0(), t0(), Duration::ZERO, Vec::new(), &rules());
+    assert!(!targets[0].up() && targets[0].error().is_some());
 }

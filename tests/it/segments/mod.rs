@@ -43,7 +43,7 @@ async fn ranged_upstream(ranged: &Ranged) -> MockServer {
     upstream
 }
 
-fn subscribers(m: &Metrics, campaign: &str, state: &str) -> f64 {
+pub(crate) fn subscribers(m: &Metrics, campaign: &str, state: &str) -> f64 {
     m.get(
         "evolux_campaign_subscribers",
         &[("campaign", campaign), ("state", state)],
