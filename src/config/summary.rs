@@ -63,7 +63,7 @@ impl fmt::Display for Summary<'_> {
             "  verification:       {}",
             match c.poll.verify_interval {
                 Some(v) if c.poll.max_interval > c.poll.interval => format!(
-                    "at start-up and every {} (poll.verify-interval)",
+                    "once segments are laid out, then every {} (poll.verify-interval)",
                     HumanDuration(v)
                 ),
                 Some(_) => "not needed (not segmented)".into(),

@@ -285,7 +285,7 @@ fn segments_settings_default_validate_and_show_in_the_summary() {
         "{summary}"
     );
     assert!(
-        summary.contains("at start-up and every 1d (poll.verify-interval)"),
+        summary.contains("once segments are laid out, then every 1d (poll.verify-interval)"),
         "{summary}"
     );
     assert!(

@@ -441,4 +441,5 @@ fn windowed_counts_equal_a_query_over_the_window_within_max_interval() {
 }
 
 mod properties;
+mod schedule;
 mod verification;

@@ -1,0 +1,135 @@
+//! Property tests of the schedule (not only the sums): at start every
+//! target is read once before any is read twice, whatever the budget; and
+//! a segment that changed at its last read is read again within two
+//! intervals while the budget allows.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use super::*;
+
+/// A random history: each round, state changes of random subscribers and
+/// inserts at random ages, in random campaigns.
+fn history() -> impl Strategy<Value = Vec<Vec<(usize, i64, usize)>>> {
+    prop::collection::vec(
+        prop::collection::vec((any::<usize>(), 0..30 * DAY_MS, 0..6usize), 0..8),
+        1..30,
+    )
+}
+
+/// Plays `rounds` on `sim` (one a minute from t0), before each poll;
+/// `each` sees the reads of every poll, by target.
+fn play(
+    layouts: &mut [Layout],
+    rules: &PollRules,
+    sim: &mut Sim,
+    rounds: &[Vec<(usize, i64, usize)>],
+    mut each: impl FnMut(u32, &[Layout], &[Vec<Range>]) -> Result<(), TestCaseError>,
+) -> Result<(), TestCaseError> {
+    let n = layouts.len();
+    for (round, events) in rounds.iter().enumerate() {
+        let now = t0() + MIN * round as u32;
+        for &(pick, age, state) in events {
+            // Half the events insert, half change a subscriber's state.
+            if pick % 2 == 0 || sim.subs.is_empty() {
+                sim.subs
+                    .push((pick / 2 % n, millis(now) - age, STATES[state]));
+            } else {
+                let len = sim.subs.len();
+                sim.subs[pick / 2 % len].2 = STATES[state];
+            }
+        }
+        let mut reads = vec![Vec::new(); n];
+        poll_with(layouts, now, rules, |t, q| {
+            reads[t].push(q);
+            Some(sim.query(Some(t), q))
+        });
+        each(round as u32, layouts, &reads)?;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// However many targets and however small the budget, no poll reads a
+    /// target again while another target is left unread after it, and each
+    /// target's first read is whole.
+    #[test]
+    fn every_target_is_read_once_before_any_is_read_twice(
+        targets in 1..40usize,
+        budget in 1..60usize,
+        rounds in history(),
+    ) {
+        let policy = Policy::new(MIN, 30 * MIN);
+        let mut layouts: Vec<Layout> =
+            (0..targets).map(|_| Layout::new(Axis::ALL, &policy, true, t0())).collect();
+        let mut r = rules(policy);
+        r.budget = budget;
+        let mut sim = Sim::default();
+        let mut read_count = vec![0usize; targets];
+        play(&mut layouts, &r, &mut sim, &rounds, |round, _, reads| {
+            let total: usize = reads.iter().map(Vec::len).sum();
+            prop_assert!(total <= budget, "round {round}: {total} reads, budget {budget}");
+            let unread_before = read_count.iter().filter(|c| **c == 0).count();
+            let mut again = None;
+            for (t, rs) in reads.iter().enumerate() {
+                if read_count[t] == 0 && !rs.is_empty() {
+                    prop_assert_eq!(rs.len(), 1, "target {}: a first poll of one read", t);
+                    prop_assert_eq!(rs[0], Range { start: None, end: None }, "whole");
+                }
+                if read_count[t] > 0 && !rs.is_empty() {
+                    again = Some(t);
+                }
+                read_count[t] += rs.len();
+            }
+            if let Some(t) = again {
+                let unread = read_count.iter().filter(|c| **c == 0).count();
+                prop_assert_eq!(unread, 0, "target {} read again while others wait", t);
+            }
+            // The first reads come first: as many as the budget allows.
+            let firsts = unread_before - read_count.iter().filter(|c| **c == 0).count();
+            prop_assert_eq!(firsts, budget.min(unread_before));
+            Ok(())
+        })?;
+    }
+
+    /// With the budget to spare, a segment whose last read found a change
+    /// (or was its first) is read again within two intervals.
+    #[test]
+    fn a_segment_that_changed_at_its_last_read_waits_at_most_two_intervals(
+        targets in 1..6usize,
+        rounds in history(),
+    ) {
+        let policy = Policy::new(MIN, 30 * MIN);
+        let mut layouts: Vec<Layout> =
+            (0..targets).map(|_| Layout::new(Axis::ALL, &policy, true, t0())).collect();
+        let r = rules(policy);
+        let mut sim = Sim::default();
+        // Segment (target, id) -> the round whose read found it changed.
+        let mut changed: BTreeMap<(usize, SegmentId), u32> = BTreeMap::new();
+        play(&mut layouts, &r, &mut sim, &rounds, |round, layouts, _| {
+            for (t, l) in layouts.iter().enumerate() {
+                for s in l.segments() {
+                    let key = (t, s.id);
+                    let read_now = s.read_at == Some(t0() + MIN * round);
+                    if let Some(since) = changed.get(&key) {
+                        prop_assert!(
+                            read_now || round < since + 2,
+                            "target {} segment {:?} changed at round {} unread at {}",
+                            t, s.id, since, round
+                        );
+                        if read_now {
+                            changed.remove(&key);
+                        }
+                    }
+                    if read_now && s.changed_at == s.read_at {
+                        changed.insert(key, round);
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    }
+}
