@@ -90,7 +90,7 @@ fn exporter_section(out: &mut String, snapshot: &Snapshot, f: &PageFacts<'_>) {
     let ready = match (f.ready, snapshot.waiting.len()) {
         (true, _) => "<span class=\"ok\">ready</span>".to_string(),
         (false, 0) => {
-            "<span class=\"bad\">not ready: the first poll has not finished</span>".to_string()
+            "<span class=\"bad\">not ready: not every campaign has been read yet</span>".to_string()
         }
         (false, n) => format!(
             "<span class=\"bad\">not ready: {n} campaign{} waiting for a first read</span>",
