@@ -117,11 +117,24 @@ async fn streaming_upstream(stream: Stream, request_delay: Duration) -> EndlessU
 
 /// The exporter polling campaign A of `upstream`, with `timeout`, after its first poll.
 async fn app_with_timeout(upstream: &EndlessUpstream, timeout: Duration) -> TestApp {
+    app_with_limits(upstream, timeout, None).await
+}
+
+/// The exporter polling `upstream` with `--evolux.timeout` and, when
+/// given, a poll deadline; ready (its first poll done).
+async fn app_with_limits(
+    upstream: &EndlessUpstream,
+    timeout: Duration,
+    deadline: Option<Duration>,
+) -> TestApp {
     let mut config = config(&[
         &format!("--evolux.url={}", upstream.url),
         &format!("--campaign={CAMPAIGN_A}"),
     ]);
     config.evolux.timeout = timeout;
+    if let Some(d) = deadline {
+        config.poll.deadline = d;
+    }
     let app = spawn_app(config).await;
     app.wait_ready().await;
     app
@@ -251,14 +264,12 @@ async fn an_endless_trickle_is_cut_at_the_poll_deadline_not_the_timeout() {
         end: End::Never,
     };
     let upstream = streaming_upstream(stream, Duration::ZERO).await;
-    let mut config = config(&[
-        &format!("--evolux.url={}", upstream.url),
-        &format!("--campaign={CAMPAIGN_A}"),
-    ]);
-    config.evolux.timeout = Duration::from_millis(300);
-    config.poll.deadline = Duration::from_millis(1500);
-    let app = spawn_app(config).await;
-    app.wait_ready().await;
+    let app = app_with_limits(
+        &upstream,
+        Duration::from_millis(300),
+        Some(Duration::from_millis(1500)),
+    )
+    .await;
     let (report, took) = poll_within(&app, Duration::from_secs(10)).await;
     assert!(
         took >= Duration::from_millis(1500) && took < Duration::from_secs(5),
@@ -309,14 +320,12 @@ async fn a_body_streaming_steadily_for_three_timeouts_is_read_to_the_end() {
 async fn an_endless_steady_body_is_cut_at_the_poll_deadline() {
     // Progress all the time, never an end: the poll's deadline ends it.
     let upstream = endless_upstream(Duration::from_millis(10), Duration::ZERO).await;
-    let mut config = config(&[
-        &format!("--evolux.url={}", upstream.url),
-        &format!("--campaign={CAMPAIGN_A}"),
-    ]);
-    config.evolux.timeout = Duration::from_millis(500);
-    config.poll.deadline = Duration::from_millis(1500);
-    let app = spawn_app(config).await;
-    app.wait_ready().await;
+    let app = app_with_limits(
+        &upstream,
+        Duration::from_millis(500),
+        Some(Duration::from_millis(1500)),
+    )
+    .await;
     let started = Instant::now();
     let report = app.poller.poll_once().await;
     let took = started.elapsed();

@@ -5,38 +5,16 @@
 //! scrape; and a busy campaign's changes are read within two intervals.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::app::*;
 use crate::ranged::Ranged;
-use crate::segments::subscribers;
+use crate::segments::{DAY_MS, HOUR_MS, now_ms, ranged_upstream, subscribers};
 use crate::support::metrics::Metrics;
 use crate::support::*;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer};
 
 mod busy;
 mod startup;
-
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 24 * HOUR_MS;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-async fn ranged_upstream(ranged: &Ranged) -> MockServer {
-    let upstream = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(REPORT_PATH))
-        .respond_with(ranged.clone())
-        .mount(&upstream)
-        .await;
-    upstream
-}
 
 /// `n` campaign UUIDs.
 fn uuids(n: usize) -> Vec<String> {

@@ -18,10 +18,10 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 mod limits;
 mod reads;
 
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 24 * HOUR_MS;
+pub(crate) const HOUR_MS: i64 = 3_600_000;
+pub(crate) const DAY_MS: i64 = 24 * HOUR_MS;
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -33,7 +33,7 @@ fn second_end(ms: i64) -> i64 {
     ms - (ms + 1).rem_euclid(1000)
 }
 
-async fn ranged_upstream(ranged: &Ranged) -> MockServer {
+pub(crate) async fn ranged_upstream(ranged: &Ranged) -> MockServer {
     let upstream = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(REPORT_PATH))
