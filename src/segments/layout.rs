@@ -93,10 +93,31 @@ impl Segment {
         }
     }
 
+    /// Unchanged at its last reads, and quiet for `max_interval`: a region
+    /// whose changes recur (replies still trickling in) is not settled,
+    /// however many reads in a row happen to miss them.
     fn settled(&self, policy: &Policy) -> bool {
+        let quiet = match (self.read_at, self.changed_at) {
+            (Some(read), Some(changed)) => {
+                read.duration_since(changed).unwrap_or_default() >= policy.max_interval
+            }
+            _ => false,
+        };
         self.counts.is_some()
             && self.failing_since.is_none()
             && self.unchanged >= policy.settled_after
+            && quiet
+    }
+
+    /// Changed at its last read, and the change before that came less than
+    /// `max_interval` earlier: changes recur here.
+    fn recurring(&self, policy: &Policy) -> bool {
+        match (self.changed_at, self.changed_before) {
+            (Some(c), Some(b)) => {
+                self.changes >= 1 && c.duration_since(b).unwrap_or_default() < policy.max_interval
+            }
+            _ => false,
+        }
     }
 }
 

@@ -54,11 +54,12 @@ impl Policy {
     ///
     /// - changed at this read: the next interval, to see whether the
     ///   changes go on;
-    /// - changes that recur (the last two less than `max_interval` apart),
-    ///   or no history yet (only the first read): half the time since the
-    ///   last change, so a segment whose changes keep arriving is read every
-    ///   interval or two, and one that falls quiet backs off by half again
-    ///   at each read;
+    /// - changes that recur (the last two less than `max_interval` apart):
+    ///   half the time since the last change, so a segment whose changes
+    ///   keep arriving is read every interval or two, and one that falls
+    ///   quiet backs off by half again at each read;
+    /// - no change seen since its first read: the time since that read (1,
+    ///   2, 4, 8... intervals);
     /// - one change after a long quiet (a late reply deep in history),
     ///   confirmed by one unchanged read: straight back to `max_interval`.
     ///
@@ -72,7 +73,10 @@ impl Policy {
         let since = |t: SystemTime| now.duration_since(t).unwrap_or_default();
         let gap = match (changed, before) {
             (Some(c), _) if c >= now => self.interval,
-            (Some(c), None) => since(c) / 2,
+            // Only a first read: the time since it, doubling the gap at
+            // each unchanged read, as history laid out at start-up mostly
+            // is settled.
+            (Some(c), None) => since(c),
             (Some(c), Some(b)) if c.duration_since(b).unwrap_or_default() < self.max_interval => {
                 since(c) / 2
             }
@@ -119,8 +123,9 @@ mod tests {
         assert_eq!(p.gap(t + 4 * MIN, Some(t), recurring), 2 * MIN);
         assert_eq!(p.gap(t + 10 * MIN, Some(t), recurring), 5 * MIN);
         assert_eq!(p.gap(t + 600 * MIN, Some(t), recurring), 30 * MIN);
-        // Only a first read: backing off the same way.
-        assert_eq!(p.gap(t + 6 * MIN, Some(t), None), 3 * MIN);
+        // Only a first read: the time since it.
+        assert_eq!(p.gap(t + MIN, Some(t), None), MIN);
+        assert_eq!(p.gap(t + 6 * MIN, Some(t), None), 6 * MIN);
         // One change after a long quiet, or none ever seen: the long gap.
         assert_eq!(p.gap(t + MIN, Some(t), Some(t - 300 * MIN)), 30 * MIN);
         assert_eq!(p.gap(t + MIN, None, None), 30 * MIN);

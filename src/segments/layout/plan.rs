@@ -128,8 +128,11 @@ impl Layout {
 
     /// Where to halve an older segment, if it is large and changing.
     fn split_point(&self, s: &Segment, range: Range, policy: &Policy) -> Option<Millis> {
-        // Changed at its last two reads: a region in flux, not one late reply.
-        let changing = s.counts.is_some() && s.changes >= 2 && s.failing_since.is_none();
+        // Changed at its last two reads, or at its last with the change
+        // before it close by: a region in flux, not one late reply.
+        let changing = s.counts.is_some()
+            && s.failing_since.is_none()
+            && (s.changes >= 2 || s.recurring(policy));
         if !policy.segmented()
             || !changing
             || s.records < policy.split_records
