@@ -203,7 +203,11 @@ fn a_settled_segment_backs_off_to_max_interval_and_the_newest_is_read_every_poll
     assert_eq!(newest_reads, 40);
     // Read whole at 0; its segment first at 1, then at gaps of the time
     // since that read (1, 1, 2, 4, 8 minutes), then the 10-minute bound.
-    assert_eq!(reads_of_old, [1, 2, 3, 5, 9, 17, 27, 37], "{reads_of_old:?}");
+    assert_eq!(
+        reads_of_old,
+        [1, 2, 3, 5, 9, 17, 27, 37],
+        "{reads_of_old:?}"
+    );
 }
 
 /// Rounds (one a minute from t0) at which a read covering `at` was made.
