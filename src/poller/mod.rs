@@ -90,15 +90,26 @@ pub struct PollReport {
     pub duration: Duration,
 }
 
+/// The campaigns to poll (this shard's), each with its window resolved
+/// (empty: discovery), replaced by a reload ([`Poller::set_campaigns`]).
+/// Readiness is decided under the same lock, so a reload and a poll's end
+/// never cross.
+#[derive(Debug, Default)]
+struct CampaignList {
+    list: Arc<Vec<Campaign>>,
+    /// Set by a reload, taken in by the next poll.
+    changed: bool,
+    /// A reload brought a campaign not read yet (new, or with other filters
+    /// or window): not ready until a poll takes it in.
+    unread: bool,
+}
+
 /// Polls the API and publishes what it finds.
 #[derive(Debug)]
 pub struct Poller {
     settings: PollSettings,
-    /// The campaigns to poll (this shard's), each with its window resolved;
-    /// empty: discovery. Replaced by a reload ([`Poller::set_campaigns`]).
-    campaigns: std::sync::Mutex<Arc<Vec<Campaign>>>,
-    /// Set by a reload, taken in by the next poll.
-    campaigns_changed: AtomicBool,
+    /// The campaigns to poll and what a reload changed of them.
+    campaigns: std::sync::Mutex<CampaignList>,
     client: EvoluxClient,
     self_metrics: Arc<SelfMetrics>,
     published: Arc<Published>,
@@ -121,8 +132,10 @@ impl Poller {
         published.publish(Arc::new(Snapshot::default()), Arc::new(initial), false);
         Poller {
             settings,
-            campaigns: std::sync::Mutex::new(Arc::new(campaigns)),
-            campaigns_changed: AtomicBool::new(false),
+            campaigns: std::sync::Mutex::new(CampaignList {
+                list: Arc::new(campaigns),
+                ..CampaignList::default()
+            }),
             client,
             self_metrics,
             published,
@@ -142,10 +155,11 @@ impl Poller {
 
     /// The campaigns polled now (empty: discovery).
     pub fn campaigns(&self) -> Arc<Vec<Campaign>> {
-        self.campaigns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.campaign_list().list.clone()
+    }
+
+    fn campaign_list(&self) -> std::sync::MutexGuard<'_, CampaignList> {
+        self.campaigns.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Replaces the campaigns to poll (a reload); the next poll takes them
@@ -153,17 +167,17 @@ impl Poller {
     /// Until then, a campaign that is new or whose filters or window
     /// changed has not been read: not ready.
     pub fn set_campaigns(&self, campaigns: Vec<Campaign>) {
-        let mut current = self.campaigns.lock().unwrap_or_else(|e| e.into_inner());
-        let unread = (campaigns.is_empty() && !current.is_empty())
+        let mut current = self.campaign_list();
+        let old = &current.list;
+        let unread = (campaigns.is_empty() && !old.is_empty())
             || campaigns.iter().any(|c| {
-                !current
-                    .iter()
+                !old.iter()
                     .any(|o| o.uuid == c.uuid && (&o.filters, o.window) == (&c.filters, c.window))
             });
-        *current = Arc::new(campaigns);
-        drop(current);
-        self.campaigns_changed.store(true, Ordering::Release);
+        current.list = Arc::new(campaigns);
+        current.changed = true;
         if unread {
+            current.unread = true;
             self.published.ready.store(false, Ordering::Release);
         }
     }
@@ -172,11 +186,16 @@ impl Poller {
     /// discovery; after a reload, the old targets reconciled with the new
     /// campaigns.
     fn take_in_campaigns(&self, targets: &mut Vec<TargetState>, now: SystemTime) {
-        let changed = self.campaigns_changed.swap(false, Ordering::AcqRel);
-        if !targets.is_empty() && !changed {
-            return;
-        }
-        let campaigns = self.campaigns();
+        let (changed, campaigns) = {
+            let mut current = self.campaign_list();
+            let changed = std::mem::take(&mut current.changed);
+            if !targets.is_empty() && !changed {
+                return;
+            }
+            // Taken in: from now on the snapshot says what waits.
+            current.unread = false;
+            (changed, current.list.clone())
+        };
         let new_target = |c: Option<&Campaign>| {
             let window = c.map_or(self.settings.window, |c| c.window);
             let axis = query::axis(c, window);
@@ -294,11 +313,13 @@ impl Poller {
         for change in snapshot.changes(&previous, configured) {
             log_change(&change, self.settings.max_series);
         }
-        // A reload taken in after this poll began waits for the next one.
-        let ready = snapshot.all_read() && !self.campaigns_changed.load(Ordering::Acquire);
         let exposition = render(&snapshot, &self.self_metrics);
+        // A reload taken in after this poll began waits for the next one.
+        let current = self.campaign_list();
+        let ready = snapshot.all_read() && !current.unread;
         self.published
             .publish(Arc::new(snapshot), Arc::new(exposition), ready);
+        drop(current);
     }
 
     /// One read: the query, its pages, its tally.
@@ -464,6 +485,6 @@ fn log_reconciled(r: &target::Reconciled) {
         removed = %list(&r.removed),
         changed = %list(&r.changed),
         renamed = %list(&r.renamed),
-        "reload: campaigns taken in; added and changed ones are read from scratch at this poll, removed ones' series are gone"
+        "reload: campaigns taken in; added and changed ones are read whole first, at this poll or as soon as the budget allows; removed ones' series are gone"
     );
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::model::Campaign;
-use crate::model::{CampaignStatus, Failure, Snapshot, Tally, Target};
+use crate::model::{CampaignStatus, Failure, Reason, Snapshot, Tally, Target};
 use crate::segments::layout::{Applied, ReadKind};
 use crate::segments::round::PollRules;
 use crate::segments::{Axis, Counted, Layout, ReadOk};
@@ -121,6 +121,13 @@ impl TargetState {
             let ok = match a.result {
                 Ok(tally) => Some(self.take_tally(tally)),
                 Err(e) => {
+                    // A whole read too big for one read or one poll: read
+                    // by segments from now on.
+                    if a.kind == ReadKind::Whole
+                        && matches!(e.reason, Reason::TooLarge | Reason::Deadline)
+                    {
+                        self.layout.read_by_segments(now, &rules.policy);
+                    }
                     self.error.get_or_insert(e);
                     None
                 }

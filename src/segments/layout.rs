@@ -257,8 +257,9 @@ pub struct Applied {
     pub mismatches: Vec<Mismatch>,
     /// A verification agreed while the target was in fallback: segmented again.
     pub recovered: bool,
-    /// Segments whose counts went stale and were dropped in this poll.
-    pub dropped: usize,
+    /// The target's counts expired in this poll (what they stood on failed
+    /// for `max_staleness`): it is new again, to be read whole.
+    pub expired: bool,
 }
 
 /// The segments of one target.
@@ -269,6 +270,9 @@ pub struct Layout {
     segments: Vec<Segment>,
     /// When to verify next; `None`: never.
     next_verify: Option<SystemTime>,
+    /// The last verification disagreed: the segments are not to be trusted
+    /// until one agrees, whatever happens in between (counts expiring).
+    distrusted: bool,
     /// The next [`SegmentId`] to give.
     next_id: u64,
 }
@@ -283,6 +287,7 @@ impl Layout {
             mode: Mode::New(now),
             segments: Vec::new(),
             next_verify: (verify && policy.segmented()).then_some(now),
+            distrusted: false,
             next_id: 0,
         }
     }
@@ -369,6 +374,16 @@ impl Layout {
         let fallback = matches!(self.mode, Mode::Fallback(_));
         if fallback && self.segments.is_empty() && self.verify_due(now, policy) {
             self.segments = self.grid(now, policy);
+        }
+    }
+
+    /// A new target whose whole read cannot succeed (too large for one
+    /// read, or longer than a poll may last) is read by segments instead:
+    /// no stand-in, and no counts until every segment has been read.
+    pub fn read_by_segments(&mut self, now: SystemTime, policy: &Policy) {
+        if matches!(self.mode, Mode::New(_)) && !self.distrusted {
+            self.segments = self.grid(now, policy);
+            self.mode = Mode::Segmented;
         }
     }
 

@@ -189,6 +189,13 @@ pub fn select(plans: Vec<Plan>, budget: usize) -> Vec<Vec<Unit>> {
     };
     let mut for_newest = left - reserve;
     for (t, unit) in newest {
+        // A seal that does not fit is read as one request: the newest
+        // segment is never starved by its own halves.
+        let unit = if unit.cost() > for_newest {
+            unit.unsplit()
+        } else {
+            unit
+        };
         let cost = unit.cost();
         if take(&mut chosen, t, unit, &mut for_newest) {
             left -= cost;
@@ -369,6 +376,28 @@ mod tests {
                 start: Some(0),
                 end: Some(999)
             }
+        );
+    }
+
+    #[test]
+    fn a_seal_that_does_not_fit_reads_the_newest_segment_as_one_request() {
+        let seal = Unit {
+            reads: crate::segments::layout::halves_for_tests(
+                SegmentId::for_tests(7),
+                Range {
+                    start: Some(0),
+                    end: None,
+                },
+                499,
+            ),
+            ..unit(2, Class::Newest, 60)
+        };
+        let chosen = select(vec![plan(vec![seal, unit(1, Class::Other, 9)])], 1);
+        assert_eq!(classes(&chosen), [vec![Class::Newest]]);
+        assert_eq!(chosen[0][0].cost(), 1);
+        assert_eq!(
+            chosen[0][0].reads[0].kind,
+            ReadKind::Segment(SegmentId::for_tests(7))
         );
     }
 

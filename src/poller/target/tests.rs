@@ -321,3 +321,34 @@ fn a_poll_that_reads_nothing_of_a_target_leaves_it_as_it_was() {
     targets[0].record_poll(t0(), t0(), Duration::ZERO, Vec::new(), &rules());
     assert!(!targets[0].up() && targets[0].error().is_some());
 }
+
+#[test]
+fn a_campaign_too_big_to_read_whole_is_read_by_segments() {
+    let segmented = PollRules {
+        policy: crate::segments::Policy::new(Duration::from_secs(60), Duration::from_secs(1800)),
+        ..rules()
+    };
+    let mut t = TargetState::new(
+        Target::Campaign {
+            uuid: A.into(),
+            name: None,
+        },
+        None,
+        Axis::ALL,
+        &segmented,
+        t0(),
+    );
+    t.record_poll(
+        t0(),
+        t0(),
+        Duration::ZERO,
+        vec![Answer {
+            kind: ReadKind::Whole,
+            result: Err(Failure::new(Reason::TooLarge, "over 2 GiB")),
+        }],
+        &segmented,
+    );
+    assert!(matches!(t.layout.mode(), crate::segments::Mode::Segmented));
+    assert!(t.layout.segment_count() > 1);
+    assert!(!t.up() && t.layout.counts().is_none());
+}

@@ -32,13 +32,18 @@ impl Layout {
         let sorted = self.take_segment_answers(now, answers, policy);
         if let Some(answer) = sorted.whole.clone() {
             match &mut self.mode {
-                Mode::New(_) => {
-                    if let Some(ok) = answer {
-                        self.start_filling(now, ok, policy);
-                    }
+                Mode::New(_) => match answer {
+                    Some(ok) => self.start_filling(now, ok, policy),
+                    // To the back of the queue, due again at the next
+                    // interval: a target whose whole read keeps failing does
+                    // not hold the others' first reads.
+                    None => self.mode = Mode::New(now + policy.interval),
+                },
+                // A whole read refreshes what stands in.
+                Mode::Fallback(whole) | Mode::Filling(whole) => {
+                    record(whole, now, answer, policy, true)
                 }
-                Mode::Fallback(f) => record(f, now, answer, policy, true),
-                Mode::Filling(_) | Mode::Segmented => {}
+                Mode::Segmented => {}
             }
         }
         if let (Some(first), Some(again), Some(whole)) =
@@ -47,8 +52,8 @@ impl Layout {
             self.conclude_verification(now, first, again, whole, rules, &mut applied);
         }
         self.split(now, sorted.halves, policy);
-        applied.dropped = self.drop_stale(now, rules.max_staleness);
-        if applied.dropped > 0 {
+        applied.expired = self.expired(now, rules.max_staleness);
+        if applied.expired {
             // Counts gone: the target starts over with one whole read.
             self.mode = Mode::New(now);
             self.segments.clear();
@@ -104,7 +109,15 @@ impl Layout {
     /// A new target's whole read: its counts stand in while the segments
     /// fill. Unsegmented (or an axis too short to cut), the one segment is
     /// the whole target, and the read is its first.
+    /// A target whose last verification disagreed goes back to fallback:
+    /// only a verification that agrees lets its segments count again.
     fn start_filling(&mut self, now: SystemTime, whole: ReadOk, policy: &Policy) {
+        if self.distrusted {
+            let mut stand_in = Segment::unread(self.new_id(), None, None, now);
+            record(&mut stand_in, now, Some(whole), policy, true);
+            self.mode = Mode::Fallback(stand_in);
+            return;
+        }
         let mut grid = self.grid(now, policy);
         if let [only] = grid.as_mut_slice() {
             record(only, now, Some(whole), policy, true);
@@ -154,6 +167,7 @@ impl Layout {
         );
         self.next_verify = Some(now + interval);
         applied.mismatches = verify::compare(&older, &first, &again.counted, &whole.counted);
+        self.distrusted = !applied.mismatches.is_empty();
         if applied.mismatches.is_empty() {
             record(&mut self.segments[newest], now, Some(again), policy, true);
             applied.recovered = matches!(self.mode, Mode::Fallback(_));

@@ -30,7 +30,17 @@ impl Layout {
                 regular: vec![whole(Class::Newest, f.due)],
                 verify,
             },
-            Mode::Filling(_) | Mode::Segmented => Plan {
+            Mode::Filling(f) => {
+                let mut regular = self.plan_segments(now, policy);
+                // The segments are slow to fill (a tight budget): the
+                // stand-in is read again within the staleness bound.
+                let due = f.read_at.map(|t| t + policy.max_interval);
+                if due.is_some_and(|d| d <= now + policy.slack()) {
+                    regular.push(whole(Class::Newest, due.unwrap_or(now)));
+                }
+                Plan { regular, verify }
+            }
+            Mode::Segmented => Plan {
                 regular: self.plan_segments(now, policy),
                 verify,
             },
@@ -71,7 +81,7 @@ impl Layout {
         })
     }
 
-    /// The segments' due reads, the newest's first: it is read every poll.
+    /// The segments' due reads, the newest's first: it is due every poll.
     fn plan_segments(&self, now: SystemTime, policy: &Policy) -> Vec<Unit> {
         let now_ms = millis(now);
         let Some(last) = self.segments.len().checked_sub(1) else {

@@ -49,25 +49,22 @@ impl Layout {
         }
     }
 
-    /// Drops the counts of segments that have failed for longer than
-    /// `max_staleness`; returns how many.
-    pub(super) fn drop_stale(&mut self, now: SystemTime, max_staleness: Duration) -> usize {
-        let mut dropped = 0;
-        let stand_in = match &mut self.mode {
-            Mode::Filling(s) | Mode::Fallback(s) => Some(s),
-            Mode::New(_) | Mode::Segmented => None,
+    /// Whether the target's counts have expired: what they stand on has
+    /// failed for `max_staleness`. Segmented, any segment; filling, the
+    /// stand-in or any segment (the reads that would take over from it);
+    /// in fallback, the whole read (segments laid out for a verification
+    /// that did not finish do not count).
+    pub(super) fn expired(&self, now: SystemTime, max_staleness: Duration) -> bool {
+        let stale = |s: &Segment| {
+            s.failing_since
+                .is_some_and(|f| now.duration_since(f).unwrap_or_default() >= max_staleness)
         };
-        for s in self.segments.iter_mut().chain(stand_in) {
-            let stale = s
-                .failing_since
-                .is_some_and(|f| now.duration_since(f).unwrap_or_default() >= max_staleness);
-            if stale && s.counts.is_some() {
-                s.counts = None;
-                s.read_at = None;
-                dropped += 1;
-            }
+        match &self.mode {
+            Mode::New(_) => false,
+            Mode::Fallback(whole) => stale(whole),
+            Mode::Filling(whole) => stale(whole) || self.segments.iter().any(stale),
+            Mode::Segmented => self.segments.iter().any(stale),
         }
-        dropped
     }
 
     /// Merges settled neighbours (never the newest segment) while they stay
