@@ -39,6 +39,17 @@ impl Sim {
         }
         ReadOk { counted, records }
     }
+
+    /// What a server that ignores `start` and `end` answers any query with.
+    fn ignoring_range(&self) -> ReadOk {
+        self.query(
+            None,
+            Range {
+                start: None,
+                end: None,
+            },
+        )
+    }
 }
 
 fn rules(policy: Policy) -> PollRules {

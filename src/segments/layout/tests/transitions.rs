@@ -57,15 +57,7 @@ fn a_fallback_is_remembered_when_its_counts_expire() {
     let sim = sim(100);
     let mut layouts = [Layout::new(Axis::ALL, &policy, true, t0())];
     let r = rules(policy);
-    let everything = |_, _| {
-        Some(sim.query(
-            None,
-            Range {
-                start: None,
-                end: None,
-            },
-        ))
-    };
+    let everything = |_, _| Some(sim.ignoring_range());
     poll_with(&mut layouts, t0(), &r, everything);
     poll_with(&mut layouts, t0() + MIN, &r, everything);
     assert!(layouts[0].in_fallback());

@@ -17,15 +17,7 @@ fn a_server_that_ignores_start_and_end_is_caught_and_the_target_falls_back_then_
     r.verify_interval = Some(10 * MIN);
     // A server that answers every query with everything. The first read is
     // whole (counted as it is); the verification comes at the next poll.
-    let everything = |_, _| {
-        Some(sim.query(
-            None,
-            Range {
-                start: None,
-                end: None,
-            },
-        ))
-    };
+    let everything = |_, _| Some(sim.ignoring_range());
     let applied = poll_with(&mut layouts, t0(), &r, everything);
     assert!(applied[0].mismatches.is_empty());
     assert_eq!(layouts[0].counts().unwrap().total(), 100);
