@@ -23,9 +23,15 @@ pub enum ScanError {
     Truncated(u64),
     /// No records array at any of the configured pointers.
     #[error(
-        "no records array at {0} (set response.records in the config file if the body differs)"
+        "no records array at {looked}; {found} (set response.records in the config file if the body differs)"
     )]
-    NoRecords(String),
+    NoRecords {
+        /// Where the records were looked for.
+        looked: String,
+        /// What the body held instead: its type, and an object's top-level
+        /// keys with their JSON types (never a value).
+        found: String,
+    },
     /// A record over [`MAX_RECORD_BYTES`].
     #[error("a record is larger than {MAX_RECORD_BYTES} bytes")]
     RecordTooLarge,

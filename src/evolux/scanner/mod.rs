@@ -80,6 +80,58 @@ pub struct BodyScanner<'l> {
     invalid: u64,
     /// The record being captured was already found not to be JSON.
     capture_invalid: bool,
+    /// What the body is, for a body without records: the root's JSON type
+    /// and a root object's first keys with their values' types.
+    shape: Shape,
+}
+
+/// The outline of a body: names and types, never values.
+#[derive(Debug, Default)]
+struct Shape {
+    root: Option<&'static str>,
+    keys: Vec<(String, &'static str)>,
+    more_keys: usize,
+}
+
+/// Top-level keys named in a message, at most.
+const SHAPE_KEYS: usize = 24;
+
+impl Shape {
+    /// What a person reads: "the body is an object with keys count
+    /// (number), results (array)".
+    fn describe(&self) -> String {
+        match self.root {
+            None => "the body is empty".into(),
+            Some("object") if self.keys.is_empty() => {
+                "the body is an object, with no key read (the exporter looks inside it only for the pointers configured)".into()
+            }
+            Some("object") => {
+                let keys: Vec<String> = self
+                    .keys
+                    .iter()
+                    .map(|(k, t)| format!("{k:?} ({t})"))
+                    .collect();
+                let more = match self.more_keys {
+                    0 => String::new(),
+                    n => format!(" and {n} more"),
+                };
+                format!("the body is an object with keys {}{more}", keys.join(", "))
+            }
+            Some(t) => format!("the body is {} {t}", if t == "array" { "an" } else { "a" }),
+        }
+    }
+}
+
+/// The JSON type of a value that starts with byte `b`.
+fn json_type(b: u8) -> &'static str {
+    match b {
+        b'{' => "object",
+        b'[' => "array",
+        b'"' => "string",
+        b't' | b'f' => "boolean",
+        b'n' => "null",
+        _ => "number",
+    }
 }
 
 impl<'l> BodyScanner<'l> {
@@ -99,6 +151,7 @@ impl<'l> BodyScanner<'l> {
             records: 0,
             invalid: 0,
             capture_invalid: false,
+            shape: Shape::default(),
         }
     }
 
@@ -146,7 +199,10 @@ impl<'l> BodyScanner<'l> {
         }
         if !self.records_found {
             let list: Vec<String> = self.layout.records.iter().map(Pointer::to_string).collect();
-            return Err(ScanError::NoRecords(list.join(" or ")));
+            return Err(ScanError::NoRecords {
+                looked: list.join(" or "),
+                found: self.shape.describe(),
+            });
         }
         let next = self.next.into_iter().flatten().flatten().next();
         Ok(PageEnd {

@@ -213,6 +213,7 @@ impl BodyScanner<'_> {
     /// returns the index to go on from: `i` when the mode that follows must
     /// see the opening byte itself, `i + 1` when it was consumed here.
     fn begin_value(&mut self, b: u8, i: usize, at: u64) -> Result<usize, ScanError> {
+        self.note_shape(b);
         let rel = relation(&self.frames, self.layout);
         match b {
             b'{' if rel.prefix => self.push(true),
@@ -235,6 +236,26 @@ impl BodyScanner<'_> {
             _ => return Err(syntax_error(at, b)),
         }
         Ok(i + 1)
+    }
+
+    /// Notes the root's type, and a root object's keys with their values'
+    /// types, for a body without records (names only, never a value).
+    fn note_shape(&mut self, b: u8) {
+        match self.frames.as_slice() {
+            [] if self.shape.root.is_none() => self.shape.root = Some(super::json_type(b)),
+            [f] if f.object => {
+                if self.shape.keys.len() >= super::SHAPE_KEYS {
+                    self.shape.more_keys += 1;
+                    return;
+                }
+                let key = match &f.seg {
+                    Seg::Key(k) => k.chars().take(64).collect(),
+                    _ => "(a very long key)".to_string(),
+                };
+                self.shape.keys.push((key, super::json_type(b)));
+            }
+            _ => {}
+        }
     }
 
     /// Enters the records array, whose `[` was just read.

@@ -132,7 +132,7 @@ fn bodies_without_records_are_errors() {
         b"42",
     ] {
         assert!(
-            matches!(scan_chunked(body, 2), Err(ScanError::NoRecords(_))),
+            matches!(scan_chunked(body, 2), Err(ScanError::NoRecords { .. })),
             "{body:?}"
         );
     }
@@ -210,8 +210,12 @@ fn error_messages_are_unchanged() {
         "body ended early, after 12 bytes: truncated JSON"
     );
     assert_eq!(
-        ScanError::NoRecords("(root) or /data".into()).to_string(),
-        "no records array at (root) or /data (set response.records in the config file if the body differs)"
+        ScanError::NoRecords {
+            looked: "(root) or /data".into(),
+            found: "the body is a string".into()
+        }
+        .to_string(),
+        "no records array at (root) or /data; the body is a string (set response.records in the config file if the body differs)"
     );
     assert_eq!(
         ScanError::RecordTooLarge.to_string(),
@@ -353,4 +357,43 @@ fn strings_are_decoded_with_or_without_escapes() {
     assert_eq!(decode_string(br"\/p").as_deref(), Some("/p"));
     assert_eq!(decode_string(b"\xff"), None);
     assert_eq!(decode_string(br"\x"), None);
+}
+
+#[test]
+fn a_body_without_records_is_described_by_its_keys_and_their_types_never_its_values() {
+    let layout = ResponseLayout::default();
+    let describe = |body: &str| {
+        let mut sink = crate::model::Tally::new(None, 100);
+        let mut scanner = BodyScanner::new(&layout);
+        match scanner
+            .feed(body.as_bytes(), &mut sink)
+            .and_then(|()| scanner.finish())
+        {
+            Err(ScanError::NoRecords { found, .. }) => found,
+            other => panic!("{other:?}"),
+        }
+    };
+    // Django REST framework's page: named, with types, in order.
+    let found = describe(
+        r#"{"count": 600, "next": null, "previous": "https://x/?page=1", "results": [{"name": "Maria", "phone": "+5511999999999", "state": "sent"}], "ok": true, "meta": {"cpf": "123.456.789-00"}}"#,
+    );
+    assert_eq!(
+        found,
+        r#"the body is an object with keys "count" (number), "next" (null), "previous" (string), "results" (array), "ok" (boolean), "meta" (object)"#
+    );
+    for value in [
+        "600",
+        "Maria",
+        "+5511999999999",
+        "123.456.789-00",
+        "https://x",
+    ] {
+        assert!(!found.contains(value), "{value} in {found}");
+    }
+    assert_eq!(describe(r#""nothing here""#), "the body is a string");
+    assert_eq!(describe("42"), "the body is a number");
+    // Many keys: the first ones, and how many more.
+    let many: Vec<String> = (0..30).map(|i| format!(r#""k{i}": {i}"#)).collect();
+    let found = describe(&format!("{{{}}}", many.join(",")));
+    assert!(found.ends_with(r#""k23" (number) and 6 more"#), "{found}");
 }

@@ -132,7 +132,7 @@ pub fn check_arbitrary_bytes(bytes: &[u8], small: Vec<usize>) -> Result<(), Test
     if let Ok(doc) = serde_json::from_slice::<Value>(bytes) {
         match reference_page(&doc) {
             RefPage::NoRecords => prop_assert!(
-                matches!(whole, Err(ScanError::NoRecords(_))),
+                matches!(whole, Err(ScanError::NoRecords { .. })),
                 "no records array, yet {:?}",
                 whole
             ),
