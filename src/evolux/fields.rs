@@ -120,7 +120,14 @@ impl Default for ResponseLayout {
             v.iter().filter_map(|p| Pointer::parse(p).ok()).collect()
         };
         ResponseLayout::new(
-            parse_all(&["", "/data"]),
+            parse_all(&[
+                "",
+                "/data",
+                "/results",
+                "/items",
+                "/records",
+                "/subscribers",
+            ]),
             parse_all(&["/links/next", "/next"]),
             FIELDS
                 .iter()

@@ -32,6 +32,11 @@ pub enum ScanError {
         /// keys with their JSON types (never a value).
         found: String,
     },
+    /// Arrays at two of the places records may be.
+    #[error(
+        "arrays at two of the places records may be: set response.records in the config file to the one that holds them"
+    )]
+    TwoRecordArrays,
     /// A record over [`MAX_RECORD_BYTES`].
     #[error("a record is larger than {MAX_RECORD_BYTES} bytes")]
     RecordTooLarge,

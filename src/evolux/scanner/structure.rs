@@ -218,6 +218,9 @@ impl BodyScanner<'_> {
         match b {
             b'{' if rel.prefix => self.push(true),
             b'[' if rel.records && !self.records_found => self.open_records_array(),
+            // A second array where records may be: which one holds them is
+            // anybody's guess, and a guess would count wrong.
+            b'[' if rel.records => return Err(ScanError::TwoRecordArrays),
             b'[' if rel.prefix => self.push(false),
             b'{' | b'[' => {
                 // The skipper must see the opening bracket.

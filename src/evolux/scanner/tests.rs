@@ -373,13 +373,13 @@ fn a_body_without_records_is_described_by_its_keys_and_their_types_never_its_val
             other => panic!("{other:?}"),
         }
     };
-    // Django REST framework's page: named, with types, in order.
+    // Records under a key nobody guessed: named, with types, in order.
     let found = describe(
-        r#"{"count": 600, "next": null, "previous": "https://x/?page=1", "results": [{"name": "Maria", "phone": "+5511999999999", "state": "sent"}], "ok": true, "meta": {"cpf": "123.456.789-00"}}"#,
+        r#"{"count": 600, "next": null, "previous": "https://x/?page=1", "rows": [{"name": "Maria", "phone": "+5511999999999", "state": "sent"}], "ok": true, "meta": {"cpf": "123.456.789-00"}}"#,
     );
     assert_eq!(
         found,
-        r#"the body is an object with keys "count" (number), "next" (null), "previous" (string), "results" (array), "ok" (boolean), "meta" (object)"#
+        r#"the body is an object with keys "count" (number), "next" (null), "previous" (string), "rows" (array), "ok" (boolean), "meta" (object)"#
     );
     for value in [
         "600",
@@ -396,4 +396,28 @@ fn a_body_without_records_is_described_by_its_keys_and_their_types_never_its_val
     let many: Vec<String> = (0..30).map(|i| format!(r#""k{i}": {i}"#)).collect();
     let found = describe(&format!("{{{}}}", many.join(",")));
     assert!(found.ends_with(r#""k23" (number) and 6 more"#), "{found}");
+}
+
+#[test]
+fn records_are_found_at_the_usual_places_and_two_candidates_are_refused() {
+    let layout = ResponseLayout::default();
+    let scan = |body: &str| {
+        let mut sink = crate::model::Tally::new(None, 100);
+        let mut scanner = BodyScanner::new(&layout);
+        scanner
+            .feed(body.as_bytes(), &mut sink)
+            .and_then(|()| scanner.finish())
+            .map(|end| end.records)
+    };
+    let record = r#"{"state": "sent", "template_uuid": "t"}"#;
+    for key in ["data", "results", "items", "records", "subscribers"] {
+        let body = format!(r#"{{"count": 2, "{key}": [{record}, {record}], "next": null}}"#);
+        assert_eq!(scan(&body), Ok(2), "{key}");
+    }
+    // Which of two arrays holds the records is a guess: refused.
+    let body = format!(r#"{{"data": [{record}], "items": [{record}, {record}]}}"#);
+    assert_eq!(scan(&body), Err(ScanError::TwoRecordArrays));
+    // An array elsewhere is not a candidate.
+    let body = format!(r#"{{"data": [{record}], "errors": [], "meta": {{"items": []}}}}"#);
+    assert_eq!(scan(&body), Ok(1));
 }

@@ -136,6 +136,11 @@ pub fn check_arbitrary_bytes(bytes: &[u8], small: Vec<usize>) -> Result<(), Test
                 "no records array, yet {:?}",
                 whole
             ),
+            RefPage::TwoRecordArrays => prop_assert!(
+                matches!(whole, Err(ScanError::TwoRecordArrays)),
+                "two records arrays, yet {:?}",
+                whole
+            ),
             RefPage::BadNext => prop_assert!(
                 matches!(whole, Err(ScanError::BadNext(_))),
                 "a number or boolean as next link, yet {:?}",

@@ -12,12 +12,15 @@ pub enum RefPage {
         next: Option<String>,
     },
     NoRecords,
+    TwoRecordArrays,
     BadNext,
 }
 
-/// A page as the defaults of docs/evolux-api.md read it: records at the root or
-/// at `/data`; the next link, the first non-empty string at `/links/next`
-/// then `/next`; a number or boolean there is an error.
+/// A page as the defaults of docs/evolux-api.md read it: records at the root,
+/// or in the one array at `/data`, `/results`, `/items`, `/records` or
+/// `/subscribers` (two such arrays are an error); the next link, the first
+/// non-empty string at `/links/next` then `/next`; a number or boolean
+/// there is an error.
 pub fn reference_page(doc: &Value) -> RefPage {
     let mut next = None;
     for p in ["/links/next", "/next"] {
@@ -29,10 +32,18 @@ pub fn reference_page(doc: &Value) -> RefPage {
     }
     let elements = match doc {
         Value::Array(a) => a.clone(),
-        _ => match doc.pointer("/data") {
-            Some(Value::Array(a)) => a.clone(),
-            _ => return RefPage::NoRecords,
-        },
+        _ => {
+            let arrays: Vec<&Vec<Value>> =
+                ["/data", "/results", "/items", "/records", "/subscribers"]
+                    .iter()
+                    .filter_map(|p| doc.pointer(p).and_then(Value::as_array))
+                    .collect();
+            match arrays.as_slice() {
+                [] => return RefPage::NoRecords,
+                [a] => (*a).clone(),
+                _ => return RefPage::TwoRecordArrays,
+            }
+        }
     };
     RefPage::Page { elements, next }
 }
