@@ -359,19 +359,21 @@ fn strings_are_decoded_with_or_without_escapes() {
     assert_eq!(decode_string(br"\x"), None);
 }
 
+/// One whole body through a scanner with the default layout.
+fn scan_default(body: &str) -> Result<PageEnd, ScanError> {
+    let layout = ResponseLayout::default();
+    let mut sink = crate::model::Tally::new(None, 100);
+    let mut scanner = BodyScanner::new(&layout);
+    scanner
+        .feed(body.as_bytes(), &mut sink)
+        .and_then(|()| scanner.finish())
+}
+
 #[test]
 fn a_body_without_records_is_described_by_its_keys_and_their_types_never_its_values() {
-    let layout = ResponseLayout::default();
-    let describe = |body: &str| {
-        let mut sink = crate::model::Tally::new(None, 100);
-        let mut scanner = BodyScanner::new(&layout);
-        match scanner
-            .feed(body.as_bytes(), &mut sink)
-            .and_then(|()| scanner.finish())
-        {
-            Err(ScanError::NoRecords { found, .. }) => found,
-            other => panic!("{other:?}"),
-        }
+    let describe = |body: &str| match scan_default(body) {
+        Err(ScanError::NoRecords { found, .. }) => found,
+        other => panic!("{other:?}"),
     };
     // Records under a key nobody guessed: named, with types, in order.
     let found = describe(
@@ -400,15 +402,7 @@ fn a_body_without_records_is_described_by_its_keys_and_their_types_never_its_val
 
 #[test]
 fn records_are_found_at_the_usual_places_and_two_candidates_are_refused() {
-    let layout = ResponseLayout::default();
-    let scan = |body: &str| {
-        let mut sink = crate::model::Tally::new(None, 100);
-        let mut scanner = BodyScanner::new(&layout);
-        scanner
-            .feed(body.as_bytes(), &mut sink)
-            .and_then(|()| scanner.finish())
-            .map(|end| end.records)
-    };
+    let scan = |body: &str| scan_default(body).map(|end| end.records);
     let record = r#"{"state": "sent", "template_uuid": "t"}"#;
     for key in ["data", "results", "items", "records", "subscribers"] {
         let body = format!(r#"{{"count": 2, "{key}": [{record}, {record}], "next": null}}"#);
