@@ -232,7 +232,7 @@ function(config)
       g.timeseries(
         19,
         'Failed reads by reason',
-        'Why reads fail, per hour: evolux_campaign_poll_errors_total by reason (auth, forbidden, not_found, rate_limited, server_error, http_other, timeout, connection, tls, bad_body, too_large, deadline). Empty while nothing fails. The runbook says what each reason means.',
+        'Why reads fail, per hour: evolux_campaign_poll_errors_total by reason (auth, forbidden, not_found, rate_limited, server_error, http_other, timeout, connection, tls, bad_body, too_large, deadline, incomplete). Empty while nothing fails. The runbook says what each reason means.',
         [0, 44, 24, 8],
         [g.target(c.e('sum by (reason) (rate(evolux_campaign_poll_errors_total{%(m)s, campaign=~"$campaign"}[$__rate_interval])) * 3600'), '{{reason}}')],
         stacked=true,

@@ -19,6 +19,7 @@ use super::error::FetchError;
 use super::fields::ResponseLayout;
 use super::instruments::ApiMetrics;
 use super::limiter::Limiter;
+use super::pagination::{Stated, Style};
 use super::query::REPORT_PATH;
 use super::retry::{backoff, is_retryable, parse_retry_after};
 use crate::model::Reason;
@@ -29,8 +30,19 @@ use crate::token::TokenSource;
 /// taken for a server that paginates forever.
 pub const MAX_PAGES: usize = 10_000;
 
-/// What a query did, for the poll's log line.
-#[derive(Debug, Default, Clone, Copy)]
+/// The head of a query's first response, as `--evolux.diagnose` prints it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FirstResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// `Content-Type`, lower-cased; empty when absent.
+    pub content_type: String,
+    /// `Content-Encoding`, lower-cased; empty when absent.
+    pub content_encoding: String,
+}
+
+/// What a query did, for the poll's log line and `--evolux.diagnose`.
+#[derive(Debug, Default, Clone)]
 pub struct QueryStats {
     /// Pages read.
     pub pages: usize,
@@ -40,6 +52,16 @@ pub struct QueryStats {
     pub invalid: u64,
     /// Body bytes read.
     pub bytes: u64,
+    /// The first response's head.
+    pub first: Option<FirstResponse>,
+    /// Where the records array was found (a JSON pointer, `(root)` for a
+    /// bare array), on the first page.
+    pub records_at: Option<String>,
+    /// How the pages were linked: the style that led past the first page;
+    /// `None` for a single page.
+    pub pagination: Option<Style>,
+    /// The total the server stated on its last page, if any.
+    pub stated_total: Option<Stated>,
 }
 
 /// How to reach the API: plain values, built by [`crate::config`].

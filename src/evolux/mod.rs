@@ -9,6 +9,7 @@ pub mod fields;
 pub mod instruments;
 pub mod json;
 pub mod limiter;
+pub mod pagination;
 pub mod query;
 pub mod retry;
 pub mod scanner;

@@ -54,7 +54,7 @@ impl PollMetrics {
         let errors = IntCounterVec::new(
             Opts::new(
                 "evolux_campaign_poll_errors_total",
-                "Failed reads of the campaign's polls, by reason: auth, forbidden, not_found, rate_limited, server_error, http_other, timeout, connection, tls, bad_body, too_large, deadline. In discovery, campaign=\"\".",
+                "Failed reads of the campaign's polls, by reason: auth, forbidden, not_found, rate_limited, server_error, http_other, timeout, connection, tls, bad_body, too_large, deadline, incomplete. In discovery, campaign=\"\".",
             ),
             &["campaign", "reason"],
         )?;

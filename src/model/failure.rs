@@ -33,11 +33,14 @@ pub enum Reason {
     TooLarge,
     /// Still running at the poll's deadline.
     Deadline,
+    /// Fewer (or more) records than the server stated, or a silent cap: the
+    /// read cannot be shown as a true count.
+    Incomplete,
 }
 
 impl Reason {
     /// Every reason, in the order the README lists them.
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 13] = [
         Reason::Auth,
         Reason::Forbidden,
         Reason::NotFound,
@@ -50,6 +53,7 @@ impl Reason {
         Reason::BadBody,
         Reason::TooLarge,
         Reason::Deadline,
+        Reason::Incomplete,
     ];
 
     /// The `reason` label value.
@@ -67,6 +71,7 @@ impl Reason {
             Reason::BadBody => "bad_body",
             Reason::TooLarge => "too_large",
             Reason::Deadline => "deadline",
+            Reason::Incomplete => "incomplete",
         }
     }
 

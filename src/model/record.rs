@@ -55,6 +55,11 @@ impl<'a> RecordFields<'a> {
 pub trait RecordSink {
     /// One record.
     fn record(&mut self, fields: &RecordFields<'_>);
+
+    /// The bytes of one record (an object), before [`RecordSink::record`].
+    /// Nothing by default; `--evolux.diagnose` reads the field names here.
+    #[inline]
+    fn raw(&mut self, _bytes: &[u8]) {}
 }
 
 impl<F: FnMut(&RecordFields<'_>)> RecordSink for F {

@@ -94,6 +94,7 @@ impl BodyScanner<'_> {
         let mut fields = RecordFields::default();
         match self.layout.walk_record(&chunk[i..], &mut fields) {
             Ok(len) => {
+                sink.raw(&chunk[i..i + len]);
                 sink.record(&fields);
                 self.records += 1;
                 self.value_done();
@@ -138,6 +139,7 @@ impl BodyScanner<'_> {
         let whole =
             !self.capture_invalid && self.layout.walk_record(bytes, &mut fields) == Ok(bytes.len());
         if whole {
+            sink.raw(bytes);
             sink.record(&fields);
         } else {
             self.invalid += 1;
