@@ -108,8 +108,11 @@ pub const DEFAULT_HINTS: &[(Hint, &[&str])] = &[
         Hint::Limit,
         &[
             "/limit",
+            "/per_page",
             "/meta/limit",
+            "/meta/per_page",
             "/pagination/limit",
+            "/pagination/per_page",
             "/paging/limit",
         ],
     ),
