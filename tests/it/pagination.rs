@@ -143,3 +143,92 @@ async fn a_stated_total_the_pages_do_not_reach_fails_as_incomplete() {
         app.shutdown().await.unwrap();
     }
 }
+
+/// For any number of records, any page size, any style and any of its
+/// hints left out: once the exporter is ready, the campaign is either up
+/// with exact counts, or down with a reason (`incomplete` or `bad_body`)
+/// and no counts. A server that states all its hints is always up.
+#[test]
+fn any_server_is_counted_exactly_or_reported_down_never_wrong() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (
+        proptest::sample::select(ServerStyle::ALL.to_vec()),
+        0usize..700,
+        5usize..260,
+        0u32..32,
+    );
+    let result = runner.run(&strategy, |(style, n, size, drop)| {
+        rt.block_on(async {
+            let mut paged = Paged::new(style, size);
+            paged.drop = drop & ((1 << style.hints().len()) - 1);
+            let counts = paged.add(CAMPAIGN_A, n, now_ms() - 60_000);
+            let server = upstream(&paged).await;
+            let app = exporter(&server, &["--evolux.max-rps=100000"]).await;
+            let m = app.scrape().await;
+            let up = m.get("evolux_campaign_up", &[("campaign", CAMPAIGN_A)]);
+            let case = format!(
+                "{style:?}, {n} records, {size} a page, hints dropped {:#b}",
+                paged.drop
+            );
+            match up {
+                Some(1.0) => {
+                    let got = by_state(&m);
+                    // No records: no series at all is also exact.
+                    let exact =
+                        got == expected(counts) || (n == 0 && got.iter().all(Option::is_none));
+                    prop_assert!(exact, "{}: up with {:?}, truth {:?}", case, got, counts);
+                }
+                Some(0.0) => {
+                    prop_assert!(
+                        paged.drop != 0 || style == ServerStyle::Silent,
+                        "{}: down though every hint was stated:\n{}",
+                        case,
+                        m.0
+                    );
+                    prop_assert_eq!(m.campaign_total(CAMPAIGN_A), 0.0, "{}: counts shown", case);
+                    let reasons: Vec<String> = m
+                        .samples("evolux_campaign_poll_errors_total")
+                        .flat_map(|(l, _)| {
+                            l.into_iter().filter(|(k, _)| k == "reason").map(|(_, v)| v)
+                        })
+                        .collect();
+                    prop_assert!(
+                        reasons.iter().all(|r| r == "incomplete" || r == "bad_body")
+                            && !reasons.is_empty(),
+                        "{}: reasons {:?}",
+                        case,
+                        reasons
+                    );
+                }
+                other => {
+                    return Err(TestCaseError::fail(format!(
+                        "{case}: evolux_campaign_up {other:?}"
+                    )));
+                }
+            }
+            app.shutdown()
+                .await
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            Ok(())
+        })
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
