@@ -134,6 +134,7 @@ pub struct FileResponse {
     pub template_name: Option<OneOrMany>,
     pub campaign: Option<OneOrMany>,
     pub campaign_name: Option<OneOrMany>,
+    pub total: Option<OneOrMany>,
     pub pagination: Option<FilePagination>,
 }
 
@@ -161,6 +162,7 @@ impl FileResponse {
         LayoutOverrides {
             records: self.records.map(OneOrMany::into_vec),
             next: self.next.map(OneOrMany::into_vec),
+            total: self.total.map(OneOrMany::into_vec),
             pagination: self.pagination.map(|p| RawPagination {
                 style: p.style,
                 param: p.param,

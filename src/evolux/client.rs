@@ -360,7 +360,12 @@ impl EvoluxClient {
             .collect();
         let link_header = !links.is_empty();
         let link_next = link::next_target(links);
-        let header_total = ["x-total-count", "x-total"].into_iter().find_map(|name| {
+        let totals: &[&str] = if self.layout.header_totals {
+            &["x-total-count", "x-total"]
+        } else {
+            &[]
+        };
+        let header_total = totals.iter().find_map(|&name| {
             let n = resp
                 .headers()
                 .get(name)?

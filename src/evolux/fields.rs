@@ -100,6 +100,9 @@ pub struct LayoutOverrides {
     pub records: Option<Vec<String>>,
     /// Candidates for the next-page link.
     pub next: Option<Vec<String>>,
+    /// Candidates for the query's total; empty: no total is checked, not
+    /// even a header's.
+    pub total: Option<Vec<String>>,
     /// Per field, its pointers within a record.
     pub fields: Vec<(Field, Vec<String>)>,
     /// `response.pagination`; detection when absent.
@@ -118,6 +121,9 @@ pub struct ResponseLayout {
     pub fields: Vec<(Field, Vec<Pointer>)>,
     /// How pages are followed.
     pub pagination: PageMode,
+    /// Whether a total in a header (`X-Total-Count`) is checked; off when
+    /// `response.total` is an empty list.
+    pub header_totals: bool,
     tree: Node,
 }
 
@@ -162,6 +168,7 @@ impl ResponseLayout {
             hints,
             fields,
             pagination: PageMode::Detect,
+            header_totals: true,
             tree,
         }
     }
@@ -204,7 +211,25 @@ impl ResponseLayout {
                 fields[field as usize].1 = pointers;
             }
         }
+        let mut header_totals = true;
+        if let Some(total) = o.total {
+            header_totals = !total.is_empty();
+            let pointers = if total.is_empty() {
+                Vec::new()
+            } else {
+                parse("total", Some(total))?.unwrap_or_default()
+            };
+            if pointers.iter().any(|p| p.tokens().is_empty()) {
+                return Err((
+                    "total".into(),
+                    "the total cannot be the whole document".into(),
+                ));
+            }
+            hints.retain(|(h, _)| *h != Hint::Total);
+            hints.extend(pointers.into_iter().map(|p| (Hint::Total, p)));
+        }
         let mut layout = ResponseLayout::new(records, hints, fields);
+        layout.header_totals = header_totals;
         if let Some(raw) = o.pagination {
             layout.pagination = PageMode::Explicit(Explicit::from_raw(raw)?);
         }
@@ -480,6 +505,7 @@ mod tests {
         let l = ResponseLayout::with_overrides(LayoutOverrides {
             records: Some(owned(&["/result/items"])),
             next: None,
+            total: None,
             pagination: None,
             fields: vec![
                 (Field::State, owned(&["/status/code", "/state"])),

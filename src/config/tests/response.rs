@@ -49,3 +49,27 @@ fn a_stated_pagination_replaces_detection() {
         })
     );
 }
+
+#[test]
+fn totals_are_looked_for_where_the_file_says_or_not_at_all() {
+    use crate::evolux::hints::Hint;
+    let totals = |c: &Config| -> Vec<String> {
+        c.response
+            .hints
+            .iter()
+            .filter(|(h, _)| *h == Hint::Total)
+            .map(|(_, p)| p.to_string())
+            .collect()
+    };
+    let c = merge(&[URL], "").unwrap();
+    assert!(totals(&c).contains(&"/count".to_string()));
+    assert!(c.response.header_totals);
+    let c = merge(&[URL], "response:\n  total: /meta/found\n").unwrap();
+    assert_eq!(totals(&c), ["/meta/found"]);
+    assert!(c.response.header_totals);
+    let c = merge(&[URL], "response:\n  total: []\n").unwrap();
+    assert!(totals(&c).is_empty());
+    assert!(!c.response.header_totals);
+    let msg = err(&[URL], "response:\n  total: meta\n");
+    assert!(msg.contains("response.total"), "{msg}");
+}
