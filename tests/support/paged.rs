@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use url::Url;
 use wiremock::{Request, Respond, ResponseTemplate};
 
+use crate::ranged::Selection;
 use crate::support::{STATES, TEMPLATE_1};
 
 /// How the server links its pages.
@@ -123,29 +124,13 @@ impl Paged {
     }
 
     fn matching(&self, url: &Url) -> Vec<Value> {
-        let get = |k: &str| {
-            url.query_pairs()
-                .find(|(q, _)| q == k)
-                .map(|(_, v)| v.into_owned())
-        };
-        let ms = |v: Option<String>| {
-            v.map(|v| {
-                chrono::DateTime::parse_from_rfc3339(&v)
-                    .expect("RFC 3339")
-                    .timestamp_millis()
-            })
-        };
-        let (start, end, campaign) = (ms(get("start")), ms(get("end")), get("campaigns[]"));
+        let selection = Selection::of(url);
         let mut subs: Vec<PagedSub> = self
             .subs
             .lock()
             .unwrap()
             .iter()
-            .filter(|s| {
-                start.is_none_or(|st| s.at_ms >= st)
-                    && end.is_none_or(|e| s.at_ms <= e)
-                    && campaign.as_deref().is_none_or(|c| c == s.campaign)
-            })
+            .filter(|s| selection.holds(&s.campaign, s.at_ms))
             .cloned()
             .collect();
         subs.sort_by_key(|s| s.at_ms);
