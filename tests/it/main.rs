@@ -19,6 +19,7 @@ mod ranged;
 
 mod cli;
 mod conventions;
+mod diagnose;
 mod first_reads;
 mod parser_properties;
 mod poll;

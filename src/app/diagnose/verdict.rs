@@ -147,7 +147,7 @@ fn judge_tiling(tiling: &Tiling, v: &mut Verdict) {
                     format!(
                         "start/end do not tile: the last hour's halves hold {sum} records, the whole hour {whole}; the server ignores start/end, reads them as overlapping, or caps its answers"
                     ),
-                    "read every campaign whole at each poll: set --poll.max-interval equal to --poll.interval (no segments), and report the server's start/end behaviour",
+                    "read every campaign whole at each poll: set --poll.max-interval equal to --poll.interval (no segments; a --poll.window is not applied by such a server either), and report the server's start/end behaviour to Evolux support",
                 );
             } else if *whole == 0 {
                 v.notes.push(
@@ -203,7 +203,7 @@ pub fn fix_for(f: &Failure) -> String {
             );
         }
         Reason::BadBody if f.message.contains("no records array") => {
-            "set response.records in the config file to the pointer of the records array, e.g. `response.records: /results_x` (the body's top-level keys are in the message)"
+            "set response.records in the config file to the pointer of the records array: one of the top-level keys the message names, e.g. `response.records: /<that key>`"
         }
         Reason::BadBody => {
             "the body is not a page of records as docs/evolux-api.md describes; see response.records and response.next in the config file"
