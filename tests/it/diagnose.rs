@@ -40,7 +40,10 @@ pub async fn run_diagnose(server: &MockServer, args: &[&str]) -> (i32, String, S
         format!("--evolux.url={}", server.uri()),
     ];
     all.extend(args.iter().map(ToString::to_string));
-    let mut cmd = Exporter::new().args(all).env("EVOLUX_TOKEN", TOKEN).command();
+    let mut cmd = Exporter::new()
+        .args(all)
+        .env("EVOLUX_TOKEN", TOKEN)
+        .command();
     let out = tokio::task::spawn_blocking(move || cmd.output())
         .await
         .expect("the run task")
@@ -183,7 +186,10 @@ async fn a_good_paged_server_that_honours_start_and_end_passes() {
     );
     assert!(out.contains(&counts), "{counts:?} missing from\n{out}");
     assert!(out.contains("whole 12: they tile"), "{out}");
-    assert!(out.contains("cpf, inserted_at, name, phone_number, state*"), "{out}");
+    assert!(
+        out.contains("cpf, inserted_at, name, phone_number, state*"),
+        "{out}"
+    );
     assert!(out.contains("verdict          OK"), "{out}");
     assert!(out.contains("overall: OK"), "{out}");
     // The whole read, the two halves and the hour: four queries, each a
@@ -191,7 +197,10 @@ async fn a_good_paged_server_that_honours_start_and_end_passes() {
     let queries = paged.queries.lock().unwrap().clone();
     let firsts = queries.iter().filter(|q| !q.contains("page=")).count();
     assert_eq!(firsts, 4, "{queries:#?}");
-    assert!(queries.iter().all(|q| q.contains("campaigns%5B%5D=")), "{queries:#?}");
+    assert!(
+        queries.iter().all(|q| q.contains("campaigns%5B%5D=")),
+        "{queries:#?}"
+    );
 }
 
 #[tokio::test]
@@ -233,7 +242,10 @@ async fn a_server_that_ignores_start_and_end_fails_the_tiling_check() {
     let server = serve(paged).await;
     let (code, out, err) = run_diagnose(&server, &[&format!("--campaign={CAMPAIGN_A}")]).await;
     assert_eq!(code, 1, "{out}\n--- stderr ---\n{err}");
-    assert!(out.contains("halves 25 + 25 = 50, whole 25: they do NOT tile"), "{out}");
+    assert!(
+        out.contains("halves 25 + 25 = 50, whole 25: they do NOT tile"),
+        "{out}"
+    );
     assert!(out.contains("start/end do not tile"), "{out}");
     assert!(out.contains("--poll.max-interval"), "{out}");
     // The whole read itself was fine.

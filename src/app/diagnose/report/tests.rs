@@ -112,3 +112,31 @@ fn many_keys_and_value_like_keys_are_summarised() {
     );
     assert!(!text.contains("5511") && !text.contains("Maria"), "{text}");
 }
+
+#[test]
+fn the_readme_example_has_the_reports_lines() {
+    let readme = include_str!("../../../../README.md");
+    let section = readme
+        .split("\n## Pointing it at a real Evolux server\n")
+        .nth(1)
+        .expect("the README's section");
+    let example = section
+        .split("```text\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("an example output");
+    let text = diagnosis(vec![good()]).to_string();
+    let mut labelled = 0;
+    for line in example.lines() {
+        let label = line.get(..19).unwrap_or(line);
+        if line.starts_with("  ") && !label.trim().is_empty() {
+            labelled += 1;
+            assert!(
+                text.lines().any(|l| l.starts_with(label)),
+                "README line {line:?} has no counterpart in:\n{text}"
+            );
+        }
+    }
+    assert!(labelled >= 10, "{example}");
+    assert!(example.contains("overall: OK: the exporter can count exactly ("));
+}
