@@ -30,10 +30,16 @@ pub fn record(state: &str) -> String {
     )
 }
 
-/// A whole read of `records`, through the default layout and the sink.
+/// A whole read of `records` for the fixtures' campaign.
 pub fn whole_read(records: &[String]) -> WholeRead {
+    read_of(Some(CAMPAIGN), records)
+}
+
+/// A whole read of `records` for `campaign` (`None`: discovery), through
+/// the default layout and the sink.
+pub fn read_of(campaign: Option<&str>, records: &[String]) -> WholeRead {
     let layout = ResponseLayout::default();
-    let mut sink = DiagnoseSink::new(Tally::new(Some(CAMPAIGN), 10_000));
+    let mut sink = DiagnoseSink::new(Tally::new(campaign, 10_000));
     for r in records {
         let mut fields = RecordFields::default();
         let len = layout.walk_record(r.as_bytes(), &mut fields).unwrap();

@@ -5,11 +5,12 @@
 use std::fmt::{self, Display, Formatter, Write as _};
 use std::time::Duration;
 
-use super::keys::KeyNames;
+use super::keys::{KeyNames, field_like};
 use super::verdict::Verdict;
 use super::{Diagnosis, FieldUse, TargetReport, Tiling, WholeRead};
 use crate::evolux::fields::field_key;
 use crate::evolux::query::iso_millis;
+use crate::model::{INVALID, STATES, UNKNOWN};
 
 /// Most discovered campaigns listed by UUID.
 const MAX_CAMPAIGNS_LISTED: usize = 20;
@@ -29,29 +30,26 @@ impl Display for Diagnosis {
         }
         writeln!(f)?;
         let n = self.targets.len();
-        let (scope, what) = match self.targets.as_slice() {
-            [t] if t.campaign.is_none() => ("discovery".to_string(), "discovery"),
-            _ => (
-                format!("{n} campaign{}", if n == 1 { "" } else { "s" }),
-                "campaigns",
-            ),
-        };
         let took = secs(self.elapsed);
-        if bad == 0 {
-            writeln!(
+        let discovery = matches!(self.targets.as_slice(), [t] if t.campaign.is_none());
+        let plural = if n == 1 { "" } else { "s" };
+        match (bad, discovery) {
+            (0, true) => writeln!(
                 f,
-                "overall: OK: the exporter can count exactly ({scope}, {took})"
-            )
-        } else if what == "discovery" {
-            writeln!(
+                "overall: OK: the exporter can count exactly (discovery, {took})"
+            ),
+            (0, false) => writeln!(
+                f,
+                "overall: OK: the exporter can count exactly ({n} campaign{plural}, {took})"
+            ),
+            (_, true) => writeln!(
                 f,
                 "overall: NOT OK: discovery cannot be counted exactly; see the fixes above ({took})"
-            )
-        } else {
-            writeln!(
+            ),
+            (_, false) => writeln!(
                 f,
-                "overall: NOT OK: {bad} of {n} {what} cannot be counted exactly; see the fixes above ({took})"
-            )
+                "overall: NOT OK: {bad} of {n} campaign{plural} cannot be counted exactly; see the fixes above ({took})"
+            ),
         }
     }
 }
@@ -193,10 +191,23 @@ pub fn keys_text(keys: &KeyNames, fields: &[FieldUse]) -> String {
     out
 }
 
-/// Counts by state, then the templates seen.
+/// Counts by state, then the templates seen. A state outside the six is
+/// shown only if it reads as a word (a server could put anything there);
+/// the others are summed.
 pub fn counts_text(read: &WholeRead) -> String {
     let c = &read.counted;
-    let states: Vec<String> = c.by_state.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    let mut hidden = 0;
+    let mut states: Vec<String> = Vec::new();
+    for (i, (state, n)) in c.by_state.iter().enumerate() {
+        if i < STATES.len() || state == UNKNOWN || state == INVALID || field_like(state) {
+            states.push(format!("{state} {n}"));
+        } else {
+            hidden += n;
+        }
+    }
+    if hidden > 0 {
+        states.push(format!("other states (not shown) {hidden}"));
+    }
     let mut out = format!(
         "{}; {} template{}",
         states.join(", "),
@@ -209,15 +220,29 @@ pub fn counts_text(read: &WholeRead) -> String {
     out
 }
 
+/// Discovery's campaigns: UUIDs only; records under any other value are
+/// summed.
 fn campaigns_text(read: &WholeRead) -> String {
     let c = &read.counted.campaigns;
+    let shown = |id: &str| uuid::Uuid::parse_str(id).is_ok() || id == UNKNOWN || id == INVALID;
     let mut listed: Vec<String> = c
         .iter()
+        .filter(|(id, _)| shown(id))
         .take(MAX_CAMPAIGNS_LISTED)
-        .map(|(uuid, n)| format!("{uuid} {n}"))
+        .map(|(id, n)| format!("{id} {n}"))
         .collect();
-    if c.len() > MAX_CAMPAIGNS_LISTED {
-        listed.push(format!("and {} more", c.len() - MAX_CAMPAIGNS_LISTED));
+    let listable = c.iter().filter(|(id, _)| shown(id)).count();
+    if listable > MAX_CAMPAIGNS_LISTED {
+        listed.push(format!("and {} more", listable - MAX_CAMPAIGNS_LISTED));
+    }
+    let (others, records): (usize, u64) = c
+        .iter()
+        .filter(|(id, _)| !shown(id))
+        .fold((0, 0), |(k, r), (_, n)| (k + 1, r + n));
+    if others > 0 {
+        listed.push(format!(
+            "{others} values that are not UUIDs (not shown) with {records} records"
+        ));
     }
     format!("{} found: {}", c.len(), listed.join(", "))
 }

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::app::diagnose::fixtures::{CAMPAIGN, PERSONAL, good};
+use crate::app::diagnose::fixtures::{CAMPAIGN, PERSONAL, good, read_of};
 use crate::model::{Failure, Reason};
 
 fn diagnosis(targets: Vec<TargetReport>) -> Diagnosis {
@@ -139,4 +139,31 @@ fn the_readme_example_has_the_reports_lines() {
     }
     assert!(labelled >= 10, "{example}");
     assert!(example.contains("overall: OK: the exporter can count exactly ("));
+}
+
+#[test]
+fn values_a_server_puts_where_states_and_campaigns_belong_are_not_printed() {
+    let rec = |campaign: &str, state: &str| {
+        format!(r#"{{"state":"{state}","template_uuid":"t1","campaign_uuid":"{campaign}"}}"#)
+    };
+    let records = [
+        rec(CAMPAIGN, "sent"),
+        rec(CAMPAIGN, "paused_by_ops"),
+        rec("+5511987654321", "5511987654321"),
+        rec("Maria da Silva", "sent"),
+        rec("0c7e3f5a-9b2d-4d6e-8a1f-5c4b3a2e1d54", "12345678909"),
+    ];
+    let mut t = good();
+    t.campaign = None;
+    t.read = Ok(read_of(None, &records));
+    let text = diagnosis(vec![t]).to_string();
+    assert!(text.contains("paused_by_ops 1"), "{text}");
+    assert!(text.contains("other states (not shown) 2"), "{text}");
+    assert!(
+        text.contains("campaigns        4 found: 0c7e3f5a-9b2d-4d6e-8a1f-5c4b3a2e1d54 1, f45d98dc-ac5e-48f2-9c01-ebe18f86d28b 2, 2 values that are not UUIDs (not shown) with 2 records"),
+        "{text}"
+    );
+    for p in PERSONAL.iter().chain(&["5511987654321", "12345678909"]) {
+        assert!(!text.contains(p), "{p} printed:\n{text}");
+    }
 }
