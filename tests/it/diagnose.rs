@@ -81,12 +81,14 @@ pub fn personal_record(state: &str, at_ms: i64) -> Value {
 
 /// A paged report server over subscribers with insertion instants:
 /// `start`/`end` applied inclusively (unless told to ignore them), pages
-/// of `page_size` linked by `links.next` with a `page` parameter.
+/// of `page_size` under `records_key` (`data` when empty) linked by
+/// `links.next` with a `page` parameter.
 #[derive(Clone, Default)]
 pub struct Paged {
     /// (insertion ms, state) of each subscriber.
     pub subs: Arc<Mutex<Vec<(i64, &'static str)>>>,
     pub page_size: usize,
+    pub records_key: &'static str,
     pub ignore_range: Arc<AtomicBool>,
     /// Each request's query string, as it arrived.
     pub queries: Arc<Mutex<Vec<String>>>,
@@ -138,8 +140,14 @@ impl Respond for Paged {
             // Relative: wiremock's request URL names the Host header's host.
             format!("{}?{}", url.path(), url.query().unwrap_or(""))
         });
-        ResponseTemplate::new(200)
-            .set_body_json(json!({ "data": records, "links": { "next": next } }))
+        let key = if self.records_key.is_empty() {
+            "data"
+        } else {
+            self.records_key
+        };
+        let mut body = json!({ "links": { "next": next }, "count": matching.len() });
+        body[key] = json!(records);
+        ResponseTemplate::new(200).set_body_json(body)
     }
 }
 
@@ -250,4 +258,25 @@ async fn a_server_that_ignores_start_and_end_fails_the_tiling_check() {
     assert!(out.contains("--poll.max-interval"), "{out}");
     // The whole read itself was fine.
     assert!(out.contains("read 25 records, 0 invalid"), "{out}");
+}
+
+#[tokio::test]
+async fn the_fix_it_names_goes_in_the_config_file_the_next_run_reads() {
+    let (mut paged, _) = populated(10);
+    paged.records_key = "results_x";
+    let server = serve(paged).await;
+    let campaign = format!("--campaign={CAMPAIGN_A}");
+    let (code, out, _) = run_diagnose(&server, &[&campaign]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("\"results_x\" (array)"), "{out}");
+    assert!(out.contains("set response.records"), "{out}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("evolux.yml");
+    std::fs::write(&file, "response:\n  records: /results_x\n").expect("write the config file");
+    let config = format!("--config.file={}", file.display());
+    let (code, out, err) = run_diagnose(&server, &[&campaign, &config]).await;
+    assert_eq!(code, 0, "{out}\n--- stderr ---\n{err}");
+    assert!(out.contains("read 25 records, 0 invalid"), "{out}");
+    assert!(out.contains("verdict          OK"), "{out}");
 }
