@@ -167,3 +167,32 @@ fn values_a_server_puts_where_states_and_campaigns_belong_are_not_printed() {
         assert!(!text.contains(p), "{p} printed:\n{text}");
     }
 }
+
+#[test]
+fn the_readme_example_of_a_refused_token_is_the_reports_text() {
+    let readme = include_str!("../../../../README.md");
+    let section = readme
+        .split("\n## Pointing it at a real Evolux server\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the README's section");
+    let example = section
+        .split("```text\n")
+        .nth(2)
+        .and_then(|b| b.split("```").next())
+        .expect("a second example output");
+    let mut t = good();
+    t.read = Err(Failure::new(
+        Reason::Auth,
+        "HTTP 401 Unauthorized: the token was refused (check EVOLUX_TOKEN or the token file)",
+    ));
+    t.tiling = Tiling::Skipped("the whole read failed");
+    t.elapsed = Duration::ZERO;
+    let mut d = diagnosis(vec![t]);
+    d.elapsed = Duration::ZERO;
+    let text = d.to_string();
+    assert!(
+        text.ends_with(example),
+        "README:\n{example}\nreport:\n{text}"
+    );
+}
