@@ -14,6 +14,8 @@ mod exporter_sigterm;
 mod faults;
 #[path = "../support/mock_api.rs"]
 mod mock_api;
+#[path = "../support/paged.rs"]
+mod paged;
 #[path = "../support/ranged.rs"]
 mod ranged;
 
@@ -21,6 +23,7 @@ mod cli;
 mod conventions;
 mod diagnose;
 mod first_reads;
+mod pagination;
 mod parser_properties;
 mod poll;
 mod privacy;
