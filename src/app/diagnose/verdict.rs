@@ -78,7 +78,7 @@ fn judge_read(read: &WholeRead, discovery: bool, v: &mut Verdict) {
                 "the server states {} records ({}) but {} were read: pages overlap, or the total counts something else",
                 stated.total, stated.source, s.records
             ),
-            format!("check the paging parameters in the config file, e.g. `{PAGINATION_EXAMPLE}`"),
+            format!("check the paging parameters in the config file, e.g. `{PAGINATION_EXAMPLE}`; if that total counts something else, `response.total: []`"),
         ),
         Some(_) => {}
         None => {
@@ -199,7 +199,7 @@ pub fn fix_for(f: &Failure) -> String {
         }
         Reason::Incomplete => {
             return format!(
-                "say how the server pages in the config file, e.g. `{PAGINATION_EXAMPLE}`"
+                "say how the server pages in the config file, e.g. `{PAGINATION_EXAMPLE}`; if its total counts something else, `response.total: []`"
             );
         }
         Reason::BadBody if f.message.contains("no records array") => {

@@ -56,6 +56,12 @@ fn a_stated_total_other_than_the_records_read_is_not_ok() {
         assert!(v.problems[0].what.contains("X-Total-Count"), "{v:?}");
         assert!(v.problems[0].fix.contains(PAGINATION_EXAMPLE), "{v:?}");
     }
+    let mut t = good();
+    t.read = Err(Failure::new(
+        Reason::Incomplete,
+        "fewer records than stated",
+    ));
+    assert!(judge(&t).problems[0].fix.contains("response.total: []"));
 }
 
 #[test]
