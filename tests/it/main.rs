@@ -21,6 +21,7 @@ mod ranged;
 
 mod cli;
 mod conventions;
+mod diagnose;
 mod first_reads;
 mod pagination;
 mod parser_properties;

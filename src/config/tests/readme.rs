@@ -57,6 +57,7 @@ fn the_readme_configuration_table_equals_the_settings() {
     }
     let actions = [
         "`--config.check`",
+        "`--evolux.diagnose`",
         "`--demo`",
         "`--web.enable-lifecycle`",
         "`--version`",
