@@ -232,3 +232,44 @@ fn any_server_is_counted_exactly_or_reported_down_never_wrong() {
         panic!("{e}");
     }
 }
+
+/// `--evolux.diagnose` against each style: the style and total it found,
+/// exit 0 where the exporter can count exactly, and 1 with the cap named
+/// for a server that cuts its answers without a word; nothing personal
+/// printed (`run_diagnose` checks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_names_each_style_and_catches_the_silent_one() {
+    let named = [
+        (ServerStyle::Drf, "link", Some("/count")),
+        (ServerStyle::Laravel, "link", Some("/total")),
+        (ServerStyle::LinkHeader, "header", Some("X-Total-Count")),
+        (ServerStyle::MetaPage, "page", Some("/meta/total")),
+        (ServerStyle::Offset, "offset", Some("/total")),
+        (ServerStyle::Cursor, "cursor", None),
+    ];
+    for (style, name, total_at) in named {
+        let paged = Paged::new(style, 200);
+        paged.add(CAMPAIGN_A, RECORDS, now_ms() - 60_000);
+        let server = upstream(&paged).await;
+        let (code, out, err) =
+            crate::diagnose::run_diagnose(&server, &[&format!("--campaign={CAMPAIGN_A}")]).await;
+        assert_eq!(code, 0, "{style:?}:\n{out}\n{err}");
+        assert!(out.contains(&format!("pagination       {name}, 4 pages read")), "{style:?}:\n{out}");
+        match total_at {
+            Some(at) => assert!(
+                out.contains(&format!("stated {RECORDS} (at {at}); read {RECORDS} records")),
+                "{style:?}:\n{out}"
+            ),
+            None => assert!(out.contains("not stated"), "{style:?}:\n{out}"),
+        }
+        assert!(out.contains("no cap seen"), "{style:?}:\n{out}");
+    }
+    let paged = Paged::new(ServerStyle::Silent, 200);
+    paged.add(CAMPAIGN_A, RECORDS, now_ms() - 60_000);
+    let server = upstream(&paged).await;
+    let (code, out, _) =
+        crate::diagnose::run_diagnose(&server, &[&format!("--campaign={CAMPAIGN_A}")]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cuts answers at 200 records"), "{out}");
+    assert!(out.contains("response.pagination"), "{out}");
+}

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::sink::{Counted, DiagnoseSink, FIELDS};
-use super::{FieldUse, TargetReport, Tiling, WholeRead};
+use super::{CapCheck, FieldUse, TargetReport, Tiling, WholeRead};
 use crate::evolux::QueryStats;
 use crate::evolux::client::FirstResponse;
 use crate::evolux::fields::ResponseLayout;
@@ -94,6 +94,7 @@ pub fn good() -> TargetReport {
     TargetReport {
         campaign: Some(CAMPAIGN.into()),
         read: Ok(whole_read(&records)),
+        cap: CapCheck::NoCap { halves: [1, 1] },
         tiling: Tiling::Read {
             range: Range {
                 start: Some(1_699_996_400_000),

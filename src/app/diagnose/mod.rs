@@ -6,6 +6,7 @@
 //! ([`report`]) and judges it ([`verdict`]): key names, counts, states and
 //! UUIDs only, never a value a record holds.
 
+pub mod cap;
 #[cfg(test)]
 mod fixtures;
 pub mod keys;
@@ -23,6 +24,7 @@ use crate::demo::{DemoOptions, DemoServer};
 use crate::evolux::fields::ResponseLayout;
 use crate::evolux::{ApiMetrics, EvoluxClient, QueryStats, query};
 use crate::model::{Campaign, Failure, Field, Millis, Range, Reason, RecordSink, Tally, millis};
+pub use cap::CapCheck;
 pub use keys::KeyNames;
 pub use sink::Counted;
 use sink::{DiagnoseSink, FIELDS};
@@ -77,6 +79,8 @@ pub struct TargetReport {
     pub read: Result<WholeRead, Failure>,
     /// The `start`/`end` check.
     pub tiling: Tiling,
+    /// The silent-cap check.
+    pub cap: CapCheck,
     /// How long its reads took.
     pub elapsed: Duration,
 }
@@ -196,6 +200,13 @@ impl Reader<'_> {
             end: axis.end,
         };
         let read = self.whole_read(campaign.as_ref(), whole).await;
+        let cap = match &read {
+            Ok(r) => {
+                self.cap_check(campaign.as_ref(), whole, r.stats.records, now)
+                    .await
+            }
+            Err(_) => CapCheck::Skipped("the whole read failed"),
+        };
         let tiling = match &read {
             Ok(_) => match tiling_window(whole, now) {
                 Some(range) => self.tiling(campaign.as_ref(), range).await,
@@ -207,6 +218,7 @@ impl Reader<'_> {
             campaign: campaign.map(|c| c.uuid.to_string()),
             read,
             tiling,
+            cap,
             elapsed: started.elapsed(),
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::keys::{KeyNames, field_like};
 use super::verdict::Verdict;
-use super::{Diagnosis, FieldUse, TargetReport, Tiling, WholeRead};
+use super::{CapCheck, Diagnosis, FieldUse, TargetReport, Tiling, WholeRead};
 use crate::evolux::fields::field_key;
 use crate::evolux::query::iso_millis;
 use crate::model::{INVALID, STATES, UNKNOWN};
@@ -65,6 +65,7 @@ fn write_target(f: &mut Formatter<'_>, t: &TargetReport, verdict: &Verdict) -> f
     if let Ok(read) = &t.read {
         write_read(f, read)?;
     }
+    line(f, "cap", &cap_text(&t.cap))?;
     line(f, "start/end", &tiling_text(&t.tiling))?;
     line(f, "time", &secs(t.elapsed))?;
     if verdict.ok() {
@@ -245,6 +246,27 @@ fn campaigns_text(read: &WholeRead) -> String {
         ));
     }
     format!("{} found: {}", c.len(), listed.join(", "))
+}
+
+/// The cap check, in a line.
+pub fn cap_text(c: &CapCheck) -> String {
+    match c {
+        CapCheck::NoCap { halves } => format!(
+            "halves {} + {} of the records: no cap seen",
+            halves[0], halves[1]
+        ),
+        CapCheck::Capped { at, halves } => format!(
+            "halves {} + {} above the whole {at}: the server cuts answers at {at} records",
+            halves[0], halves[1]
+        ),
+        CapCheck::Overlap { halves } => format!(
+            "halves {} + {} above the whole: they overlap",
+            halves[0], halves[1]
+        ),
+        CapCheck::Unsplit => "the records could not be split in two: not checked".into(),
+        CapCheck::Failed(f) => format!("a read failed ({})", f.reason),
+        CapCheck::Skipped(why) => format!("not checked: {why}"),
+    }
 }
 
 /// The `start`/`end` check's line.

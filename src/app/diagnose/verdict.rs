@@ -7,7 +7,7 @@
 //! halves of the last hour sum to no more than the whole hour. Anything
 //! else worth knowing is a note and does not change the exit status.
 
-use super::{FieldUse, TargetReport, Tiling, WholeRead};
+use super::{CapCheck, FieldUse, TargetReport, Tiling, WholeRead};
 use crate::model::{Failure, Field, Reason};
 
 /// The `response.pagination` example the advice gives.
@@ -59,8 +59,31 @@ pub fn judge(t: &TargetReport) -> Verdict {
         }
         Ok(read) => judge_read(read, t.campaign.is_none(), &mut v),
     }
+    judge_cap(&t.cap, &mut v);
     judge_tiling(&t.tiling, &mut v);
     v
+}
+
+fn judge_cap(cap: &CapCheck, v: &mut Verdict) {
+    match cap {
+        CapCheck::Capped { at, halves } => v.problem(
+            format!(
+                "the server seems to cut answers at {at} records without saying so: two halves of the campaign held {} + {} records, the whole {at}",
+                halves[0], halves[1]
+            ),
+            format!("say how the server pages in the config file, e.g. `{PAGINATION_EXAMPLE}`"),
+        ),
+        CapCheck::Failed(f) => v.problem(
+            format!("a read of the cap check failed ({}): {}", f.reason, f.message),
+            fix_for(f),
+        ),
+        CapCheck::Unsplit => v
+            .notes
+            .push("the records could not be split in two halves: a cap could not be looked for".into()),
+        CapCheck::Skipped(why) => v.notes.push(format!("cap not checked: {why}")),
+        // Overlapping halves: the start/end check names the fix.
+        CapCheck::NoCap { .. } | CapCheck::Overlap { .. } => {}
+    }
 }
 
 fn judge_read(read: &WholeRead, discovery: bool, v: &mut Verdict) {

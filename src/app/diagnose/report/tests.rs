@@ -187,6 +187,7 @@ fn the_readme_example_of_a_refused_token_is_the_reports_text() {
         "HTTP 401 Unauthorized: the token was refused (check EVOLUX_TOKEN or the token file)",
     ));
     t.tiling = Tiling::Skipped("the whole read failed");
+    t.cap = CapCheck::Skipped("the whole read failed");
     t.elapsed = Duration::ZERO;
     let mut d = diagnosis(vec![t]);
     d.elapsed = Duration::ZERO;
