@@ -12,6 +12,7 @@
 use std::collections::BTreeSet;
 
 use super::Counted;
+use super::layout::ReadOk;
 
 /// A campaign whose whole read disagreed with its segments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,4 +56,53 @@ pub fn compare(
             })
         })
         .collect()
+}
+
+/// What a read in parts says of the server, next to one whole read made
+/// after the parts ([`judge`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The parts add up to no more than the whole: the server tiles
+    /// `start`/`end` and did not cut the whole short.
+    Confirmed,
+    /// Every part answered what the whole did: the server ignores `start`
+    /// and `end`.
+    IgnoresRange,
+    /// The parts add up to more than the whole, and a part returned as many
+    /// records as the whole: the server seems to cut every answer at this
+    /// many records, without saying so.
+    Cap(u64),
+    /// The parts add up to more than the whole, and none is at its size:
+    /// the parts overlap (the server reads the range otherwise).
+    Overlap,
+}
+
+/// Judges `parts` (reads that tile the whole range) against `whole` (one
+/// unsegmented read made after them, so inserts can only make it larger),
+/// by records returned. Rules, in order: the parts' records add up to at
+/// most the whole's: [`Verdict::Confirmed`]; every part counted what the
+/// whole counted, with as many records: [`Verdict::IgnoresRange`]; some
+/// part returned as many records as the whole, and that is more than
+/// none: [`Verdict::Cap`]; else
+/// [`Verdict::Overlap`].
+pub fn judge(parts: &[&ReadOk], whole: &ReadOk) -> Verdict {
+    let sum: u64 = parts.iter().map(|p| p.records).sum();
+    if sum <= whole.records {
+        Verdict::Confirmed
+    } else if parts.iter().all(|p| *p == whole) {
+        Verdict::IgnoresRange
+    } else if whole.records > 0 && parts.iter().any(|p| p.records == whole.records) {
+        Verdict::Cap(whole.records)
+    } else {
+        Verdict::Overlap
+    }
+}
+
+/// The campaigns whose total in `whole` differs from the sum of `parts`.
+pub fn disagreement<'a>(
+    parts: impl IntoIterator<Item = &'a Counted>,
+    whole: &Counted,
+) -> Vec<Mismatch> {
+    let empty = Counted::default();
+    compare(&Counted::sum(parts), &empty, &empty, whole)
 }

@@ -22,10 +22,18 @@ impl Layout {
         };
         let verify = self.plan_verification(now, policy);
         match &self.mode {
-            Mode::New(since) => Plan {
-                regular: vec![whole(Class::First, *since)],
-                verify: None,
-            },
+            Mode::New(since) => {
+                let (reads, then) = self.first_unit(now_ms);
+                Plan {
+                    regular: vec![Unit {
+                        reads,
+                        then,
+                        class: Class::First,
+                        overdue: overdue(*since),
+                    }],
+                    verify: None,
+                }
+            }
             Mode::Fallback(f) => Plan {
                 regular: vec![whole(Class::Newest, f.due)],
                 verify,
@@ -55,7 +63,9 @@ impl Layout {
         else {
             return None;
         };
-        if matches!(self.mode, Mode::New(_)) || !self.verify_due(now, policy) {
+        // With a cap known, a whole read can only return the cap.
+        if matches!(self.mode, Mode::New(_)) || self.cap.is_some() || !self.verify_due(now, policy)
+        {
             return None;
         }
         let now_ms = millis(now);
@@ -91,11 +101,15 @@ impl Layout {
         for i in (0..self.segments.len()).rev() {
             let s = &self.segments[i];
             let newest = i == last;
-            if !newest && s.due > now + policy.slack() {
+            let range = self.range_of(i, now_ms);
+            // At the cap: split now, whatever the schedule and the limits.
+            let capped = self.cap_split_point(i, range, now_ms);
+            if !newest && capped.is_none() && s.due > now + policy.slack() {
                 continue;
             }
-            let range = self.range_of(i, now_ms);
-            let cut = if newest {
+            let cut = if capped.is_some() {
+                capped
+            } else if newest {
                 self.seal_point(s, range, now_ms, policy)
             } else {
                 self.split_point(s, range, policy)
