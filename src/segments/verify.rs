@@ -106,3 +106,80 @@ pub fn disagreement<'a>(
     let empty = Counted::default();
     compare(&Counted::sum(parts), &empty, &empty, whole)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CampaignCounts;
+
+    /// A read of `records` records, `sent` of them counted as sent in c0.
+    fn read(records: u64, sent: u64) -> ReadOk {
+        let mut counted = Counted::default();
+        let mut c = CampaignCounts::default();
+        c.templates
+            .entry("t".into())
+            .or_default()
+            .add_state("sent", sent);
+        counted.campaigns.insert("c0".into(), c);
+        ReadOk { counted, records }
+    }
+
+    #[test]
+    fn parts_that_add_up_to_at_most_the_whole_confirm_it() {
+        let (h1, h2) = (read(120, 120), read(80, 80));
+        assert_eq!(judge(&[&h1, &h2], &read(200, 200)), Verdict::Confirmed);
+        // Inserted between the reads: the whole, read last, is larger.
+        assert_eq!(judge(&[&h1, &h2], &read(203, 203)), Verdict::Confirmed);
+        let none = read(0, 0);
+        assert_eq!(judge(&[&none, &none], &none), Verdict::Confirmed);
+    }
+
+    #[test]
+    fn parts_that_each_answer_the_whole_say_the_range_is_ignored() {
+        let w = read(200, 200);
+        assert_eq!(judge(&[&w, &w], &w), Verdict::IgnoresRange);
+    }
+
+    #[test]
+    fn a_part_at_the_wholes_size_with_more_in_the_parts_is_a_cap() {
+        // Capped at 200: each half is cut too, and differs from the whole.
+        let w = read(200, 150);
+        assert_eq!(judge(&[&read(200, 90), &w], &w), Verdict::Cap(200));
+        assert_eq!(
+            judge(&[&read(200, 90), &read(37, 37)], &w),
+            Verdict::Cap(200)
+        );
+        // An empty whole is no cap: the parts found what it did not.
+        assert_eq!(
+            judge(&[&read(0, 0), &read(5, 5)], &read(0, 0)),
+            Verdict::Overlap
+        );
+    }
+
+    #[test]
+    fn parts_that_add_up_to_more_with_none_at_the_wholes_size_overlap() {
+        let w = read(200, 200);
+        assert_eq!(
+            judge(&[&read(150, 150), &read(120, 120)], &w),
+            Verdict::Overlap
+        );
+    }
+
+    #[test]
+    fn a_disagreement_names_the_campaign_and_its_figures() {
+        let found = disagreement(
+            [&read(200, 200).counted, &read(50, 50).counted],
+            &read(200, 200).counted,
+        );
+        assert_eq!(
+            found,
+            [Mismatch {
+                campaign: "c0".into(),
+                segments_before: 250,
+                segments_after: 250,
+                unsegmented: 200,
+            }]
+        );
+        assert!(disagreement([&read(9, 9).counted], &read(9, 9).counted).is_empty());
+    }
+}

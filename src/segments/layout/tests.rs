@@ -464,6 +464,7 @@ fn windowed_counts_equal_a_query_over_the_window_within_max_interval() {
     assert!(layouts[0].segment_count() <= policy.max_segments);
 }
 
+mod cap;
 mod properties;
 mod schedule;
 mod transitions;
