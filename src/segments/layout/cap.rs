@@ -141,6 +141,11 @@ impl Layout {
         };
         match verify::judge(&[&lower, &upper], &whole) {
             Verdict::Confirmed => self.start_filling(now, whole, policy),
+            // Read whole every poll, the target does not rest on how the
+            // server reads `start` and `end`: only a cap matters to it.
+            Verdict::IgnoresRange | Verdict::Overlap if !policy.segmented() => {
+                self.start_filling(now, whole, policy)
+            }
             Verdict::Cap(cap) => {
                 applied.mismatches = mismatches_of(&[&lower.counted, &upper.counted], &whole);
                 applied.cap = Some(Capped {
