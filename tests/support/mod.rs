@@ -29,10 +29,6 @@ pub mod metrics;
 pub use api::{REPORT_PATH, STATES};
 
 /// A campaign UUID for tests.
-/// Requests of a campaign's first poll: its two halves, which check the
-/// whole read for a silent cap, then the whole read.
-pub const FIRST_POLL_READS: usize = 3;
-
 pub const CAMPAIGN_A: &str = "f45d98dc-ac5e-48f2-9c01-ebe18f86d28b";
 /// Two template UUIDs for tests.
 pub const TEMPLATE_1: &str = "70f4ddb6-ece1-4e13-ab90-3698d9d72bf0";
