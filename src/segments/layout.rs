@@ -190,42 +190,6 @@ impl Unit {
     pub fn all_reads(&self) -> impl Iterator<Item = &Read> {
         self.reads.iter().chain(&self.then)
     }
-
-    /// The unit with a planned split undone: the parent read whole, as one
-    /// request; a first read without its check, the whole read alone. Any
-    /// other unit is returned as it is.
-    pub fn unsplit(self) -> Unit {
-        if self
-            .reads
-            .iter()
-            .all(|r| matches!(r.kind, ReadKind::Check { .. }))
-        {
-            return Unit {
-                reads: self.then,
-                then: Vec::new(),
-                ..self
-            };
-        }
-        let parent = match self.reads.as_slice() {
-            [lower, upper] => match (lower.kind, upper.kind) {
-                (ReadKind::Half { parent, .. }, ReadKind::Half { .. }) => {
-                    Some((parent, lower.range.start, upper.range.end))
-                }
-                _ => None,
-            },
-            _ => None,
-        };
-        match parent {
-            Some((id, start, end)) => Unit {
-                reads: vec![Read {
-                    kind: ReadKind::Segment(id),
-                    range: Range { start, end },
-                }],
-                ..self
-            },
-            None => self,
-        }
-    }
 }
 
 /// What a target should read in a poll.

@@ -1,6 +1,7 @@
-//! Which reads are due ([`Layout::plan`]): a new target's whole read, the
-//! segments' regular reads and their splits, a fallback's whole read, and
-//! the verification's reads.
+//! Which reads are due ([`Layout::plan`]): a new target's whole read and
+//! its two-half check, the segments' regular reads and their splits, a
+//! fallback's whole read, and the verification's reads; and a unit undone
+//! when it does not fit ([`Unit::unsplit`]).
 
 use std::time::SystemTime;
 
@@ -172,5 +173,40 @@ impl Layout {
         let mid = lo + (hi - lo) / 2;
         let aligned = to_second_end(mid);
         Some(if aligned >= lo { aligned } else { mid })
+    }
+}
+
+impl Unit {
+    /// The unit with a planned split undone: the parent read whole, as one
+    /// request; a first read without its check, the whole read alone. Any
+    /// other unit is returned as it is.
+    pub fn unsplit(self) -> Unit {
+        let check = |r: &Read| matches!(r.kind, ReadKind::Check { .. });
+        if !self.reads.is_empty() && self.reads.iter().all(check) {
+            return Unit {
+                reads: self.then,
+                then: Vec::new(),
+                ..self
+            };
+        }
+        let parent = match self.reads.as_slice() {
+            [lower, upper] => match (lower.kind, upper.kind) {
+                (ReadKind::Half { parent, .. }, ReadKind::Half { .. }) => {
+                    Some((parent, lower.range.start, upper.range.end))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        match parent {
+            Some((id, start, end)) => Unit {
+                reads: vec![Read {
+                    kind: ReadKind::Segment(id),
+                    range: Range { start, end },
+                }],
+                ..self
+            },
+            None => self,
+        }
     }
 }
