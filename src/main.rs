@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use evolux_exporter::app::App;
 use evolux_exporter::build_info::BUILD;
-use evolux_exporter::config::{Cli, Config};
+use evolux_exporter::config::{Cli, Config, Mode};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         print!("{}", BUILD.version_text("evolux-exporter"));
         return ExitCode::SUCCESS;
     }
-    let check_only = cli.config_check;
+    let mode = cli.mode();
     let config = match Config::load(cli) {
         Ok(c) => c,
         Err(e) => {
@@ -34,17 +34,35 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if check_only {
-        print!("{}", config.summary());
-        return ExitCode::SUCCESS;
-    }
-    match run(config) {
-        Ok(()) => ExitCode::SUCCESS,
+    let outcome = match mode {
+        Mode::Check => {
+            print!("{}", config.summary());
+            return ExitCode::SUCCESS;
+        }
+        Mode::Diagnose => diagnose(config),
+        Mode::Serve => run(config).map(|()| true),
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("evolux-exporter: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--evolux.diagnose`: the report on stdout, logs on stderr; whether
+/// every campaign can be counted exactly.
+fn diagnose(config: Config) -> anyhow::Result<bool> {
+    evolux_exporter::telemetry::init(config.log, std::io::stderr).context("setting up logging")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let diagnosis = runtime.block_on(evolux_exporter::app::diagnose::run(&config))?;
+    print!("{diagnosis}");
+    Ok(diagnosis.ok())
 }
 
 fn run(config: Config) -> anyhow::Result<()> {

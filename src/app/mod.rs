@@ -2,6 +2,7 @@
 //! both start the exporter through [`App`]; [`reload`] applies a new
 //! configuration while it runs.
 
+pub mod diagnose;
 pub mod reload;
 
 use std::future::Future;

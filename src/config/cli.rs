@@ -63,6 +63,11 @@ pub struct Cli {
     /// Validate the configuration, print a summary and exit (0 valid, 1 invalid).
     #[arg(long = "config.check")]
     pub config_check: bool,
+    /// Read each configured campaign once as a poll would and print what was
+    /// found (shape, pagination, totals, counts, whether start/end tile;
+    /// never personal data); exit 0 when it can be counted exactly, else 1.
+    #[arg(long = "evolux.diagnose", conflicts_with = "config_check")]
+    pub evolux_diagnose: bool,
     #[arg(long, value_delimiter = ',')]
     pub web_listen_address: Vec<String>,
     #[arg(long)]
@@ -88,7 +93,31 @@ pub struct Cli {
     pub shard_count: Option<u32>,
 }
 
+/// What the binary does once its configuration is loaded: one mode, chosen
+/// by the action flags (which exclude each other).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Poll and serve (no action flag).
+    Serve,
+    /// `--config.check`: print the configuration's summary and exit.
+    Check,
+    /// `--evolux.diagnose`: read each campaign once, print what was found,
+    /// exit 0 when it can be counted exactly.
+    Diagnose,
+}
+
 impl Cli {
+    /// The mode the action flags ask for.
+    pub fn mode(&self) -> Mode {
+        if self.config_check {
+            Mode::Check
+        } else if self.evolux_diagnose {
+            Mode::Diagnose
+        } else {
+            Mode::Serve
+        }
+    }
+
     /// The command line's definition: the fields above, named, documented
     /// and bound to their variables by [`SETTINGS`].
     pub fn command() -> clap::Command {
@@ -134,8 +163,15 @@ mod tests {
             let arg = cmd.get_arguments().find(|a| a.get_id() == s.id).unwrap();
             assert_eq!(arg.get_long(), Some(s.flag));
         }
-        let settings_and_actions =
-            SETTINGS.len() + ["config.check", "demo", "web.enable-lifecycle", "version"].len();
+        let settings_and_actions = SETTINGS.len()
+            + [
+                "config.check",
+                "evolux.diagnose",
+                "demo",
+                "web.enable-lifecycle",
+                "version",
+            ]
+            .len();
         let flags = cmd.get_arguments().filter(|a| a.get_id() != "help").count();
         assert_eq!(flags, settings_and_actions, "a flag without a setting");
     }
@@ -154,5 +190,16 @@ mod tests {
         );
         assert_eq!(cli.campaigns.len(), 1);
         assert!(Cli::try_parse_from(["x", "--evolux-timeout=5s"]).is_err());
+    }
+
+    #[test]
+    fn the_action_flags_choose_one_mode() {
+        let mode = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("x").chain(args.iter().copied())).map(|c| c.mode())
+        };
+        assert_eq!(mode(&[]).unwrap(), Mode::Serve);
+        assert_eq!(mode(&["--config.check"]).unwrap(), Mode::Check);
+        assert_eq!(mode(&["--evolux.diagnose"]).unwrap(), Mode::Diagnose);
+        assert!(mode(&["--config.check", "--evolux.diagnose"]).is_err());
     }
 }

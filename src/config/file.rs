@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::shard::ShardIndex;
 use super::units::{ByteSize, HumanDuration};
 use crate::evolux::fields::LayoutOverrides;
+use crate::evolux::pagination::RawPagination;
 use crate::model::Field;
 use crate::telemetry::{LogFormat, LogLevel};
 
@@ -133,6 +134,19 @@ pub struct FileResponse {
     pub template_name: Option<OneOrMany>,
     pub campaign: Option<OneOrMany>,
     pub campaign_name: Option<OneOrMany>,
+    pub total: Option<OneOrMany>,
+    pub pagination: Option<FilePagination>,
+}
+
+/// `response.pagination:`: how the server's pages are linked, when it does
+/// not say so itself.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePagination {
+    pub style: String,
+    pub param: Option<String>,
+    pub size_param: Option<String>,
+    pub size: Option<u64>,
 }
 
 impl FileResponse {
@@ -148,6 +162,13 @@ impl FileResponse {
         LayoutOverrides {
             records: self.records.map(OneOrMany::into_vec),
             next: self.next.map(OneOrMany::into_vec),
+            total: self.total.map(OneOrMany::into_vec),
+            pagination: self.pagination.map(|p| RawPagination {
+                style: p.style,
+                param: p.param,
+                size_param: p.size_param,
+                size: p.size,
+            }),
             fields: fields
                 .into_iter()
                 .filter_map(|(f, v)| Some((f, v?.into_vec())))

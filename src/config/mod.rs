@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use cli::Cli;
+pub use cli::{Cli, Mode};
 pub use shard::Shard;
 
 use crate::evolux::ClientSettings;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{
-    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE,
+    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, LINK,
     RETRY_AFTER,
 };
 use reqwest::{Response, StatusCode};
@@ -19,9 +19,10 @@ use super::error::FetchError;
 use super::fields::ResponseLayout;
 use super::instruments::ApiMetrics;
 use super::limiter::Limiter;
-use super::pagination::{Stated, Style};
+use super::pagination::{NextRef, PageFacts, Paginator, Stated, Step, Style, link};
 use super::query::REPORT_PATH;
 use super::retry::{backoff, is_retryable, parse_retry_after};
+use super::scanner::PageEnd;
 use crate::model::Reason;
 use crate::model::RecordSink;
 use crate::token::TokenSource;
@@ -165,19 +166,26 @@ impl EvoluxClient {
         &self.report_url
     }
 
-    /// Runs one query: the first page with `params`, then every next link,
-    /// handing each record to `sink` as it streams in.
+    /// Runs one query: the first page with `params`, then every page the
+    /// server's pagination leads to (detected, or `response.pagination`),
+    /// handing each record to `sink` as it streams in. Fails when the
+    /// records read differ from a total the server stated.
     pub async fn run_query(
         &self,
         params: &[(&'static str, String)],
         sink: &mut impl RecordSink,
     ) -> Result<QueryStats, FetchError> {
         let token = self.token.current()?.header_value()?;
-        let mut url = self.report_url.clone();
-        if !params.is_empty() {
-            url.query_pairs_mut()
-                .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
+        let mut paginator = Paginator::new(&self.layout.pagination);
+        let mut first = self.report_url.clone();
+        let extra = paginator.first_params();
+        if !params.is_empty() || !extra.is_empty() {
+            first
+                .query_pairs_mut()
+                .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())))
+                .extend_pairs(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         }
+        let mut url = first.clone();
         let mut stats = QueryStats::default();
         let mut seen: HashSet<Url> = HashSet::new();
         loop {
@@ -187,10 +195,29 @@ impl EvoluxClient {
             if stats.pages >= MAX_PAGES {
                 return Err(FetchError::TooManyPages);
             }
-            let next = self.fetch_page(&url, &token, sink, &mut stats).await?;
+            let page = self.fetch_page(&url, &token, sink, &mut stats).await?;
             stats.pages += 1;
-            let Some(next) = next else { return Ok(stats) };
-            let next_url = url.join(&next).map_err(|_| FetchError::BadNext)?;
+            if stats.pages == 1 {
+                stats.first = Some(page.head);
+                stats.records_at = page.end.records_at.clone();
+            }
+            let facts = PageFacts {
+                hints: page.end.hints,
+                link_next: page.link_next,
+                link_header: page.link_header,
+                header_total: page.header_total,
+                records: page.end.records,
+            };
+            let step = paginator.after_page(&facts).map_err(FetchError::Pagination);
+            stats.pagination = paginator.style();
+            stats.stated_total = paginator.stated().cloned();
+            let next_url = match step? {
+                Step::Done => return Ok(stats),
+                Step::Follow(_, NextRef::Link(link)) => {
+                    url.join(&link).map_err(|_| FetchError::BadNext)?
+                }
+                Step::Follow(_, NextRef::Param(name, value)) => with_param(&first, &name, &value),
+            };
             if next_url.origin() != self.report_url.origin() {
                 return Err(FetchError::ForeignNext(
                     next_url.host_str().unwrap_or("?").to_string(),
@@ -207,7 +234,7 @@ impl EvoluxClient {
         token: &reqwest::header::HeaderValue,
         sink: &mut impl RecordSink,
         stats: &mut QueryStats,
-    ) -> Result<Option<String>, FetchError> {
+    ) -> Result<Page, FetchError> {
         let mut attempt = 0;
         loop {
             let permit = self.limiter.acquire().await;
@@ -307,7 +334,7 @@ impl EvoluxClient {
         mut resp: Response,
         sink: &mut impl RecordSink,
         stats: &mut QueryStats,
-    ) -> Result<Option<String>, FetchError> {
+    ) -> Result<Page, FetchError> {
         let header = |name| {
             resp.headers()
                 .get(name)
@@ -320,6 +347,42 @@ impl EvoluxClient {
         }
         let encoding = Encoding::from_header(header(CONTENT_ENCODING).as_deref())
             .map_err(FetchError::Encoding)?;
+        let head = FirstResponse {
+            status: resp.status().as_u16(),
+            content_type: content_type.clone(),
+            content_encoding: header(CONTENT_ENCODING).unwrap_or_default(),
+        };
+        let links: Vec<&str> = resp
+            .headers()
+            .get_all(LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let link_header = !links.is_empty();
+        let link_next = link::next_target(links);
+        let totals: &[&str] = if self.layout.header_totals {
+            &["x-total-count", "x-total"]
+        } else {
+            &[]
+        };
+        let header_total = totals.iter().find_map(|&name| {
+            let n = resp
+                .headers()
+                .get(name)?
+                .to_str()
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+            Some((
+                n,
+                if name == "x-total" {
+                    "X-Total"
+                } else {
+                    "X-Total-Count"
+                },
+            ))
+        });
         let declared = header(CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.max_response_size) {
             return Err(FetchError::TooLarge {
@@ -374,8 +437,38 @@ impl EvoluxClient {
         stats.records += end.records;
         stats.invalid += end.invalid;
         stats.bytes += bytes;
-        Ok(end.next)
+        Ok(Page {
+            end,
+            head,
+            link_next,
+            link_header,
+            header_total,
+        })
     }
+}
+
+/// One page read: its body's end and what its headers said.
+struct Page {
+    end: PageEnd,
+    head: FirstResponse,
+    link_next: Option<String>,
+    link_header: bool,
+    header_total: Option<(u64, &'static str)>,
+}
+
+/// `base` with query parameter `name` set to `value` (replaced if present).
+fn with_param(base: &Url, name: &str, value: &str) -> Url {
+    let mut url = base.clone();
+    let kept: Vec<(String, String)> = base
+        .query_pairs()
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair(name, value);
+    url
 }
 
 fn body_error(e: BodyError, bytes: u64) -> FetchError {

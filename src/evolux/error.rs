@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use super::client::MAX_PAGES;
+use super::pagination::PageError;
 use super::scanner::ScanError;
 use crate::model::{Failure, Reason};
 use crate::token::TokenError;
@@ -80,6 +81,10 @@ pub enum FetchError {
     /// Too many pages.
     #[error("more than {MAX_PAGES} pages")]
     TooManyPages,
+    /// The pages cannot be followed to an exact count: their totals
+    /// disagree, or they say more follow with no way to reach them.
+    #[error(transparent)]
+    Pagination(#[from] PageError),
 }
 
 impl FetchError {
@@ -92,6 +97,7 @@ impl FetchError {
             }
             FetchError::Transport { kind, .. } | FetchError::Body { kind, .. } => *kind,
             FetchError::TooLarge { .. } => Reason::TooLarge,
+            FetchError::Pagination(_) => Reason::Incomplete,
             FetchError::Encoding(_)
             | FetchError::Html(_)
             | FetchError::Scan(_)
@@ -155,6 +161,14 @@ mod tests {
             (FetchError::PageLoop(2), Reason::BadBody),
             (FetchError::TooManyPages, Reason::BadBody),
             (FetchError::BadNext, Reason::BadBody),
+            (
+                FetchError::Pagination(PageError::Incomplete {
+                    stated: 600,
+                    stated_at: "/count".into(),
+                    read: 200,
+                }),
+                Reason::Incomplete,
+            ),
         ];
         for (error, reason) in cases {
             let text = error.to_string();

@@ -11,7 +11,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use super::hints::{Hint, default_hints};
 use super::json::{Stop, Walked, byte_at, decode_escaped, skip_value, skip_ws, string_end};
+use super::pagination::{Explicit, Mode as PageMode, RawPagination};
 use crate::model::{Field, RecordFields};
 
 /// One JSON pointer, split into unescaped reference tokens.
@@ -98,8 +100,13 @@ pub struct LayoutOverrides {
     pub records: Option<Vec<String>>,
     /// Candidates for the next-page link.
     pub next: Option<Vec<String>>,
+    /// Candidates for the query's total; empty: no total is checked, not
+    /// even a header's.
+    pub total: Option<Vec<String>>,
     /// Per field, its pointers within a record.
     pub fields: Vec<(Field, Vec<String>)>,
+    /// `response.pagination`; detection when absent.
+    pub pagination: Option<RawPagination>,
 }
 
 /// Where records, next links and fields are found in a response body.
@@ -107,10 +114,16 @@ pub struct LayoutOverrides {
 pub struct ResponseLayout {
     /// Candidates for the records array; the first array met at one of them is used.
     pub records: Vec<Pointer>,
-    /// Candidates for the next-page link, tried in order.
-    pub next: Vec<Pointer>,
+    /// What pages may say about pagination (the next link, a total, a page
+    /// number, ...), each at its candidate pointers, in priority order.
+    pub hints: Vec<(Hint, Pointer)>,
     /// Per field, its pointers within a record, tried in order.
     pub fields: Vec<(Field, Vec<Pointer>)>,
+    /// How pages are followed.
+    pub pagination: PageMode,
+    /// Whether a total in a header (`X-Total-Count`) is checked; off when
+    /// `response.total` is an empty list.
+    pub header_totals: bool,
     tree: Node,
 }
 
@@ -128,7 +141,7 @@ impl Default for ResponseLayout {
                 "/records",
                 "/subscribers",
             ]),
-            parse_all(&["/links/next", "/next"]),
+            default_hints(),
             FIELDS
                 .iter()
                 .map(|(f, _, ps)| (*f, parse_all(ps)))
@@ -138,7 +151,11 @@ impl Default for ResponseLayout {
 }
 
 impl ResponseLayout {
-    fn new(records: Vec<Pointer>, next: Vec<Pointer>, fields: Vec<(Field, Vec<Pointer>)>) -> Self {
+    fn new(
+        records: Vec<Pointer>,
+        hints: Vec<(Hint, Pointer)>,
+        fields: Vec<(Field, Vec<Pointer>)>,
+    ) -> Self {
         let mut tree = Node::default();
         for (field, pointers) in &fields {
             for (priority, p) in pointers.iter().enumerate() {
@@ -148,8 +165,10 @@ impl ResponseLayout {
         }
         ResponseLayout {
             records,
-            next,
+            hints,
             fields,
+            pagination: PageMode::Detect,
+            header_totals: true,
             tree,
         }
     }
@@ -171,12 +190,16 @@ impl ResponseLayout {
                     .map(Some)
             };
         let records = parse("records", o.records)?.unwrap_or(defaults.records);
-        let next = parse("next", o.next)?.unwrap_or(defaults.next);
-        if next.iter().any(|p| p.tokens().is_empty()) {
-            return Err((
-                "next".into(),
-                "the next link cannot be the whole document".into(),
-            ));
+        let mut hints = defaults.hints;
+        if let Some(next) = parse("next", o.next)? {
+            if next.iter().any(|p| p.tokens().is_empty()) {
+                return Err((
+                    "next".into(),
+                    "the next link cannot be the whole document".into(),
+                ));
+            }
+            hints.retain(|(h, _)| *h != Hint::Next);
+            hints.splice(0..0, next.into_iter().map(|p| (Hint::Next, p)));
         }
         let mut fields = defaults.fields;
         for (field, value) in o.fields {
@@ -188,7 +211,29 @@ impl ResponseLayout {
                 fields[field as usize].1 = pointers;
             }
         }
-        Ok(ResponseLayout::new(records, next, fields))
+        let mut header_totals = true;
+        if let Some(total) = o.total {
+            header_totals = !total.is_empty();
+            let pointers = if total.is_empty() {
+                Vec::new()
+            } else {
+                parse("total", Some(total))?.unwrap_or_default()
+            };
+            if pointers.iter().any(|p| p.tokens().is_empty()) {
+                return Err((
+                    "total".into(),
+                    "the total cannot be the whole document".into(),
+                ));
+            }
+            hints.retain(|(h, _)| *h != Hint::Total);
+            hints.extend(pointers.into_iter().map(|p| (Hint::Total, p)));
+        }
+        let mut layout = ResponseLayout::new(records, hints, fields);
+        layout.header_totals = header_totals;
+        if let Some(raw) = o.pagination {
+            layout.pagination = PageMode::Explicit(Explicit::from_raw(raw)?);
+        }
+        Ok(layout)
     }
 
     /// Walks the record that starts at `buf[0]` (a `{`), filling `out`
@@ -460,6 +505,8 @@ mod tests {
         let l = ResponseLayout::with_overrides(LayoutOverrides {
             records: Some(owned(&["/result/items"])),
             next: None,
+            total: None,
+            pagination: None,
             fields: vec![
                 (Field::State, owned(&["/status/code", "/state"])),
                 (Field::Template, owned(&["/tpl/0"])),

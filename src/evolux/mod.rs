@@ -6,6 +6,7 @@ pub mod body;
 pub mod client;
 pub mod error;
 pub mod fields;
+pub mod hints;
 pub mod instruments;
 pub mod json;
 pub mod limiter;

@@ -14,12 +14,16 @@ mod exporter_sigterm;
 mod faults;
 #[path = "../support/mock_api.rs"]
 mod mock_api;
+#[path = "../support/paged.rs"]
+mod paged;
 #[path = "../support/ranged.rs"]
 mod ranged;
 
 mod cli;
 mod conventions;
+mod diagnose;
 mod first_reads;
+mod pagination;
 mod parser_properties;
 mod poll;
 mod privacy;

@@ -58,6 +58,38 @@ fn parse_ms(v: &str) -> i64 {
         .timestamp_millis()
 }
 
+/// The part of a request that picks subscribers: `start`, `end` (inclusive,
+/// at the millisecond) and `campaigns[]`.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub campaign: Option<String>,
+}
+
+impl Selection {
+    /// What `url` asks for.
+    pub fn of(url: &url::Url) -> Selection {
+        let get = |k: &str| {
+            url.query_pairs()
+                .find(|(q, _)| q == k)
+                .map(|(_, v)| v.into_owned())
+        };
+        Selection {
+            start: get("start").as_deref().map(parse_ms),
+            end: get("end").as_deref().map(parse_ms),
+            campaign: get("campaigns[]"),
+        }
+    }
+
+    /// Whether a subscriber of `campaign` inserted at `at_ms` is selected.
+    pub fn holds(&self, campaign: &str, at_ms: i64) -> bool {
+        self.start.is_none_or(|st| at_ms >= st)
+            && self.end.is_none_or(|e| at_ms <= e)
+            && self.campaign.as_deref().is_none_or(|c| c == campaign)
+    }
+}
+
 impl Ranged {
     pub fn insert(&self, campaign: &str, at_ms: i64, state: &str) {
         self.subs.lock().unwrap().push(Sub {
@@ -106,19 +138,16 @@ impl Respond for Ranged {
             campaign: get("campaigns[]"),
             gzip,
         };
-        let ignore = self.ignore_range.load(Ordering::SeqCst);
-        let start = arrival.start.as_deref().map(parse_ms).filter(|_| !ignore);
-        let end = arrival.end.as_deref().map(parse_ms).filter(|_| !ignore);
+        let mut selection = Selection::of(&request.url);
+        if self.ignore_range.load(Ordering::SeqCst) {
+            (selection.start, selection.end) = (None, None);
+        }
         let mut matching: Vec<Sub> = self
             .subs
             .lock()
             .unwrap()
             .iter()
-            .filter(|s| {
-                start.is_none_or(|st| s.at_ms >= st)
-                    && end.is_none_or(|e| s.at_ms <= e)
-                    && arrival.campaign.as_deref().is_none_or(|c| c == s.campaign)
-            })
+            .filter(|s| selection.holds(&s.campaign, s.at_ms))
             .cloned()
             .collect();
         let cap = self.cap.load(Ordering::SeqCst);

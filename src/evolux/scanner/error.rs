@@ -3,6 +3,9 @@
 //! build a syntax error without putting body content in it.
 
 use super::{MAX_RECORD_BYTES, MAX_TOKEN_BYTES};
+#[cfg(doc)]
+use crate::evolux::hints::Hint;
+use crate::evolux::hints::Hints;
 
 /// Why a body could not be read as a page of records. Holds no body content
 /// but the offending byte, so no personal data reaches a log.
@@ -54,8 +57,13 @@ pub enum ScanError {
 /// What a finished page said besides its records.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct PageEnd {
-    /// The next-page link, if any.
+    /// The next-page link in the body, if any (the first [`Hint::Next`]
+    /// stated, when it is a non-empty string).
     pub next: Option<String>,
+    /// Where the records array was (a pointer, `(root)` for a bare array).
+    pub records_at: Option<String>,
+    /// Every hint the page stated.
+    pub hints: Hints,
     /// Elements of the records array.
     pub records: u64,
     /// Elements that were not usable records (not an object, or not valid

@@ -32,6 +32,7 @@ mod tests;
 pub use error::{PageEnd, ScanError};
 
 use super::fields::{Pointer, ResponseLayout};
+use super::hints::{Hint, Hints, Scalar};
 use super::json::Skipper;
 use crate::model::RecordSink;
 use records::CarryOver;
@@ -73,8 +74,10 @@ pub struct BodyScanner<'l> {
     token_at: u64,
     /// The first part of a record that straddles chunks.
     carry: CarryOver,
-    records_found: bool,
-    next: Vec<Option<Option<String>>>,
+    /// The records pointer the records array was found at, once it was.
+    records_at: Option<usize>,
+    /// The first value met at each hint pointer (parallel to the layout's).
+    hints: Vec<Option<Scalar>>,
     offset: u64,
     records: u64,
     invalid: u64,
@@ -144,8 +147,8 @@ impl<'l> BodyScanner<'l> {
             mode: Mode::Structural,
             token: Vec::new(),
             carry: CarryOver::default(),
-            records_found: false,
-            next: vec![None; layout.next.len()],
+            records_at: None,
+            hints: vec![None; layout.hints.len()],
             offset: 0,
             token_at: 0,
             records: 0,
@@ -197,18 +200,31 @@ impl<'l> BodyScanner<'l> {
         if self.expect != Expect::Done || !matches!(self.mode, Mode::Structural) {
             return Err(ScanError::Truncated(self.offset));
         }
-        if !self.records_found {
+        let Some(records_at) = self.records_at else {
             let list: Vec<String> = self.layout.records.iter().map(Pointer::to_string).collect();
             return Err(ScanError::NoRecords {
                 looked: list.join(" or "),
                 found: self.shape.describe(),
             });
-        }
-        let next = self.next.into_iter().flatten().flatten().next();
+        };
+        let found: Vec<(Hint, String, Scalar)> = self
+            .layout
+            .hints
+            .iter()
+            .zip(self.hints)
+            .filter_map(|((hint, pointer), v)| v.map(|v| (*hint, pointer.to_string(), v)))
+            .collect();
+        let hints = Hints::new(found);
+        let next = hints
+            .iter()
+            .find_map(|(h, _, v)| (h == Hint::Next).then(|| v.text()).flatten())
+            .map(str::to_owned);
         Ok(PageEnd {
             next,
             records: self.records,
             invalid: self.invalid,
+            records_at: self.layout.records.get(records_at).map(Pointer::to_string),
+            hints,
         })
     }
 

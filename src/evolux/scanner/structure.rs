@@ -67,12 +67,12 @@ pub(super) enum Reach {
 /// Where the value about to start sits, relative to all the pointers.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(super) struct Relation {
-    /// It is at a records pointer.
-    pub(super) records: bool,
+    /// It is at this records pointer (the first that matches).
+    pub(super) records: Option<usize>,
     /// It contains the place of some pointer, so it must be entered.
     pub(super) prefix: bool,
-    /// It is at this next-link pointer (the first that matches).
-    pub(super) next: Option<usize>,
+    /// It is at this hint pointer (the first that matches).
+    pub(super) hint: Option<usize>,
 }
 
 /// How the path through `frames` relates to `pointer`, if it leads there.
@@ -102,16 +102,16 @@ pub(super) fn reach(frames: &[Frame], pointer: &Pointer) -> Option<Reach> {
 /// `layout`.
 pub(super) fn relation(frames: &[Frame], layout: &ResponseLayout) -> Relation {
     let mut rel = Relation::default();
-    for p in &layout.records {
+    for (idx, p) in layout.records.iter().enumerate() {
         match reach(frames, p) {
-            Some(Reach::At) => rel.records = true,
+            Some(Reach::At) if rel.records.is_none() => rel.records = Some(idx),
             Some(Reach::Toward) => rel.prefix = true,
-            None => {}
+            _ => {}
         }
     }
-    for (idx, p) in layout.next.iter().enumerate() {
+    for (idx, (_, p)) in layout.hints.iter().enumerate() {
         match reach(frames, p) {
-            Some(Reach::At) if rel.next.is_none() => rel.next = Some(idx),
+            Some(Reach::At) if rel.hint.is_none() => rel.hint = Some(idx),
             Some(Reach::Toward) => rel.prefix = true,
             _ => {}
         }
@@ -217,23 +217,25 @@ impl BodyScanner<'_> {
         let rel = relation(&self.frames, self.layout);
         match b {
             b'{' if rel.prefix => self.push(true),
-            b'[' if rel.records && !self.records_found => self.open_records_array(),
+            b'[' if rel.records.is_some() && self.records_at.is_none() => {
+                self.open_records_array(rel.records)
+            }
             // A second array where records may be: which one holds them is
             // anybody's guess, and a guess would count wrong.
-            b'[' if rel.records => return Err(ScanError::TwoRecordArrays),
+            b'[' if rel.records.is_some() => return Err(ScanError::TwoRecordArrays),
             b'[' if rel.prefix => self.push(false),
             b'{' | b'[' => {
                 // The skipper must see the opening bracket.
                 self.mode = Mode::Skip(Skipper::default());
                 return Ok(i);
             }
-            b'"' => match rel.next {
-                Some(idx) => self.begin_string(Purpose::Next(idx)),
+            b'"' => match rel.hint {
+                Some(idx) => self.begin_string(Purpose::Hint(idx)),
                 None => self.mode = Mode::Skip(Skipper::string()),
             },
             b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
                 // The token starts at this byte.
-                self.begin_scalar(at, rel.next.map_or(Purpose::Ignore, Purpose::Next));
+                self.begin_scalar(at, rel.hint.map_or(Purpose::Ignore, Purpose::Hint));
                 return Ok(i);
             }
             _ => return Err(syntax_error(at, b)),
@@ -261,9 +263,10 @@ impl BodyScanner<'_> {
         }
     }
 
-    /// Enters the records array, whose `[` was just read.
-    fn open_records_array(&mut self) {
-        self.records_found = true;
+    /// Enters the records array, whose `[` was just read, at the records
+    /// pointer `at`.
+    fn open_records_array(&mut self, at: Option<usize>) {
+        self.records_at = at;
         self.frames.push(Frame {
             object: false,
             seg: Seg::Index(0),

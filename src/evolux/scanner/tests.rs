@@ -7,6 +7,7 @@ use super::structure::{Frame, Reach, Relation, Seg, reach, relation};
 use super::tokens::{decode_string, is_json_scalar, scalar_end, string_body_end};
 use super::*;
 use crate::evolux::fields::Pointer;
+use crate::evolux::hints::{Hint, Hints, Scalar};
 use crate::model::{Field, RecordFields};
 
 /// Scans `body` fed in chunks of `chunk` bytes; returns the states seen.
@@ -47,7 +48,9 @@ fn top_level_array() {
         PageEnd {
             next: None,
             records: 2,
-            invalid: 0
+            invalid: 0,
+            records_at: Some("(root)".into()),
+            hints: Hints::default(),
         }
     );
 }
@@ -70,8 +73,59 @@ fn data_envelope_with_next_links_before_and_after() {
 fn null_and_missing_next_mean_last_page() {
     let (_, end) = scan_all_ways(r#"{"data":[],"links":{"next":null},"next":null}"#).unwrap();
     assert_eq!(end.next, None);
+    assert_eq!(
+        end.hints.get(Hint::Next),
+        Some(("/links/next", &Scalar::Null))
+    );
     let (_, end) = scan_all_ways(r#"{"data":[]}"#).unwrap();
-    assert_eq!(end, PageEnd::default());
+    assert_eq!(
+        end,
+        PageEnd {
+            records_at: Some("/data".into()),
+            ..PageEnd::default()
+        }
+    );
+}
+
+#[test]
+fn every_style_of_hint_is_kept_with_where_it_was() {
+    let body = r#"{"meta":{"current_page":2,"last_page":"3","has_more":true,"note":{"page":9}},
+        "data":[{"state":"sent","page":7,"total":8}],"total":600,"offset":200,"limit":200,
+        "next_cursor":"c\u00e9","cursor":null,"next_page_url":"https://x.example/p?page=3",
+        "paging":{"cursors":{"after":"abc"}}}"#;
+    let (states, end) = scan_all_ways(body).unwrap();
+    assert_eq!(states, ["sent"]);
+    let got = |h| end.hints.get(h).map(|(at, v)| (at.to_string(), v.clone()));
+    let num = |t: &str| Scalar::Number(t.into());
+    assert_eq!(
+        got(Hint::Page),
+        Some(("/meta/current_page".into(), num("2")))
+    );
+    assert_eq!(
+        got(Hint::LastPage),
+        Some(("/meta/last_page".into(), Scalar::Str("3".into())))
+    );
+    assert_eq!(
+        got(Hint::HasMore),
+        Some(("/meta/has_more".into(), Scalar::Bool(true)))
+    );
+    assert_eq!(got(Hint::Total), Some(("/total".into(), num("600"))));
+    assert_eq!(got(Hint::Offset), Some(("/offset".into(), num("200"))));
+    assert_eq!(got(Hint::Limit), Some(("/limit".into(), num("200"))));
+    assert_eq!(
+        got(Hint::NextCursor),
+        Some(("/next_cursor".into(), Scalar::Str("c\u{e9}".into())))
+    );
+    assert_eq!(got(Hint::Cursor), Some(("/cursor".into(), Scalar::Null)));
+    assert_eq!(end.next.as_deref(), Some("https://x.example/p?page=3"));
+    // Keys inside records, or under keys no pointer names, are not hints.
+    assert_eq!(
+        end.hints
+            .iter()
+            .filter(|(h, _, _)| *h == Hint::Page)
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -270,35 +324,46 @@ fn paths_reach_pointers_exactly_or_on_the_way() {
 #[test]
 fn relation_to_the_default_layout() {
     let layout = ResponseLayout::default();
+    let at = |keys: &[&str]| {
+        let frames: Vec<Frame> = keys
+            .iter()
+            .map(|k| frame(Seg::Key(k.to_string())))
+            .collect();
+        relation(&frames, &layout)
+    };
+    let hint_at =
+        |idx: Option<usize>| idx.map(|i| (layout.hints[i].0, layout.hints[i].1.to_string()));
     assert_eq!(
-        relation(&[], &layout),
+        at(&[]),
         Relation {
-            records: true,
+            records: Some(0),
             prefix: true,
-            next: None,
+            hint: None,
         }
     );
     assert_eq!(
-        relation(&[frame(Seg::Key("data".into()))], &layout),
+        at(&["data"]),
         Relation {
-            records: true,
+            records: Some(1),
             prefix: false,
-            next: None,
+            hint: None,
         }
     );
     assert_eq!(
-        relation(&[frame(Seg::Key("next".into()))], &layout).next,
-        Some(1)
+        hint_at(at(&["next"]).hint),
+        Some((Hint::Next, "/next".into()))
     );
-    let links_next = [
-        frame(Seg::Key("links".into())),
-        frame(Seg::Key("next".into())),
-    ];
-    assert_eq!(relation(&links_next, &layout).next, Some(0));
     assert_eq!(
-        relation(&[frame(Seg::Key("meta".into()))], &layout),
-        Relation::default()
+        hint_at(at(&["links", "next"]).hint),
+        Some((Hint::Next, "/links/next".into()))
     );
+    assert_eq!(
+        hint_at(at(&["meta", "total_pages"]).hint),
+        Some((Hint::LastPage, "/meta/total_pages".into()))
+    );
+    // meta leads to hints; a key nothing points into does not.
+    assert!(at(&["meta"]).prefix);
+    assert_eq!(at(&["attributes"]), Relation::default());
 }
 
 #[test]

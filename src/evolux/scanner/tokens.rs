@@ -10,6 +10,7 @@ use memchr::memchr2;
 use super::error::{ScanError, syntax_error};
 use super::structure::{Expect, Seg};
 use super::{BodyScanner, MAX_TOKEN_BYTES, Mode};
+use crate::evolux::hints::{Hint, Scalar};
 use crate::evolux::json::{decode_escaped, is_scalar_byte};
 
 /// What to do with a string or scalar token once it is complete.
@@ -17,8 +18,8 @@ use crate::evolux::json::{decode_escaped, is_scalar_byte};
 pub(super) enum Purpose {
     /// An object key: it names the frame's current member.
     Key,
-    /// The value of the next-link pointer at this index.
-    Next(usize),
+    /// The value of the hint pointer at this index.
+    Hint(usize),
     /// A value nobody asked for (checked, then dropped).
     Ignore,
     /// A scalar element of the records array (counted invalid).
@@ -77,6 +78,13 @@ pub(super) fn decode_string(raw: &[u8]) -> Option<String> {
 }
 
 impl BodyScanner<'_> {
+    /// Keeps the first value met at hint pointer `idx`.
+    fn hint_found(&mut self, idx: usize, value: Scalar) {
+        if let Some(slot @ None) = self.hints.get_mut(idx) {
+            *slot = Some(value);
+        }
+    }
+
     /// Starts a string token after its opening quote.
     pub(super) fn begin_string(&mut self, purpose: Purpose) {
         self.token.clear();
@@ -173,12 +181,10 @@ impl BodyScanner<'_> {
                 }
                 self.expect = Expect::Colon;
             }
-            Purpose::Next(idx) => {
-                let link = decode_string(&self.token)
-                    .ok_or_else(|| ScanError::BadNext(self.layout.next[idx].to_string()))?;
-                if self.next[idx].is_none() {
-                    self.next[idx] = Some(Some(link).filter(|l| !l.is_empty()));
-                }
+            Purpose::Hint(idx) => {
+                let text = decode_string(&self.token)
+                    .ok_or_else(|| ScanError::BadNext(self.layout.hints[idx].1.to_string()))?;
+                self.hint_found(idx, Scalar::Str(text));
                 self.value_done();
             }
             Purpose::Ignore | Purpose::InvalidRecord => self.value_done(),
@@ -194,13 +200,20 @@ impl BodyScanner<'_> {
             return Err(syntax_error(self.token_at, b));
         }
         match purpose {
-            Purpose::Next(idx) => {
-                if self.token != b"null" {
-                    return Err(ScanError::BadNext(self.layout.next[idx].to_string()));
+            Purpose::Hint(idx) => {
+                let value = match self.token.as_slice() {
+                    b"null" => Scalar::Null,
+                    b"true" => Scalar::Bool(true),
+                    b"false" => Scalar::Bool(false),
+                    number => Scalar::Number(String::from_utf8_lossy(number).into_owned()),
+                };
+                let (hint, pointer) = &self.layout.hints[idx];
+                // A next link is a string or null; anything else there is
+                // not a link the exporter can follow.
+                if *hint == Hint::Next && value != Scalar::Null {
+                    return Err(ScanError::BadNext(pointer.to_string()));
                 }
-                if self.next[idx].is_none() {
-                    self.next[idx] = Some(None);
-                }
+                self.hint_found(idx, value);
             }
             Purpose::InvalidRecord => self.count_invalid_element(),
             Purpose::Key | Purpose::Ignore => {}

@@ -2,14 +2,16 @@
 
 use super::*;
 
-/// A page as the reference reads it: its elements and its next link.
-pub type RefReading = (Vec<Value>, Option<String>);
+/// A page as the reference reads it: its elements, its next link and
+/// where its records were.
+pub type RefReading = (Vec<Value>, Option<String>, String);
 
 #[derive(Debug)]
 pub enum RefPage {
     Page {
         elements: Vec<Value>,
         next: Option<String>,
+        records_at: String,
     },
     NoRecords,
     TwoRecordArrays,
@@ -19,33 +21,41 @@ pub enum RefPage {
 /// A page as the defaults of docs/evolux-api.md read it: records at the root,
 /// or in the one array at `/data`, `/results`, `/items`, `/records` or
 /// `/subscribers` (two such arrays are an error); the next link, the first
-/// non-empty string at `/links/next` then `/next`; a number or boolean
-/// there is an error.
+/// non-empty string at the documented next-link places, in their order; a
+/// number or boolean there is an error.
 pub fn reference_page(doc: &Value) -> RefPage {
     let mut next = None;
-    for p in ["/links/next", "/next"] {
+    let next_places = DEFAULT_HINTS
+        .iter()
+        .filter(|(h, _)| *h == Hint::Next)
+        .flat_map(|(_, places)| places.iter());
+    for p in next_places {
         match doc.pointer(p) {
             Some(Value::Bool(_) | Value::Number(_)) => return RefPage::BadNext,
             Some(Value::String(s)) if !s.is_empty() && next.is_none() => next = Some(s.clone()),
             _ => {}
         }
     }
-    let elements = match doc {
-        Value::Array(a) => a.clone(),
+    let (elements, records_at) = match doc {
+        Value::Array(a) => (a.clone(), "(root)".to_string()),
         _ => {
-            let arrays: Vec<&Vec<Value>> =
+            let arrays: Vec<(&str, &Vec<Value>)> =
                 ["/data", "/results", "/items", "/records", "/subscribers"]
                     .iter()
-                    .filter_map(|p| doc.pointer(p).and_then(Value::as_array))
+                    .filter_map(|p| Some((*p, doc.pointer(p).and_then(Value::as_array)?)))
                     .collect();
             match arrays.as_slice() {
                 [] => return RefPage::NoRecords,
-                [a] => (*a).clone(),
+                [(at, a)] => ((*a).clone(), at.to_string()),
                 _ => return RefPage::TwoRecordArrays,
             }
         }
     };
-    RefPage::Page { elements, next }
+    RefPage::Page {
+        elements,
+        next,
+        records_at,
+    }
 }
 
 /// A record's fields: per field, the first of its pointers holding a string.
@@ -137,15 +147,16 @@ pub fn reference_summary(records: &[Fields], fixed: Option<&str>) -> Summary {
 
 /// The run a correct parser makes of pages whose reference reading is
 /// `pages` (elements and next link of each).
-pub fn expected_run(pages: &[RefReading]) -> Run {
+pub fn expected_run(pages: &[RefReading]) -> Run<End> {
     let mut ends = Vec::new();
     let mut fields = Vec::new();
-    for (elements, next) in pages {
+    for (elements, next, records_at) in pages {
         let objects: Vec<Fields> = elements.iter().filter_map(reference_fields).collect();
-        ends.push(PageEnd {
+        ends.push(End {
             next: next.clone(),
             records: elements.len() as u64,
             invalid: (elements.len() - objects.len()) as u64,
+            records_at: Some(records_at.clone()),
         });
         fields.extend(objects);
     }
@@ -168,9 +179,13 @@ pub fn reference_pages(
             TestCaseError::fail(format!("the generator wrote invalid JSON on page {i}: {e}"))
         })?;
         match reference_page(&doc) {
-            RefPage::Page { elements, next } => {
+            RefPage::Page {
+                elements,
+                next,
+                records_at,
+            } => {
                 prop_assert_eq!(&next, link, "the next link of generated page {}", i);
-                out.push((elements, next));
+                out.push((elements, next, records_at));
             }
             other => {
                 return Err(TestCaseError::fail(format!(

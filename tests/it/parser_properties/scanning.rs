@@ -77,7 +77,7 @@ pub fn fields_of(r: &RecordFields<'_>) -> Fields {
 }
 
 /// What a tally counted, in a comparable form.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Summary {
     /// (campaign, template, state) to count, zeros left out.
     pub counts: BTreeMap<(String, String, String), u64>,
@@ -113,13 +113,44 @@ pub fn summarize(t: Tally, template_names: bool) -> Summary {
     s
 }
 
+/// What a page said besides its records, as the reference reads it too
+/// (the hints beyond the next link are compared across chunkings only).
+#[derive(Debug, PartialEq)]
+pub struct End {
+    pub next: Option<String>,
+    pub records: u64,
+    pub invalid: u64,
+    pub records_at: Option<String>,
+}
+
 /// Everything one scan of a query's pages produced.
 #[derive(Debug, PartialEq)]
-pub struct Run {
-    pub ends: Vec<PageEnd>,
+pub struct Run<E = PageEnd> {
+    pub ends: Vec<E>,
     pub fields: Vec<Fields>,
     pub discovery: Summary,
     pub fixed: Summary,
+}
+
+impl Run {
+    /// The run as the reference sees it.
+    pub fn without_hints(&self) -> Run<End> {
+        Run {
+            ends: self
+                .ends
+                .iter()
+                .map(|e| End {
+                    next: e.next.clone(),
+                    records: e.records,
+                    invalid: e.invalid,
+                    records_at: e.records_at.clone(),
+                })
+                .collect(),
+            fields: self.fields.clone(),
+            discovery: self.discovery.clone(),
+            fixed: self.fixed.clone(),
+        }
+    }
 }
 
 /// Scans each page with a fresh scanner, counting into a discovery tally and

@@ -355,8 +355,8 @@ pub fn page_doc(p: &PageModel, next: Option<&str>) -> J {
             obj([
                 ("total", J::Int(p.elements.len() as i64)),
                 ("data", J::Arr(decoys)),
-                ("next", J::Str("/decoy".into())),
                 ("links", obj([("next", J::Str("/decoy".into()))])),
+                ("page_info", obj([("next", J::Str("/decoy".into()))])),
             ]),
         );
     }
