@@ -47,7 +47,7 @@ impl PollMetrics {
         let mismatches = IntCounterVec::new(
             Opts::new(
                 "evolux_campaign_verification_mismatches_total",
-                "Verifications whose unsegmented read disagreed with the sum of the campaign's segments; the campaign is then read whole until one agrees.",
+                "Verifications (and first reads' two-half checks) whose unsegmented read disagreed with the sum of the parts; the campaign is then read whole until one agrees, or, for a silent cap, counted from segments split below it.",
             ),
             &["campaign"],
         )?;

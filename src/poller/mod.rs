@@ -2,6 +2,7 @@
 //! (see [`crate::segments`]), within the request limits; the answers become
 //! a new [`Snapshot`] and new exposition bytes, swapped in at once.
 
+mod findings;
 pub mod settings;
 pub mod target;
 
@@ -284,23 +285,8 @@ impl Poller {
         report.failed_reads += failed_reads;
         report.failed += usize::from(failed_reads > 0);
         let applied = t.record_poll(now, SystemTime::now(), reads.elapsed, answers, rules);
-        for m in &applied.mismatches {
-            self.self_metrics.poll.verification_mismatch(&m.campaign);
-            warn!(
-                target_campaign = t.label(),
-                campaign = m.campaign.as_str(),
-                segments_before = m.segments_before,
-                segments_after = m.segments_after,
-                unsegmented = m.unsegmented,
-                "verification: the unsegmented read disagrees with the sum of the segments; reading this target whole until a verification agrees"
-            );
-        }
-        if applied.recovered {
-            info!(
-                campaign = t.label(),
-                "verification agrees again: reading by segments"
-            );
-        }
+        let incomplete = findings::take(&self.self_metrics.poll, t, &applied, failed_reads);
+        report.failed += usize::from(incomplete);
         if let Some(error) = t.error() {
             warn!(campaign = t.label(), reason = %error.reason, error = %error.message, "campaign poll failed; keeping its last good counts");
         }

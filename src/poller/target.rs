@@ -113,7 +113,9 @@ impl TargetState {
         if answers.is_empty() {
             // Nothing of it was read in this poll (nothing due, or no room
             // in the budget): its health and last success stand as they were.
-            return self.layout.apply(now, Vec::new(), rules);
+            let mut applied = self.layout.apply(now, Vec::new(), rules);
+            applied.incomplete = None;
+            return applied;
         }
         self.error = None;
         let mut reads = Vec::with_capacity(answers.len());
@@ -134,6 +136,13 @@ impl TargetState {
             };
             reads.push((a.kind, ok));
         }
+        let applied = self.layout.apply(now, reads, rules);
+        // Every read succeeded, yet there is nothing true to show (a silent
+        // cap): the poll failed as incomplete.
+        if let Some(message) = &applied.incomplete {
+            self.error
+                .get_or_insert_with(|| Failure::new(Reason::Incomplete, message.clone()));
+        }
         self.read = true;
         self.up = self.error.is_none();
         if self.up {
@@ -143,7 +152,7 @@ impl TargetState {
             self.failing_since.get_or_insert(now);
         }
         self.duration = Some(duration);
-        self.layout.apply(now, reads, rules)
+        applied
     }
 
     fn take_tally(&mut self, tally: Tally) -> ReadOk {

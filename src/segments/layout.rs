@@ -2,7 +2,9 @@
 //! their answers change ([`Layout::apply`]).
 //!
 //! A target goes through [`Mode`]s: never read ([`Mode::New`]: one
-//! unsegmented read comes first, and its counts are exported at once);
+//! unsegmented read comes first, checked by its two halves read just
+//! before it, and its counts are exported at once unless the check finds
+//! a silent cap: see [`cap`]);
 //! read whole, its segments filling ([`Mode::Filling`]: the whole read
 //! stands in until every segment has counts); segmented
 //! ([`Mode::Segmented`]); and, after a verification disagreed, read whole
@@ -19,6 +21,7 @@ use super::{Axis, Counted, Millis, Policy, PollRules, Range, duration_millis, mi
 use crate::model::axis::later;
 
 mod apply;
+pub mod cap;
 mod plan;
 mod reshape;
 
@@ -92,33 +95,6 @@ impl Segment {
             failing_since: None,
         }
     }
-
-    /// Unchanged at its last reads, and quiet for `max_interval`: a region
-    /// whose changes recur (replies still trickling in) is not settled,
-    /// however many reads in a row happen to miss them.
-    fn settled(&self, policy: &Policy) -> bool {
-        let quiet = match (self.read_at, self.changed_at) {
-            (Some(read), Some(changed)) => {
-                read.duration_since(changed).unwrap_or_default() >= policy.max_interval
-            }
-            _ => false,
-        };
-        self.counts.is_some()
-            && self.failing_since.is_none()
-            && self.unchanged >= policy.settled_after
-            && quiet
-    }
-
-    /// Changed at its last read, and the change before that came less than
-    /// `max_interval` earlier: changes recur here.
-    fn recurring(&self, policy: &Policy) -> bool {
-        match (self.changed_at, self.changed_before) {
-            (Some(c), Some(b)) => {
-                self.changes >= 1 && c.duration_since(b).unwrap_or_default() < policy.max_interval
-            }
-            _ => false,
-        }
-    }
 }
 
 /// Where a target stands. Transitions: `New` -> (a whole read) `Filling`
@@ -131,7 +107,8 @@ pub enum Mode {
     New(SystemTime),
     /// Read whole; that read stands in while the segments fill.
     Filling(Segment),
-    /// The segments' sum is the target's counts.
+    /// The segments' sum is the target's counts (none while a segment is
+    /// at a silent cap: [`cap`]).
     Segmented,
     /// A verification disagreed: the target is read whole every poll, and
     /// that read stands in, until a verification agrees.
@@ -155,6 +132,14 @@ pub enum ReadKind {
     /// The whole target, unsegmented: a new target's first read, a
     /// fallback's read, or a verification's.
     Whole,
+    /// One half of a new target's whole range, cut after millisecond `at`,
+    /// read just before its first [`ReadKind::Whole`] to check it.
+    Check {
+        /// The later half (`at + 1` on), else the earlier (up to `at`).
+        upper: bool,
+        /// The last millisecond of the earlier half.
+        at: Millis,
+    },
     /// The newest segment once more, after [`ReadKind::Whole`] (verification).
     NewestAgain,
 }
@@ -172,7 +157,7 @@ pub struct Read {
 /// budget goes to them ([`crate::segments::round::select`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Class {
-    /// A new target's whole read: it has no counts at all.
+    /// A new target's whole read and its check: it has no counts at all.
     First,
     /// The newest segment (where inserts land), or a fallback's whole read.
     Newest,
@@ -205,30 +190,6 @@ impl Unit {
     pub fn all_reads(&self) -> impl Iterator<Item = &Read> {
         self.reads.iter().chain(&self.then)
     }
-
-    /// The unit with a planned split undone: the parent read whole, as one
-    /// request. Any other unit is returned as it is.
-    pub fn unsplit(self) -> Unit {
-        let parent = match self.reads.as_slice() {
-            [lower, upper] => match (lower.kind, upper.kind) {
-                (ReadKind::Half { parent, .. }, ReadKind::Half { .. }) => {
-                    Some((parent, lower.range.start, upper.range.end))
-                }
-                _ => None,
-            },
-            _ => None,
-        };
-        match parent {
-            Some((id, start, end)) => Unit {
-                reads: vec![Read {
-                    kind: ReadKind::Segment(id),
-                    range: Range { start, end },
-                }],
-                ..self
-            },
-            None => self,
-        }
-    }
 }
 
 /// What a target should read in a poll.
@@ -260,6 +221,11 @@ pub struct Applied {
     /// The target's counts expired in this poll (what they stood on failed
     /// for `max_staleness`): it is new again, to be read whole.
     pub expired: bool,
+    /// A silent cap was found in this poll (once per finding).
+    pub cap: Option<cap::Capped>,
+    /// Why the target has no counts to show although its reads succeeded:
+    /// segments at the cap, or not read yet (see [`Layout::shortfall`]).
+    pub incomplete: Option<String>,
 }
 
 /// The segments of one target.
@@ -275,6 +241,10 @@ pub struct Layout {
     distrusted: bool,
     /// The next [`SegmentId`] to give.
     next_id: u64,
+    /// The records at which the server seems to cut every answer, once
+    /// found: a segment that returns as many is split, and the target has
+    /// no counts while one does.
+    cap: Option<u64>,
 }
 
 impl Layout {
@@ -289,6 +259,7 @@ impl Layout {
             next_verify: (verify && policy.segmented()).then_some(now),
             distrusted: false,
             next_id: 0,
+            cap: None,
         }
     }
 
@@ -300,6 +271,11 @@ impl Layout {
     /// Where the target stands.
     pub fn mode(&self) -> &Mode {
         &self.mode
+    }
+
+    /// The records at which the server seems to cut answers, once found.
+    pub fn cap(&self) -> Option<u64> {
+        self.cap
     }
 
     /// Whether a verification mismatch put the target on whole reads.
@@ -329,6 +305,9 @@ impl Layout {
             Mode::New(_) => None,
             Mode::Filling(whole) | Mode::Fallback(whole) => whole.counts.clone(),
             Mode::Segmented => {
+                if self.at_cap().next().is_some() {
+                    return None;
+                }
                 let mut parts = Vec::with_capacity(self.segments.len());
                 for s in &self.segments {
                     parts.push(s.counts.as_ref()?);

@@ -11,8 +11,10 @@
 //! `end`, and how a server that reads them otherwise is caught, is in
 //! `docs/evolux-api.md`.
 //!
-//! A target the exporter has never read is read whole first, and exported
-//! from that read while its segments fill ([`layout::Mode`]). Then reads
+//! A target the exporter has never read is read whole first, after its two
+//! halves, which check that the server does not cut answers short
+//! ([`layout::cap`]); it is exported from that read while its segments
+//! fill ([`layout::Mode`]). Then reads
 //! are scheduled by observed change ([`Policy::gap`]): the newest segment,
 //! where inserts land, every `poll.interval`; a segment whose counts
 //! changed at its last read again at the next interval; one whose changes
@@ -22,7 +24,7 @@
 //! [`round`] is the one driver of a poll (plan, select within the request
 //! budget, read, apply), which the poller, the tests and the fleet
 //! benchmark all run; [`verify`] compares the segments' sum with one
-//! unsegmented read.
+//! unsegmented read, and judges parts against a whole ([`verify::judge`]).
 //!
 //! Everything here is pure: the poller hands it the time and what the API
 //! answered, and it decides what to read next and what to count.

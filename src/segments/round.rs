@@ -4,8 +4,9 @@
 //! benchmark run it with a simulated API ([`poll_with`]), so what they
 //! measure is what the poller does.
 //!
-//! The budget counts every read. A new target's whole read comes before
-//! any other read of any target (it has no counts at all); then the newest
+//! The budget counts every read. A new target's whole read and its check
+//! (three requests; the whole read alone when the budget is smaller) come
+//! before any other read of any target (it has no counts at all); then the newest
 //! segments, where inserts land, most overdue first, keeping a tenth of
 //! the budget for the rest while the rest waits; then verifications, then
 //! the other due reads, most overdue first. What does not fit stays due,
@@ -168,7 +169,16 @@ pub fn select(plans: Vec<Plan>, budget: usize) -> Vec<Vec<Unit>> {
     let mut newest = Vec::new();
     for (t, unit) in units {
         match unit.class {
-            Class::First => first_waits |= !take(&mut chosen, t, unit, &mut left),
+            Class::First => {
+                // A first read with its check (three requests) when a poll
+                // can ever make it, else the whole read alone.
+                let unit = if unit.cost() > budget.max(1) {
+                    unit.unsplit()
+                } else {
+                    unit
+                };
+                first_waits |= !take(&mut chosen, t, unit, &mut left);
+            }
             Class::Newest => newest.push((t, unit)),
             Class::Verify | Class::Other => rest.push((t, unit)),
         }

@@ -39,7 +39,7 @@ async fn sends_campaign_window_filters_and_bearer_token() {
         .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
         .and(query_param("campaigns[]", CAMPAIGN_A))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .expect(1)
+        .expect(FIRST_POLL_READS as u64)
         .mount(&upstream)
         .await;
     let dir = tempfile::tempdir().unwrap();
@@ -59,8 +59,9 @@ async fn sends_campaign_window_filters_and_bearer_token() {
     app.wait_ready().await;
 
     let requests = upstream.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 1);
-    let req: &Request = &requests[0];
+    // The whole read comes after the two halves that check it.
+    assert_eq!(requests.len(), FIRST_POLL_READS);
+    let req: &Request = &requests[FIRST_POLL_READS - 1];
     let pairs: Vec<(String, String)> = req
         .url
         .query_pairs()
@@ -110,7 +111,7 @@ async fn sends_campaign_window_filters_and_bearer_token() {
     assert_eq!(m.get("evolux_up", &[]), Some(1.0));
     assert_eq!(
         m.get("evolux_api_requests_total", &[("code", "200")]),
-        Some(1.0)
+        Some(FIRST_POLL_READS as f64)
     );
 }
 
@@ -122,7 +123,7 @@ async fn one_query_per_configured_campaign() {
         Mock::given(path(REPORT_PATH))
             .and(query_param("campaigns[]", campaign))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": recs})))
-            .expect(1)
+            .expect(FIRST_POLL_READS as u64)
             .mount(&upstream)
             .await;
     }
@@ -231,7 +232,7 @@ async fn follows_next_links_across_pages() {
                 mock = mock.and(query_param("page", page.to_string().as_str()));
             }
             mock.respond_with(ResponseTemplate::new(200).set_body_json(body))
-                .expect(1)
+                .expect(FIRST_POLL_READS as u64)
                 .with_priority(if page > 1 { 1 } else { 5 })
                 .mount(&upstream)
                 .await;
@@ -256,9 +257,10 @@ async fn follows_next_links_across_pages() {
                 format!("Bearer {TOKEN}").as_str()
             );
         }
+        // Four pages for each of the first poll's reads.
         assert_eq!(
             m.get("evolux_api_requests_total", &[("code", "200")]),
-            Some(4.0)
+            Some((4 * FIRST_POLL_READS) as f64)
         );
         app.shutdown().await.unwrap();
     }

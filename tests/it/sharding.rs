@@ -136,9 +136,13 @@ async fn three_shards_poll_and_serve_each_campaign_exactly_once() {
         app.wait_ready().await;
     }
 
-    // Poll round 1 (the one each replica runs at start-up): every campaign asked
-    // for exactly once, by all the replicas together.
-    let once: BTreeMap<String, usize> = all_campaigns().into_iter().map(|c| (c, 1)).collect();
+    // Poll round 1 (the one each replica runs at start-up): every campaign
+    // read (its whole read and the two halves that check it) by exactly one
+    // of the replicas.
+    let once: BTreeMap<String, usize> = all_campaigns()
+        .into_iter()
+        .map(|c| (c, FIRST_POLL_READS))
+        .collect();
     assert_eq!(requests_per_campaign(&upstream).await, once);
 
     // Each replica serves exactly the campaigns it polled, with the upstream's counts.
@@ -187,7 +191,10 @@ async fn three_shards_poll_and_serve_each_campaign_exactly_once() {
 
     // Poll round 2, all replicas at once: again one query per campaign.
     futures_util::future::join_all(apps.iter().map(|a| a.poller.poll_once())).await;
-    let twice: BTreeMap<String, usize> = all_campaigns().into_iter().map(|c| (c, 2)).collect();
+    let twice: BTreeMap<String, usize> = all_campaigns()
+        .into_iter()
+        .map(|c| (c, FIRST_POLL_READS + 1))
+        .collect();
     assert_eq!(requests_per_campaign(&upstream).await, twice);
     for (i, app) in apps.iter().enumerate() {
         assert_eq!(

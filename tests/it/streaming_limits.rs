@@ -132,6 +132,9 @@ async fn app_with_limits(
         &format!("--campaign={CAMPAIGN_A}"),
     ]);
     config.evolux.timeout = timeout;
+    // One read a poll (a new campaign's whole read without its check): a
+    // poll's time is one read's.
+    config.poll.budget = 1;
     if let Some(d) = deadline {
         config.poll.deadline = d;
     }
@@ -160,10 +163,11 @@ async fn an_endless_body_is_cut_at_the_size_cap() {
         m.get("evolux_campaign_up", &[("campaign", CAMPAIGN_A)]),
         Some(0.0)
     );
-    // The response came (200); it was the body that failed. Not retried.
+    // The responses came (200: the whole read and the two halves that
+    // check it); it was the bodies that failed. Not retried.
     assert_eq!(
         m.get("evolux_api_requests_total", &[("code", "200")]),
-        Some(1.0)
+        Some(FIRST_POLL_READS as f64)
     );
 }
 
@@ -342,13 +346,16 @@ async fn polls_never_overlap() {
     // Each request waits 300 ms before answering (with an endless body cut
     // at 64 KiB, so each poll fails fast after that).
     let upstream = endless_upstream(Duration::ZERO, Duration::from_millis(300)).await;
-    let app = spawn_app(config(&[
+    let mut config = config(&[
         &format!("--evolux.url={}", upstream.url),
         &format!("--campaign={CAMPAIGN_A}"),
         "--evolux.max-response-size=64KiB",
         "--evolux.max-concurrency=4",
-    ]))
-    .await;
+    ]);
+    // One read a poll (a new campaign's whole read without its check), so
+    // two reads in flight can only be two polls.
+    config.poll.budget = 1;
+    let app = spawn_app(config).await;
     app.wait_ready().await;
     let (a, b) = tokio::join!(app.poller.poll_once(), app.poller.poll_once());
     assert_eq!((a.failed, b.failed), (1, 1));

@@ -18,6 +18,10 @@ use crate::support::wait_for;
 /// The token tests give the exporter.
 pub const TOKEN: &str = "test-token-5f2b9c1e-do-not-leak";
 
+/// Requests of a campaign's first poll: its two halves, which check the
+/// whole read for a silent cap, then the whole read.
+pub const FIRST_POLL_READS: usize = 3;
+
 /// A config from command-line style arguments, with the test token, short
 /// retry delays, and a poll interval long enough that only the first poll
 /// runs by itself (tests call `poll_once` for the rest).

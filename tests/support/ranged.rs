@@ -1,8 +1,9 @@
 //! A wiremock responder that answers like the report API over a set of
 //! subscribers with insertion instants: `campaigns[]`, `start` and `end`
 //! applied inclusively at the millisecond, gzip when asked. It can be told
-//! to ignore `start`/`end` (a server that reads them otherwise), and it
-//! logs when each request arrived.
+//! to ignore `start`/`end` (a server that reads them otherwise) or to cut
+//! every answer at some number of records without saying so (a silent
+//! cap), and it logs when each request arrived.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +47,9 @@ pub struct Ranged {
     pub arrivals: Arc<Mutex<Vec<Arrival>>>,
     /// How long each answer waits before its head is sent, in ms.
     pub delay_ms: Arc<std::sync::atomic::AtomicU64>,
+    /// Answer at most this many records (the oldest first), saying
+    /// nothing of the rest; 0: no cap.
+    pub cap: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 fn parse_ms(v: &str) -> i64 {
@@ -138,12 +142,21 @@ impl Respond for Ranged {
         if self.ignore_range.load(Ordering::SeqCst) {
             (selection.start, selection.end) = (None, None);
         }
-        let records: Vec<serde_json::Value> = self
+        let mut matching: Vec<Sub> = self
             .subs
             .lock()
             .unwrap()
             .iter()
             .filter(|s| selection.holds(&s.campaign, s.at_ms))
+            .cloned()
+            .collect();
+        let cap = self.cap.load(Ordering::SeqCst);
+        if cap > 0 {
+            matching.sort_by_key(|s| s.at_ms);
+            matching.truncate(cap);
+        }
+        let records: Vec<serde_json::Value> = matching
+            .iter()
             .map(|s| {
                 serde_json::json!({
                     "state": s.state,

@@ -58,7 +58,12 @@ fn poll(
         t.layout.prepare(at, &rules().policy);
         let plan = t.layout.plan(at, &rules().policy);
         assert_eq!(plan.regular.len(), 1, "one whole read");
-        let kind = plan.regular[0].reads[0].kind;
+        // The whole read (a new target's check unanswered: no verdict).
+        let kind = plan.regular[0]
+            .all_reads()
+            .map(|r| r.kind)
+            .find(|k| *k == ReadKind::Whole)
+            .unwrap_or(plan.regular[0].reads[0].kind);
         t.record_poll(
             at,
             at,

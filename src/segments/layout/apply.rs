@@ -10,6 +10,8 @@ use super::*;
 #[derive(Default)]
 struct Sorted {
     halves: Vec<(SegmentId, bool, Millis, Option<ReadOk>)>,
+    /// A new target's check: where its halves were cut, and their answers.
+    checks: Option<(Millis, [Option<ReadOk>; 2])>,
     /// The newest segment's regular read, as counted (verification).
     newest_first: Option<Option<Counted>>,
     whole: Option<Option<ReadOk>>,
@@ -33,7 +35,10 @@ impl Layout {
         if let Some(answer) = sorted.whole.clone() {
             match &mut self.mode {
                 Mode::New(_) => match answer {
-                    Some(ok) => self.start_filling(now, ok, policy),
+                    Some(ok) => {
+                        let checks = sorted.checks.clone().unwrap_or((0, [None, None]));
+                        self.conclude_first(now, ok, checks, rules, &mut applied)
+                    }
                     // To the back of the queue, due again at the next
                     // interval: a target whose whole read keeps failing does
                     // not hold the others' first reads.
@@ -54,9 +59,11 @@ impl Layout {
         self.split(now, sorted.halves, policy);
         applied.expired = self.expired(now, rules.max_staleness);
         if applied.expired {
-            // Counts gone: the target starts over with one whole read.
+            // Counts gone: the target starts over with one whole read (and
+            // its check, which finds a cap again if there is one).
             self.mode = Mode::New(now);
             self.segments.clear();
+            self.cap = None;
         }
         let filled = !self.segments.is_empty()
             && self
@@ -69,6 +76,7 @@ impl Layout {
         if policy.segmented() && matches!(self.mode, Mode::Filling(_) | Mode::Segmented) {
             self.merge(policy);
         }
+        applied.incomplete = self.shortfall(now);
         applied
     }
 
@@ -100,6 +108,10 @@ impl Layout {
                     sorted.halves.push((parent, upper, at, answer))
                 }
                 ReadKind::Whole => sorted.whole = Some(answer),
+                ReadKind::Check { upper, at } => {
+                    let (_, halves) = sorted.checks.get_or_insert((at, [None, None]));
+                    halves[usize::from(upper)] = answer;
+                }
                 ReadKind::NewestAgain => sorted.newest_again = Some(answer),
             }
         }
@@ -111,7 +123,7 @@ impl Layout {
     /// the whole target, and the read is its first.
     /// A target whose last verification disagreed goes back to fallback:
     /// only a verification that agrees lets its segments count again.
-    fn start_filling(&mut self, now: SystemTime, whole: ReadOk, policy: &Policy) {
+    pub(super) fn start_filling(&mut self, now: SystemTime, whole: ReadOk, policy: &Policy) {
         if self.distrusted {
             let mut stand_in = Segment::unread(self.new_id(), None, None, now);
             record(&mut stand_in, now, Some(whole), policy, true);
@@ -167,16 +179,16 @@ impl Layout {
         );
         self.next_verify = Some(now + interval);
         applied.mismatches = verify::compare(&older, &first, &again.counted, &whole.counted);
+        if !applied.mismatches.is_empty() && self.cap_from_verification(&whole, applied) {
+            return;
+        }
         self.distrusted = !applied.mismatches.is_empty();
         if applied.mismatches.is_empty() {
             record(&mut self.segments[newest], now, Some(again), policy, true);
             applied.recovered = matches!(self.mode, Mode::Fallback(_));
             self.mode = Mode::Segmented;
         } else {
-            let mut f = Segment::unread(self.new_id(), None, None, now);
-            record(&mut f, now, Some(whole), policy, true);
-            self.mode = Mode::Fallback(f);
-            self.segments.clear();
+            self.fall_back(now, whole, policy);
         }
     }
 }

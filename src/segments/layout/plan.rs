@@ -1,6 +1,7 @@
-//! Which reads are due ([`Layout::plan`]): a new target's whole read, the
-//! segments' regular reads and their splits, a fallback's whole read, and
-//! the verification's reads.
+//! Which reads are due ([`Layout::plan`]): a new target's whole read and
+//! its two-half check, the segments' regular reads and their splits, a
+//! fallback's whole read, and the verification's reads; and a unit undone
+//! when it does not fit ([`Unit::unsplit`]).
 
 use std::time::SystemTime;
 
@@ -22,10 +23,18 @@ impl Layout {
         };
         let verify = self.plan_verification(now, policy);
         match &self.mode {
-            Mode::New(since) => Plan {
-                regular: vec![whole(Class::First, *since)],
-                verify: None,
-            },
+            Mode::New(since) => {
+                let (reads, then) = self.first_unit(now_ms);
+                Plan {
+                    regular: vec![Unit {
+                        reads,
+                        then,
+                        class: Class::First,
+                        overdue: overdue(*since),
+                    }],
+                    verify: None,
+                }
+            }
             Mode::Fallback(f) => Plan {
                 regular: vec![whole(Class::Newest, f.due)],
                 verify,
@@ -55,7 +64,9 @@ impl Layout {
         else {
             return None;
         };
-        if matches!(self.mode, Mode::New(_)) || !self.verify_due(now, policy) {
+        // With a cap known, a whole read can only return the cap.
+        if matches!(self.mode, Mode::New(_)) || self.cap.is_some() || !self.verify_due(now, policy)
+        {
             return None;
         }
         let now_ms = millis(now);
@@ -91,11 +102,15 @@ impl Layout {
         for i in (0..self.segments.len()).rev() {
             let s = &self.segments[i];
             let newest = i == last;
-            if !newest && s.due > now + policy.slack() {
+            let range = self.range_of(i, now_ms);
+            // At the cap: split now, whatever the schedule and the limits.
+            let capped = self.cap_split_point(i, range, now_ms);
+            if !newest && capped.is_none() && s.due > now + policy.slack() {
                 continue;
             }
-            let range = self.range_of(i, now_ms);
-            let cut = if newest {
+            let cut = if capped.is_some() {
+                capped
+            } else if newest {
                 self.seal_point(s, range, now_ms, policy)
             } else {
                 self.split_point(s, range, policy)
@@ -158,5 +173,40 @@ impl Layout {
         let mid = lo + (hi - lo) / 2;
         let aligned = to_second_end(mid);
         Some(if aligned >= lo { aligned } else { mid })
+    }
+}
+
+impl Unit {
+    /// The unit with a planned split undone: the parent read whole, as one
+    /// request; a first read without its check, the whole read alone. Any
+    /// other unit is returned as it is.
+    pub fn unsplit(self) -> Unit {
+        let check = |r: &Read| matches!(r.kind, ReadKind::Check { .. });
+        if !self.reads.is_empty() && self.reads.iter().all(check) {
+            return Unit {
+                reads: self.then,
+                then: Vec::new(),
+                ..self
+            };
+        }
+        let parent = match self.reads.as_slice() {
+            [lower, upper] => match (lower.kind, upper.kind) {
+                (ReadKind::Half { parent, .. }, ReadKind::Half { .. }) => {
+                    Some((parent, lower.range.start, upper.range.end))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        match parent {
+            Some((id, start, end)) => Unit {
+                reads: vec![Read {
+                    kind: ReadKind::Segment(id),
+                    range: Range { start, end },
+                }],
+                ..self
+            },
+            None => self,
+        }
     }
 }

@@ -70,8 +70,12 @@ impl Layout {
     /// Merges settled neighbours (never the newest segment) while they stay
     /// small enough, then the smallest neighbours while there are too many.
     pub(super) fn merge(&mut self, policy: &Policy) {
+        // With a cap known, a merge must stay below it: its next read would
+        // be cut.
+        let cap = self.cap.unwrap_or(u64::MAX);
         let mergeable = |a: &Segment, b: &Segment| {
-            a.counts.is_some()
+            a.records + b.records < cap
+                && a.counts.is_some()
                 && b.counts.is_some()
                 && a.failing_since.is_none()
                 && b.failing_since.is_none()
@@ -82,6 +86,7 @@ impl Layout {
             if a.settled(policy)
                 && b.settled(policy)
                 && a.records + b.records <= policy.merge_records
+                && a.records + b.records < cap
             {
                 self.merge_at(i);
             } else {
@@ -114,6 +119,35 @@ impl Layout {
         a.changed_at = a.changed_at.max(b.changed_at);
         a.changed_before = a.changed_before.max(b.changed_before);
         a.due = a.due.min(b.due);
+    }
+}
+
+impl Segment {
+    /// Unchanged at its last reads, and quiet for `max_interval`: a region
+    /// whose changes recur (replies still trickling in) is not settled,
+    /// however many reads in a row happen to miss them.
+    pub(super) fn settled(&self, policy: &Policy) -> bool {
+        let quiet = match (self.read_at, self.changed_at) {
+            (Some(read), Some(changed)) => {
+                read.duration_since(changed).unwrap_or_default() >= policy.max_interval
+            }
+            _ => false,
+        };
+        self.counts.is_some()
+            && self.failing_since.is_none()
+            && self.unchanged >= policy.settled_after
+            && quiet
+    }
+
+    /// Changed at its last read, and the change before that came less than
+    /// `max_interval` earlier: changes recur here.
+    pub(super) fn recurring(&self, policy: &Policy) -> bool {
+        match (self.changed_at, self.changed_before) {
+            (Some(c), Some(b)) => {
+                self.changes >= 1 && c.duration_since(b).unwrap_or_default() < policy.max_interval
+            }
+            _ => false,
+        }
     }
 }
 

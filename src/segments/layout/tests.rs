@@ -78,24 +78,31 @@ fn a_new_target_is_read_whole_and_counted_then_its_segments_tile_the_axis() {
         subs: vec![(0, millis(t0()) - 3 * DAY_MS, "sent"), (0, 5, "error")],
     };
     let mut layouts = [Layout::new(Axis::ALL, &policy, false, t0())];
-    // Never read: one unsegmented read, first of all.
+    // Never read: one unsegmented read, first of all, after its two
+    // halves (cut in the middle of the year before now, at a second's end).
     layouts[0].prepare(t0(), &policy);
     let plan = layouts[0].plan(t0(), &policy);
     assert_eq!(plan.regular.len(), 1);
     assert_eq!(plan.regular[0].class, Class::First);
-    assert_eq!(plan.regular[0].reads[0].kind, ReadKind::Whole);
+    assert_eq!(plan.regular[0].cost(), 3);
+    let at = to_second_end(millis(t0()) - 365 * DAY_MS / 2);
+    let half = |upper| ReadKind::Check { upper, at };
+    let kinds: Vec<ReadKind> = plan.regular[0].all_reads().map(|r| r.kind).collect();
+    assert_eq!(kinds, [half(false), half(true), ReadKind::Whole]);
     assert_eq!(layouts[0].counts(), None);
     let mut ranges = Vec::new();
     poll_with(&mut layouts, t0(), &rules(policy), |_, r| {
         ranges.push(r);
         Some(sim.query(None, r))
     });
+    let range = |start, end| Range { start, end };
     assert_eq!(
         ranges,
-        [Range {
-            start: None,
-            end: None
-        }]
+        [
+            range(None, Some(at)),
+            range(Some(at + 1), None),
+            range(None, None)
+        ]
     );
     // Counted from that read at once, while the segments fill.
     let layout = &layouts[0];
@@ -178,9 +185,14 @@ fn max_interval_equal_to_interval_reads_the_whole_target_every_poll() {
         start: None,
         end: None,
     };
+    // The first poll checks the whole read by its halves (a cap is a cap
+    // however the target is scheduled).
+    assert_eq!(ranges[2], whole);
+    assert_eq!(ranges[0].start, None);
+    assert_eq!(ranges[1].end, None);
     assert_eq!(
-        ranges,
-        vec![whole; 5],
+        ranges[3..],
+        vec![whole; 4],
         "one unsegmented read per poll, no verification"
     );
     assert_eq!(layouts[0].segment_count(), 1);
@@ -211,7 +223,8 @@ fn a_settled_segment_backs_off_to_max_interval_and_the_newest_is_read_every_poll
             Some(sim.query(None, r))
         });
     }
-    assert_eq!(newest_reads, 40);
+    // Every poll's newest read, and the first poll's whole read.
+    assert_eq!(newest_reads, 41);
     // Read whole at 0; its segment first at 1, then at gaps of the time
     // since that read (1, 1, 2, 4, 8 minutes), then the 10-minute bound.
     assert_eq!(
@@ -451,6 +464,7 @@ fn windowed_counts_equal_a_query_over_the_window_within_max_interval() {
     assert!(layouts[0].segment_count() <= policy.max_segments);
 }
 
+mod cap;
 mod properties;
 mod schedule;
 mod transitions;

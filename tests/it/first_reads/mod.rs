@@ -14,6 +14,7 @@ use crate::support::metrics::Metrics;
 use crate::support::*;
 
 mod busy;
+mod cap;
 mod startup;
 
 /// `n` campaign UUIDs.

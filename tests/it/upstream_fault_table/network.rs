@@ -27,10 +27,13 @@ async fn connection_refused_from_the_start_is_ready_but_down_without_counts() {
         assert_eq!(last_success(m, &campaign), None);
     };
     down(&first);
-    assert_eq!(requests_by_code(&first), codes(&[("error", 4.0)]));
+    // The first poll's three reads, each tried four times.
+    let tries = 4.0 * FIRST_POLL_READS as f64;
+    assert_eq!(requests_by_code(&first), codes(&[("error", tries)]));
     let run = poll_scraping(&app, Duration::from_secs(5), down).await;
     down(&run.metrics);
-    assert_eq!(run.codes, codes(&[("error", 4.0)]));
+    // Never read: the next poll makes the same three reads.
+    assert_eq!(run.codes, codes(&[("error", tries)]));
     assert_failed_as(&app, &campaign, Reason::Connection).await;
     assert_failure_logged(&campaign, 2, Reason::Connection);
 }
@@ -75,7 +78,9 @@ async fn dns_failure_from_the_start_is_ready_but_down_without_counts() {
     // config() sets --evolux.timeout=2s: even a resolver that hangs is cut.
     let run = poll_scraping(&app, Duration::from_secs(6), down).await;
     down(&run.metrics);
-    assert_eq!(run.codes, codes(&[("error", 2.0)]));
+    // The first poll's three reads, each tried twice.
+    let tries = 2.0 * FIRST_POLL_READS as f64;
+    assert_eq!(run.codes, codes(&[("error", tries)]));
     assert_failed_as(&app, &campaign, Reason::Connection).await;
     assert_failure_logged(&campaign, 2, Reason::Connection);
 }
@@ -154,9 +159,10 @@ async fn body_stalling_mid_stream_is_ended_by_the_request_timeout() {
             if read_request_head(&mut stream).await.is_none() {
                 return;
             }
+            // The first poll's reads, good; then one that stalls.
             match n {
-                0 => write_json(&mut stream, good.as_bytes()).await,
-                1 => {
+                n if n < FIRST_POLL_READS => write_json(&mut stream, good.as_bytes()).await,
+                n if n == FIRST_POLL_READS => {
                     use tokio::io::AsyncWriteExt;
                     let head = json_head(64 * 1024);
                     let _ = stream.write_all(head.as_bytes()).await;
@@ -194,7 +200,11 @@ async fn body_stalling_mid_stream_is_ended_by_the_request_timeout() {
         "only {} scrapes during the stall",
         run.scrapes
     );
-    assert_eq!(upstream.connections(), 2, "a stalled body is not retried");
+    assert_eq!(
+        upstream.connections(),
+        FIRST_POLL_READS + 1,
+        "a stalled body is not retried"
+    );
     // The response came; it was its body that failed.
     assert_eq!(run.codes, codes(&[("200", 1.0)]));
     let m = &run.metrics;

@@ -178,8 +178,9 @@ impl Rig {
             .and_then(|s| s.error.clone())
     }
 
-    /// A poll against a healthy upstream gives up=1 and its new counts.
-    async fn assert_recovers(&self) {
+    /// A poll against a healthy upstream gives up=1 and its new counts,
+    /// with `reads` requests per campaign.
+    async fn assert_recovers(&self, reads: usize) {
         let mut mocks = Vec::new();
         let mut after = [0; 6];
         for c in &self.campaigns {
@@ -201,7 +202,7 @@ impl Rig {
         }
         assert_eq!(
             out.codes,
-            codes(&[("200", self.campaigns.len() as f64)]),
+            codes(&[("200", (reads * self.campaigns.len()) as f64)]),
             "recovery"
         );
     }
@@ -249,7 +250,7 @@ async fn fault(
         Some(reason),
         "{what}: the failure {error:?}"
     );
-    rig.assert_recovers().await;
+    rig.assert_recovers(1).await;
     out
 }
 
