@@ -146,9 +146,15 @@ mod tests {
             judge(200, [120, 100]),
             Some(CapCheck::Overlap { halves: [120, 100] })
         );
-        assert_eq!(judge(200, [110, 90]), Some(CapCheck::NoCap { halves: [110, 90] }));
+        assert_eq!(
+            judge(200, [110, 90]),
+            Some(CapCheck::NoCap { halves: [110, 90] })
+        );
         // Inserted between the reads: the halves may hold fewer.
-        assert_eq!(judge(200, [110, 80]), Some(CapCheck::NoCap { halves: [110, 80] }));
+        assert_eq!(
+            judge(200, [110, 80]),
+            Some(CapCheck::NoCap { halves: [110, 80] })
+        );
         // Everything on one side: split that side again.
         assert_eq!(judge(200, [0, 200]), None);
         assert_eq!(judge(200, [200, 0]), None);
