@@ -399,6 +399,14 @@ impl Reader<TargetState> for ApiReader<'_> {
     ) -> impl std::future::Future<Output = Self::Answer> + 'a {
         self.poller.read(target, read, self.deadline)
     }
+
+    fn records((answer, stats): &Self::Answer) -> Option<u64> {
+        answer.result.is_ok().then_some(stats.records)
+    }
+
+    fn vouched((answer, stats): &Self::Answer) -> bool {
+        answer.result.is_ok() && stats.stated_total.is_some()
+    }
 }
 
 /// Whether a read that the API answered in full is a usable tally.

@@ -132,14 +132,10 @@ pub enum ReadKind {
     /// The whole target, unsegmented: a new target's first read, a
     /// fallback's read, or a verification's.
     Whole,
-    /// One half of a new target's whole range, cut after millisecond `at`,
-    /// read just before its first [`ReadKind::Whole`] to check it.
-    Check {
-        /// The later half (`at + 1` on), else the earlier (up to `at`).
-        upper: bool,
-        /// The last millisecond of the earlier half.
-        at: Millis,
-    },
+    /// A piece of a new target's whole range, read just before its first
+    /// [`ReadKind::Whole`] to check it (its two halves, and the pieces a
+    /// half that held every record was split into).
+    Check(Range),
     /// The newest segment once more, after [`ReadKind::Whole`] (verification).
     NewestAgain,
 }
@@ -450,6 +446,38 @@ fn halves(parent: SegmentId, range: Range, at: Millis) -> [Read; 2] {
             },
         ),
     ]
+}
+
+/// Pieces that tile `range` (an open start taken as a year before its
+/// end, an open end as `now_ms`, and kept open), cut at second ends where
+/// there is room, else at milliseconds: at most `k`, fewer where the range
+/// is too short; one when it cannot be cut.
+pub fn check_pieces(range: Range, now_ms: Millis, k: i64) -> Vec<Range> {
+    let hi = range.end.unwrap_or(now_ms);
+    let lo = range.start.unwrap_or(hi.saturating_sub(365 * DAY_MS));
+    let mut cuts: Vec<Millis> = Vec::new();
+    for j in 1..k {
+        let c = lo + (hi - lo) / k * j;
+        let aligned = to_second_end(c);
+        let c = if aligned >= lo { aligned } else { c };
+        if c >= lo && c < hi && cuts.last().is_none_or(|l| c > *l) {
+            cuts.push(c);
+        }
+    }
+    let mut out = Vec::with_capacity(cuts.len() + 1);
+    let mut start = range.start;
+    for c in cuts {
+        out.push(Range {
+            start,
+            end: Some(c),
+        });
+        start = Some(c + 1);
+    }
+    out.push(Range {
+        start,
+        end: range.end,
+    });
+    out
 }
 
 /// The last millisecond of the second `ms` falls in, or of the one before

@@ -5,7 +5,8 @@
 //! measure is what the poller does.
 //!
 //! The budget counts every read. A new target's whole read and its check
-//! (three requests; the whole read alone when the budget is smaller) come
+//! (three requests, and the check's refining out of what the budget has
+//! left; the whole read alone when the budget is smaller) come
 //! before any other read of any target (it has no counts at all); then the newest
 //! segments, where inserts land, most overdue first, keeping a tenth of
 //! the budget for the rest while the rest waits; then verifications, then
@@ -15,6 +16,7 @@
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::FutureExt;
@@ -45,7 +47,24 @@ pub trait Reader<T> {
         target: &'a T,
         read: Read,
     ) -> impl Future<Output = Self::Answer> + 'a;
+
+    /// The records a good read returned; `None` for a failed one.
+    fn records(answer: &Self::Answer) -> Option<u64>;
+
+    /// Whether the server vouched for a good read's completeness: it stated
+    /// the query's total, and the records read matched it. A cap cannot
+    /// hide behind such a read, so its check needs no refining.
+    fn vouched(_answer: &Self::Answer) -> bool {
+        false
+    }
 }
+
+/// How many times a first read's check splits again a piece that held
+/// every record, into [`REFINE_WAYS`] pieces each time: from half a year
+/// down to about two seconds.
+pub const REFINE_LEVELS: usize = 7;
+/// Into how many pieces such a piece is split.
+pub const REFINE_WAYS: i64 = 8;
 
 /// One poll of `targets` at `now`: each target's layout (`layout_of`) is
 /// prepared and planned, the due reads are fitted into `rules.budget`,
@@ -69,13 +88,25 @@ pub async fn poll<T, R: Reader<T>>(
         })
         .collect();
     let chosen = select(plans, rules.budget);
+    let used: usize = chosen.iter().flatten().map(Unit::cost).sum();
+    // What the budget has left pays for refining first reads' checks.
+    let left = AtomicUsize::new(rules.budget.max(1).saturating_sub(used));
+    let left = &left;
     let shared: &[T] = targets;
+    let now_ms = super::millis(now);
     let runs = join_all(
         shared
             .iter()
             .zip(&chosen)
             .enumerate()
-            .map(|(i, (t, units))| run_target(units, move |r| reader.read(i, t, r))),
+            .map(|(i, (t, units))| {
+                let answers = Answers {
+                    records: R::records,
+                    vouched: R::vouched,
+                    left,
+                };
+                run_target(units, now_ms, answers, move |r| reader.read(i, t, r))
+            }),
     )
     .await;
     for (t, reads) in targets.iter_mut().zip(runs) {
@@ -84,9 +115,12 @@ pub async fn poll<T, R: Reader<T>>(
 }
 
 /// One target's units: each unit's first reads at once, then its
-/// verification reads one after another.
+/// verification reads one after another; then a first read's check made
+/// telling ([`refine`]).
 async fn run_target<A, F: Future<Output = A>>(
     units: &[Unit],
+    now_ms: super::Millis,
+    answers_are: Answers<'_, A>,
     read: impl Fn(Read) -> F,
 ) -> Reads<A> {
     let started = Instant::now();
@@ -99,9 +133,78 @@ async fn run_target<A, F: Future<Output = A>>(
     for r in units.iter().flat_map(|u| &u.then) {
         answers.push((r.kind, read(*r).await));
     }
+    refine(&mut answers, now_ms, &answers_are, read).await;
     Reads {
         answers,
         elapsed: started.elapsed(),
+    }
+}
+
+/// What the poll reads of an answer ([`Reader::records`],
+/// [`Reader::vouched`]).
+struct Answers<'b, A> {
+    records: fn(&A) -> Option<u64>,
+    vouched: fn(&A) -> bool,
+    /// Requests the poll's budget has left, shared by every target.
+    left: &'b AtomicUsize,
+}
+
+/// A first read's check says nothing while one piece holds every record of
+/// the whole read and the others none (a campaign inserted in a burst, or
+/// all in the last months of a year-long range): that piece is split into
+/// [`REFINE_WAYS`] pieces, read at once, until the pieces tell (two hold
+/// records, or they add up to more than the whole), at most
+/// [`REFINE_LEVELS`] times. Not when the server vouched for the whole read
+/// (a total stated and met). They come out of what the poll's budget has
+/// left; when it has too little, the check concludes on what it has (and
+/// the first verification checks the target again).
+async fn refine<A, F: Future<Output = A>>(
+    answers: &mut Vec<(ReadKind, A)>,
+    now_ms: super::Millis,
+    answers_are: &Answers<'_, A>,
+    read: &impl Fn(Read) -> F,
+) {
+    let records = answers_are.records;
+    let whole = answers
+        .iter()
+        .find(|(k, _)| *k == ReadKind::Whole)
+        .filter(|(_, a)| !(answers_are.vouched)(a))
+        .and_then(|(_, a)| records(a));
+    let Some(whole) = whole.filter(|w| *w > 0) else {
+        return;
+    };
+    for _ in 0..REFINE_LEVELS {
+        let mut full = None;
+        for (i, (kind, answer)) in answers.iter().enumerate() {
+            let ReadKind::Check(range) = kind else {
+                continue;
+            };
+            match records(answer) {
+                Some(0) => {}
+                Some(n) if n == whole && full.is_none() => full = Some((i, *range)),
+                // A failed piece, or records in two pieces: the check tells.
+                _ => return,
+            }
+        }
+        let Some((i, range)) = full else { return };
+        let pieces = super::layout::check_pieces(range, now_ms, REFINE_WAYS);
+        let n = pieces.len();
+        let paid = answers_are
+            .left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| l.checked_sub(n));
+        if n < 2 || paid.is_err() {
+            return;
+        }
+        let reads = pieces.into_iter().map(|range| {
+            let r = Read {
+                kind: ReadKind::Check(range),
+                range,
+            };
+            async move { (r.kind, read(r).await) }
+        });
+        let more = join_all(reads).await;
+        answers.remove(i);
+        answers.extend(more);
     }
 }
 
@@ -120,6 +223,10 @@ impl<F: FnMut(usize, Range) -> Option<ReadOk>> Reader<Layout> for Simulated<F> {
         // Called as the reads are started, one at a time: the borrow never
         // overlaps another.
         std::future::ready((self.0.borrow_mut())(i, read.range))
+    }
+
+    fn records(answer: &Option<ReadOk>) -> Option<u64> {
+        answer.as_ref().map(|a| a.records)
     }
 }
 

@@ -174,8 +174,10 @@ fn says_enough(style: ServerStyle, drop: u32) -> bool {
 /// states a total, or every record fits in one page. A server that states
 /// all its hints is always up. (A server that says nothing and cuts its
 /// answers is left to the first read's check and verification: see
-/// tests/it/first_reads/cap.rs; the check cannot split a campaign whose
-/// records all fall in one half of its range.)
+/// tests/it/first_reads/cap.rs and src/segments/layout/tests/cap.rs. Where
+/// the cap is above every part's true count, the parts add up to more than
+/// the whole with none at its size, which the check cannot tell from parts
+/// that overlap: that case is open, and not asserted here.)
 #[test]
 fn any_server_is_counted_exactly_or_reported_down_never_wrong() {
     use proptest::prelude::*;

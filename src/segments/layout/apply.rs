@@ -10,8 +10,8 @@ use super::*;
 #[derive(Default)]
 struct Sorted {
     halves: Vec<(SegmentId, bool, Millis, Option<ReadOk>)>,
-    /// A new target's check: where its halves were cut, and their answers.
-    checks: Option<(Millis, [Option<ReadOk>; 2])>,
+    /// A new target's check: its pieces and their answers.
+    checks: Vec<(Range, Option<ReadOk>)>,
     /// The newest segment's regular read, as counted (verification).
     newest_first: Option<Option<Counted>>,
     whole: Option<Option<ReadOk>>,
@@ -36,7 +36,7 @@ impl Layout {
             match &mut self.mode {
                 Mode::New(_) => match answer {
                     Some(ok) => {
-                        let checks = sorted.checks.clone().unwrap_or((0, [None, None]));
+                        let checks = sorted.checks.clone();
                         self.conclude_first(now, ok, checks, rules, &mut applied)
                     }
                     // To the back of the queue, due again at the next
@@ -108,10 +108,7 @@ impl Layout {
                     sorted.halves.push((parent, upper, at, answer))
                 }
                 ReadKind::Whole => sorted.whole = Some(answer),
-                ReadKind::Check { upper, at } => {
-                    let (_, halves) = sorted.checks.get_or_insert((at, [None, None]));
-                    halves[usize::from(upper)] = answer;
-                }
+                ReadKind::Check(range) => sorted.checks.push((range, answer)),
                 ReadKind::NewestAgain => sorted.newest_again = Some(answer),
             }
         }

@@ -42,25 +42,19 @@ impl Layout {
         let Some(at) = cut(range, now_ms) else {
             return (whole, Vec::new());
         };
-        let check = |upper: bool, range: Range| Read {
-            kind: ReadKind::Check { upper, at },
+        let check = |range: Range| Read {
+            kind: ReadKind::Check(range),
             range,
         };
         let halves = vec![
-            check(
-                false,
-                Range {
-                    start: range.start,
-                    end: Some(at),
-                },
-            ),
-            check(
-                true,
-                Range {
-                    start: Some(at + 1),
-                    end: range.end,
-                },
-            ),
+            check(Range {
+                start: range.start,
+                end: Some(at),
+            }),
+            check(Range {
+                start: Some(at + 1),
+                end: range.end,
+            }),
         ];
         (halves, whole)
     }
@@ -122,24 +116,27 @@ impl Layout {
         Some(message)
     }
 
-    /// A new target's whole read, with its check's halves (`None`: a half
-    /// failed, or was not read): judged, and the target moves on.
+    /// A new target's whole read, with its check's pieces (`None`: a piece
+    /// failed): judged, and the target moves on.
     pub(super) fn conclude_first(
         &mut self,
         now: SystemTime,
         whole: ReadOk,
-        (at, halves): (Millis, [Option<ReadOk>; 2]),
+        mut pieces: Vec<(Range, Option<ReadOk>)>,
         rules: &PollRules,
         applied: &mut Applied,
     ) {
         let policy = &rules.policy;
-        let [Some(lower), Some(upper)] = halves else {
+        if pieces.len() < 2 || pieces.iter().any(|(_, a)| a.is_none()) {
             // No verdict: as before the check (a verification may still
             // judge it).
             self.start_filling(now, whole, policy);
             return;
-        };
-        match verify::judge(&[&lower, &upper], &whole) {
+        }
+        pieces.sort_by_key(|(r, _)| r.start);
+        let parts: Vec<&ReadOk> = pieces.iter().filter_map(|(_, a)| a.as_ref()).collect();
+        let counted: Vec<&Counted> = parts.iter().map(|p| &p.counted).collect();
+        match verify::judge(&parts, &whole) {
             Verdict::Confirmed => self.start_filling(now, whole, policy),
             // Read whole every poll, the target does not rest on how the
             // server reads `start` and `end`: only a cap matters to it.
@@ -147,21 +144,26 @@ impl Layout {
                 self.start_filling(now, whole, policy)
             }
             Verdict::Cap(cap) => {
-                applied.mismatches = mismatches_of(&[&lower.counted, &upper.counted], &whole);
+                applied.mismatches = mismatches_of(&counted, &whole);
                 applied.cap = Some(Capped {
                     whole: cap,
-                    parts: vec![lower.records, upper.records],
+                    parts: parts.iter().map(|p| p.records).collect(),
                 });
                 self.cap = Some(cap);
-                let mut low = Segment::unread(self.new_id(), None, Some(at), now);
-                let mut high = Segment::unread(self.new_id(), Some(at + 1), None, now);
-                record(&mut low, now, Some(lower), policy, false);
-                record(&mut high, now, Some(upper), policy, true);
-                self.segments = vec![low, high];
+                let last = pieces.len() - 1;
+                let mut segments = Vec::with_capacity(pieces.len());
+                for (i, (range, answer)) in pieces.into_iter().enumerate() {
+                    let lo = range.start.filter(|_| i > 0);
+                    let hi = range.end.filter(|_| i < last);
+                    let mut s = Segment::unread(self.new_id(), lo, hi, now);
+                    record(&mut s, now, answer, policy, i == last);
+                    segments.push(s);
+                }
+                self.segments = segments;
                 self.mode = Mode::Segmented;
             }
             Verdict::IgnoresRange | Verdict::Overlap => {
-                applied.mismatches = mismatches_of(&[&lower.counted, &upper.counted], &whole);
+                applied.mismatches = mismatches_of(&counted, &whole);
                 let interval = rules.verify_interval.unwrap_or(policy.max_interval);
                 self.next_verify = self.next_verify.map(|_| now + interval);
                 self.distrusted = true;

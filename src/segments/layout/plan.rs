@@ -181,7 +181,7 @@ impl Unit {
     /// request; a first read without its check, the whole read alone. Any
     /// other unit is returned as it is.
     pub fn unsplit(self) -> Unit {
-        let check = |r: &Read| matches!(r.kind, ReadKind::Check { .. });
+        let check = |r: &Read| matches!(r.kind, ReadKind::Check(_));
         if !self.reads.is_empty() && self.reads.iter().all(check) {
             return Unit {
                 reads: self.then,

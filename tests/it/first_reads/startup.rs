@@ -114,7 +114,9 @@ async fn a_campaign_added_by_a_reload_is_read_whole_at_the_next_poll() {
         .filter(|a| a.campaign.as_deref() == Some(campaigns[2].as_str()))
         .cloned()
         .collect();
-    assert_eq!(new.len(), FIRST_POLL_READS, "{new:?}");
+    // Its halves, its whole read, then the check refined where one half
+    // held every record.
+    assert!(new.len() >= FIRST_POLL_READS, "{new:?}");
     let whole = &new[FIRST_POLL_READS - 1];
     assert!(whole.start.is_none() && whole.end.is_none(), "{new:?}");
     assert_eq!(app.get("/readyz").await.status(), 200);

@@ -192,3 +192,43 @@ fn a_budget_below_three_reads_a_new_target_whole_without_its_check() {
     assert_eq!(ranges, [whole]);
     assert_eq!(layouts[0].counts().unwrap().total(), 10);
 }
+
+#[test]
+fn a_capped_campaign_inserted_in_one_burst_is_caught_at_the_first_poll() {
+    // 600 subscribers inserted within the last ten minutes: both halves of
+    // the year-long first check fall on one side, so the check is refined
+    // until two pieces hold records.
+    let now = millis(t0());
+    let burst = Sim {
+        subs: (0..600)
+            .map(|i| {
+                (
+                    0,
+                    now - 600_000 + i * 1000,
+                    ["sent", "error"][(i % 2) as usize],
+                )
+            })
+            .collect(),
+    };
+    let policy = Policy::new(MIN, 30 * MIN);
+    let mut layouts = [Layout::new(Axis::ALL, &policy, false, t0())];
+    let r = rules(policy);
+    let mut reads = 0;
+    let applied = poll_with(&mut layouts, t0(), &r, |_, q| {
+        reads += 1;
+        Some(capped(&burst, q, CAP))
+    });
+    assert!(reads > 3, "the check was not refined: {reads} reads");
+    assert_eq!(
+        applied[0].cap.as_ref().map(|c| c.whole),
+        Some(CAP as u64),
+        "{:?}",
+        applied[0]
+    );
+    assert_eq!(layouts[0].counts(), None, "a capped count shown");
+    // The same burst from a server that does not cap is counted at once.
+    let mut layouts = [Layout::new(Axis::ALL, &policy, false, t0())];
+    let applied = poll_with(&mut layouts, t0(), &r, |_, q| Some(burst.query(None, q)));
+    assert_eq!(applied[0].cap, None);
+    assert_eq!(layouts[0].counts().map(|c| c.total()), Some(600));
+}
