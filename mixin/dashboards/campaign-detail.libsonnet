@@ -1,5 +1,6 @@
 // The dashboard in dashboards/evolux-campaign-detail.json.
 local g = import '../lib/grafana.libsonnet';
+local baseline = import 'baseline.libsonnet';
 local progress = import 'progress.libsonnet';
 
 function(config)
@@ -63,7 +64,7 @@ function(config)
       g.stat(
         6,
         'Error ratio (last hour)',
-        'New errors / newly processed in the last hour. Orange from 10%, red from 30% (the alert thresholds). ' + c.notes.growth,
+        'New errors / newly processed in the last hour. ' + c.notes.levels + ' ' + c.notes.growth,
         [20, 0, 4, 4],
         [g.target(c.e(|||
           sum(campaign_template:evolux_subscribers_error:delta1h{%(m)s, campaign=~"$campaign", template=~"$template"})
@@ -72,7 +73,7 @@ function(config)
         |||))],
         unit='percentunit',
         decimals=1,
-        more=[[0.1, 'orange'], [0.3, 'red']],
+        more=c.errorLevels,
         colorMode='value',
       ),
       g.bargauge(
@@ -103,7 +104,7 @@ function(config)
       g.timeseries(
         9,
         'Error ratio per template (last hour)',
-        'New errors / newly processed in the last hour, per campaign and template; orange line at 10%, red at 30%. ' + c.notes.growth,
+        'New errors / newly processed in the last hour, per campaign and template. ' + c.notes.levels + ' ' + c.notes.growth,
         [0, 14, 12, 8],
         [g.target(c.namedT(|||
           sum by (campaign, template) (campaign_template:evolux_subscribers_error:delta1h{%(m)s, campaign=~"$campaign", template=~"$template"})
@@ -111,7 +112,7 @@ function(config)
             (sum by (campaign, template) (campaign_template:evolux_subscribers_processed:delta1h{%(m)s, campaign=~"$campaign", template=~"$template"}) > 0)
         |||), '{{campaign_name}} / {{template_name}}')],
         unit='percentunit',
-        more=[[0.1, 'orange'], [0.3, 'red']],
+        more=c.errorLevels,
         thresholdsStyle='line+area',
       ),
       g.timeseries(
@@ -188,9 +189,9 @@ function(config)
             { id: 'unit', value: 'percentunit' },
             { id: 'decimals', value: 1 },
             { id: 'custom.cellOptions', value: { type: 'color-background' } },
-            { id: 'thresholds', value: g.thresholds([[0.1, 'orange'], [0.3, 'red']]) },
+            { id: 'thresholds', value: g.thresholds(c.errorLevels) },
           ]),
         ],
       ),
-    ] + progress.detail(c, 39),
+    ] + progress.detail(c, 39) + baseline.detail(c, config, 47),
   )

@@ -1,5 +1,6 @@
 // The dashboard in dashboards/evolux-campaigns-overview.json.
 local g = import '../lib/grafana.libsonnet';
+local baseline = import 'baseline.libsonnet';
 local progress = import 'progress.libsonnet';
 
 function(config)
@@ -33,7 +34,7 @@ function(config)
       g.stat(
         3,
         'Error ratio (last hour)',
-        'New errors / newly processed subscribers in the last hour, all selected campaigns. EvoluxCampaignErrorRatioHigh fires per campaign above 10% (with at least 50 processed). ' + c.notes.growth,
+        'New errors / newly processed subscribers in the last hour, all selected campaigns. ' + c.notes.levels + ' ' + c.notes.growth,
         [8, 0, 4, 4],
         [g.target(c.e(|||
           sum(campaign:evolux_subscribers_error:delta1h{%(m)s, campaign=~"$campaign"})
@@ -42,7 +43,7 @@ function(config)
         |||))],
         unit='percentunit',
         decimals=1,
-        more=[[0.1, 'orange'], [0.3, 'red']],
+        more=c.errorLevels,
         colorMode='value',
       ),
       g.stat(
@@ -88,7 +89,7 @@ function(config)
       g.timeseries(
         8,
         'Error ratio by campaign (last hour)',
-        'New errors / newly processed subscribers in the last hour, per campaign. Orange line: 10%, the EvoluxCampaignErrorRatioHigh threshold (which also needs at least 50 processed in the hour); red: 30%. ' + c.notes.growth,
+        'New errors / newly processed subscribers in the last hour, per campaign. ' + c.notes.levels + ' ' + c.notes.growth,
         [12, 4, 12, 9],
         [g.target(c.named(|||
           sum by (campaign) (campaign:evolux_subscribers_error:delta1h{%(m)s, campaign=~"$campaign"})
@@ -96,7 +97,7 @@ function(config)
             (sum by (campaign) (campaign:evolux_subscribers_processed:delta1h{%(m)s, campaign=~"$campaign"}) > 0)
         |||), '{{campaign_name}}')],
         unit='percentunit',
-        more=[[0.1, 'orange'], [0.3, 'red']],
+        more=c.errorLevels,
         thresholdsStyle='line+area',
         legend='right',
       ),
@@ -186,7 +187,7 @@ function(config)
             { id: 'unit', value: 'percentunit' },
             { id: 'decimals', value: 1 },
             { id: 'custom.cellOptions', value: { type: 'color-background' } },
-            { id: 'thresholds', value: g.thresholds([[0.1, 'orange'], [0.3, 'red']]) },
+            { id: 'thresholds', value: g.thresholds(c.errorLevels) },
           ]),
           g.byName('UUID', {
             links: [
@@ -198,5 +199,5 @@ function(config)
           }),
         ],
       ),
-    ] + progress.overview(c, 37),
+    ] + progress.overview(c, 37) + baseline.overview(c, config, 53),
   )

@@ -18,8 +18,18 @@ function(config) {
   // ... with the campaign and template names joined.
   namedT(template):: q.withTemplateName(self.named(template), c.m),
 
+  local percent(ratio) = '%d%%' % std.floor(ratio * 100 + 0.5),
+  // The colours of the error ratios: orange from the ceiling
+  // (EvoluxCampaignErrorRatioHigh), red from the burst threshold.
+  errorLevels:: [[config.errorRatioThreshold, 'orange'], [config.errorBurstThreshold, 'red']],
+
   // Sentences that end many panel descriptions.
   notes:: {
+    levels: 'Orange from %s, the ceiling of EvoluxCampaignErrorRatioHigh (with at least %d processed in the hour); red from %s, the burst threshold of EvoluxCampaignErrorBurst (over 10 minutes). A rise against the campaign\'s own usual ratio (EvoluxCampaignErrorRising) can come well below both: see the baseline panels.' % [
+      percent(config.errorRatioThreshold),
+      config.errorRatioMinProcessed,
+      percent(config.errorBurstThreshold),
+    ],
     refreshed: 'Values are refreshed by the exporter once per poll interval (60s by default).',
     growth: 'New errors / newly processed are the growth of the counts over the last hour (current value minus the lowest one in the hour), computed by the recording rules of deploy/prometheus/evolux-rules.yml.',
   },

@@ -5,6 +5,7 @@
 // Every selector carries _config.evoluxExporterSelector, recorded series
 // included: rules aggregate `without` the state and template, so the target
 // labels the selector matches are kept all the way down.
+local baseline = import 'baseline.libsonnet';
 local progress = import 'progress.libsonnet';
 
 {
@@ -165,7 +166,7 @@ local progress = import 'progress.libsonnet';
             )
           ||| % { s: s },
         },
-      ] + progress.rules(s),
+      ] + baseline.rules(s, $._config) + progress.rules(s),
     }],
   },
 }

@@ -26,7 +26,12 @@ use crate::tools::require_tool;
 pub const CUSTOM_SELECTORS: &[&str] = &[r#"job="evolux-custom""#, r#"namespace="mon",job="x""#];
 const DEFAULT_SELECTOR: &str = r#"job="evolux""#;
 /// The rule unit-test files of `deploy/prometheus/`.
-pub const RULE_TEST_FILES: &[&str] = &["evolux-rules.test.yml", "evolux-progress.test.yml"];
+pub const RULE_TEST_FILES: &[&str] = &[
+    "evolux-rules.test.yml",
+    "evolux-progress.test.yml",
+    "evolux-rising.test.yml",
+    "evolux-bursts.test.yml",
+];
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

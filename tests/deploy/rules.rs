@@ -2,7 +2,7 @@
 //! `promtool test rules` must pass (skipped without promtool, unless `CI=true`), and
 //! every alert must be documented in RUNBOOK.md and covered by the unit tests.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,6 +12,14 @@ use serde_yaml::Value;
 
 const RULES: &str = "evolux-rules.yml";
 const RULE_TESTS: &str = "evolux-rules.test.yml";
+/// The day-long unit tests of the error alerts against each campaign's baseline.
+const BASELINE_TESTS: &[&str] = &["evolux-rising.test.yml", "evolux-bursts.test.yml"];
+/// The error alerts each case of [`BASELINE_TESTS`] asserts at every time it checks.
+const ERROR_ALERTS: &[&str] = &[
+    "EvoluxCampaignErrorRising",
+    "EvoluxCampaignErrorBurst",
+    "EvoluxCampaignErrorRatioHigh",
+];
 /// The unit tests of the campaign-progress recording rules.
 const PROGRESS_TESTS: &str = "evolux-progress.test.yml";
 /// The campaign-progress recording rules, each unit tested in [`PROGRESS_TESTS`].
@@ -80,7 +88,16 @@ fn promtool_test_rules_passes_the_rule_unit_tests() {
     let Some(path) = require_tool("promtool") else {
         return;
     };
-    promtool(&path, &["test", "rules", RULE_TESTS, PROGRESS_TESTS]);
+    let mut files = vec![RULE_TESTS, PROGRESS_TESTS];
+    files.extend(BASELINE_TESTS);
+    let mut args = vec!["test", "rules"];
+    args.extend(&files);
+    let started = std::time::Instant::now();
+    promtool(&path, &args);
+    println!(
+        "promtool test rules took {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 #[test]
@@ -194,16 +211,21 @@ fn every_alert_has_labels_annotations_and_a_runbook_section() {
 
 #[test]
 fn every_alert_is_unit_tested_firing_and_silent() {
-    let tests = yaml(RULE_TESTS);
-    assert_eq!(
-        tests["rule_files"][0].as_str(),
-        Some(RULES),
-        "{RULE_TESTS} must test {RULES}"
-    );
-    let cases: Vec<&Value> = tests["tests"]
-        .as_sequence()
-        .expect("tests")
+    let files: Vec<Value> = std::iter::once(RULE_TESTS)
+        .chain(BASELINE_TESTS.iter().copied())
+        .map(|name| {
+            let tests = yaml(name);
+            assert_eq!(
+                tests["rule_files"][0].as_str(),
+                Some(RULES),
+                "{name} must test {RULES}"
+            );
+            tests
+        })
+        .collect();
+    let cases: Vec<&Value> = files
         .iter()
+        .flat_map(|tests| tests["tests"].as_sequence().expect("tests"))
         .flat_map(|group| group["alert_rule_test"].as_sequence().into_iter().flatten())
         .collect();
     let mut problems = Vec::new();
@@ -259,4 +281,90 @@ fn recording_rules_are_named_level_metric_operations() {
         assert!(seen.insert(name.to_string()), "{name} recorded twice");
     }
     assert!(!seen.is_empty(), "no recording rule in {RULES}");
+}
+
+/// Minutes of a promtool duration such as `24h35m` or `2h`.
+fn minutes(duration: &str) -> u64 {
+    let (mut total, mut number) = (0, 0);
+    for c in duration.chars() {
+        match c {
+            '0'..='9' => number = number * 10 + u64::from(c.to_digit(10).unwrap()),
+            'd' | 'h' | 'm' => {
+                total += number * if c == 'd' { 1440 } else if c == 'h' { 60 } else { 1 };
+                number = 0;
+            }
+            _ => panic!("unexpected {c:?} in duration {duration:?}"),
+        }
+    }
+    total
+}
+
+#[test]
+fn every_baseline_case_is_day_long_and_asserts_all_three_error_alerts_at_several_times() {
+    let mut problems = Vec::new();
+    let mut fired = BTreeSet::new();
+    for file in BASELINE_TESTS {
+        let tests = yaml(file);
+        for group in tests["tests"].as_sequence().expect("tests") {
+            let name = group["name"].as_str().unwrap_or("?");
+            let mut problem = |what: String| problems.push(format!("{file}: {name}: {what}"));
+            if group["interval"].as_str() != Some("1m") {
+                problem("samples must be one minute apart".into());
+            }
+            // The longest history, in samples: each `a+bxN` gives N + 1, `_xN` N.
+            let samples = group["input_series"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .map(|series| {
+                    series["values"]
+                        .as_str()
+                        .unwrap_or("")
+                        .split_whitespace()
+                        .map(|part| match part.split_once('x') {
+                            Some((start, n)) => {
+                                n.parse::<u64>().unwrap() + u64::from(start != "_")
+                            }
+                            None => 1,
+                        })
+                        .sum::<u64>()
+                })
+                .max()
+                .unwrap_or(0);
+            if samples < 24 * 60 {
+                problem(format!("only {samples} samples: not a day-long history"));
+            }
+            let mut times: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();
+            for case in group["alert_rule_test"].as_sequence().into_iter().flatten() {
+                let time = minutes(case["eval_time"].as_str().unwrap_or("0m"));
+                let alert = case["alertname"].as_str().unwrap_or("?");
+                times.entry(time).or_default().insert(alert);
+                if case["exp_alerts"].as_sequence().is_some_and(|a| !a.is_empty()) {
+                    fired.insert(alert.to_string());
+                }
+            }
+            if times.len() < 3 {
+                problem(format!("asserts at {} times, fewer than 3", times.len()));
+            }
+            for (time, alerts) in &times {
+                if ERROR_ALERTS.iter().any(|a| !alerts.contains(a)) {
+                    problem(format!("at {time}m it asserts only {alerts:?}"));
+                }
+            }
+        }
+    }
+    for alert in ERROR_ALERTS {
+        if !fired.contains(*alert) {
+            problems.push(format!("no baseline case where {alert} fires"));
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn minutes_reads_promtool_durations() {
+    assert_eq!(minutes("2h"), 120);
+    assert_eq!(minutes("24h35m"), 1475);
+    assert_eq!(minutes("1d3h"), 1620);
+    assert_eq!(minutes("30m"), 30);
 }
