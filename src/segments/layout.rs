@@ -136,6 +136,10 @@ pub enum ReadKind {
     /// [`ReadKind::Whole`] to check it (its two halves, and the pieces a
     /// half that held every record was split into).
     Check(Range),
+    /// A half of one check piece, read when the pieces add up to more than
+    /// the whole with none at its size: halves that add up to their piece
+    /// say the server tiles, so the whole was cut at a cap.
+    Probe(Range),
     /// The newest segment once more, after [`ReadKind::Whole`] (verification).
     NewestAgain,
 }

@@ -16,7 +16,7 @@
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::FutureExt;
@@ -25,6 +25,10 @@ use futures_util::future::join_all;
 use super::Range;
 use super::layout::{Applied, Class, Layout, Plan, Read, ReadKind, ReadOk, Unit};
 pub use super::policy::PollRules;
+use refine::{Answers, refine};
+pub use refine::{REFINE_LEVELS, REFINE_WAYS};
+
+mod refine;
 
 /// What one target's reads of a poll answered, in the order they were made.
 #[derive(Debug)]
@@ -58,13 +62,6 @@ pub trait Reader<T> {
         false
     }
 }
-
-/// How many times a first read's check splits again a piece that held
-/// every record, into [`REFINE_WAYS`] pieces each time: from half a year
-/// down to about two seconds.
-pub const REFINE_LEVELS: usize = 7;
-/// Into how many pieces such a piece is split.
-pub const REFINE_WAYS: i64 = 8;
 
 /// One poll of `targets` at `now`: each target's layout (`layout_of`) is
 /// prepared and planned, the due reads are fitted into `rules.budget`,
@@ -137,74 +134,6 @@ async fn run_target<A, F: Future<Output = A>>(
     Reads {
         answers,
         elapsed: started.elapsed(),
-    }
-}
-
-/// What the poll reads of an answer ([`Reader::records`],
-/// [`Reader::vouched`]).
-struct Answers<'b, A> {
-    records: fn(&A) -> Option<u64>,
-    vouched: fn(&A) -> bool,
-    /// Requests the poll's budget has left, shared by every target.
-    left: &'b AtomicUsize,
-}
-
-/// A first read's check says nothing while one piece holds every record of
-/// the whole read and the others none (a campaign inserted in a burst, or
-/// all in the last months of a year-long range): that piece is split into
-/// [`REFINE_WAYS`] pieces, read at once, until the pieces tell (two hold
-/// records, or they add up to more than the whole), at most
-/// [`REFINE_LEVELS`] times. Not when the server vouched for the whole read
-/// (a total stated and met). They come out of what the poll's budget has
-/// left; when it has too little, the check concludes on what it has (and
-/// the first verification checks the target again).
-async fn refine<A, F: Future<Output = A>>(
-    answers: &mut Vec<(ReadKind, A)>,
-    now_ms: super::Millis,
-    answers_are: &Answers<'_, A>,
-    read: &impl Fn(Read) -> F,
-) {
-    let records = answers_are.records;
-    let whole = answers
-        .iter()
-        .find(|(k, _)| *k == ReadKind::Whole)
-        .filter(|(_, a)| !(answers_are.vouched)(a))
-        .and_then(|(_, a)| records(a));
-    let Some(whole) = whole.filter(|w| *w > 0) else {
-        return;
-    };
-    for _ in 0..REFINE_LEVELS {
-        let mut full = None;
-        for (i, (kind, answer)) in answers.iter().enumerate() {
-            let ReadKind::Check(range) = kind else {
-                continue;
-            };
-            match records(answer) {
-                Some(0) => {}
-                Some(n) if n == whole && full.is_none() => full = Some((i, *range)),
-                // A failed piece, or records in two pieces: the check tells.
-                _ => return,
-            }
-        }
-        let Some((i, range)) = full else { return };
-        let pieces = super::layout::check_pieces(range, now_ms, REFINE_WAYS);
-        let n = pieces.len();
-        let paid = answers_are
-            .left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| l.checked_sub(n));
-        if n < 2 || paid.is_err() {
-            return;
-        }
-        let reads = pieces.into_iter().map(|range| {
-            let r = Read {
-                kind: ReadKind::Check(range),
-                range,
-            };
-            async move { (r.kind, read(r).await) }
-        });
-        let more = join_all(reads).await;
-        answers.remove(i);
-        answers.extend(more);
     }
 }
 

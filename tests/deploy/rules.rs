@@ -290,7 +290,14 @@ fn minutes(duration: &str) -> u64 {
         match c {
             '0'..='9' => number = number * 10 + u64::from(c.to_digit(10).unwrap()),
             'd' | 'h' | 'm' => {
-                total += number * if c == 'd' { 1440 } else if c == 'h' { 60 } else { 1 };
+                total += number
+                    * if c == 'd' {
+                        1440
+                    } else if c == 'h' {
+                        60
+                    } else {
+                        1
+                    };
                 number = 0;
             }
             _ => panic!("unexpected {c:?} in duration {duration:?}"),
@@ -322,9 +329,7 @@ fn every_baseline_case_is_day_long_and_asserts_all_three_error_alerts_at_several
                         .unwrap_or("")
                         .split_whitespace()
                         .map(|part| match part.split_once('x') {
-                            Some((start, n)) => {
-                                n.parse::<u64>().unwrap() + u64::from(start != "_")
-                            }
+                            Some((start, n)) => n.parse::<u64>().unwrap() + u64::from(start != "_"),
                             None => 1,
                         })
                         .sum::<u64>()
@@ -339,7 +344,10 @@ fn every_baseline_case_is_day_long_and_asserts_all_three_error_alerts_at_several
                 let time = minutes(case["eval_time"].as_str().unwrap_or("0m"));
                 let alert = case["alertname"].as_str().unwrap_or("?");
                 times.entry(time).or_default().insert(alert);
-                if case["exp_alerts"].as_sequence().is_some_and(|a| !a.is_empty()) {
+                if case["exp_alerts"]
+                    .as_sequence()
+                    .is_some_and(|a| !a.is_empty())
+                {
                     fired.insert(alert.to_string());
                 }
             }

@@ -12,6 +12,9 @@ struct Sorted {
     halves: Vec<(SegmentId, bool, Millis, Option<ReadOk>)>,
     /// A new target's check: its pieces and their answers.
     checks: Vec<(Range, Option<ReadOk>)>,
+    /// The halves of one piece, when the pieces could mean a cap or an
+    /// overlap.
+    probes: Vec<(Range, Option<ReadOk>)>,
     /// The newest segment's regular read, as counted (verification).
     newest_first: Option<Option<Counted>>,
     whole: Option<Option<ReadOk>>,
@@ -37,7 +40,8 @@ impl Layout {
                 Mode::New(_) => match answer {
                     Some(ok) => {
                         let checks = sorted.checks.clone();
-                        self.conclude_first(now, ok, checks, rules, &mut applied)
+                        let probes = sorted.probes.clone();
+                        self.conclude_first(now, ok, (checks, probes), rules, &mut applied)
                     }
                     // To the back of the queue, due again at the next
                     // interval: a target whose whole read keeps failing does
@@ -109,6 +113,7 @@ impl Layout {
                 }
                 ReadKind::Whole => sorted.whole = Some(answer),
                 ReadKind::Check(range) => sorted.checks.push((range, answer)),
+                ReadKind::Probe(range) => sorted.probes.push((range, answer)),
                 ReadKind::NewestAgain => sorted.newest_again = Some(answer),
             }
         }

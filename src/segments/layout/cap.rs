@@ -19,6 +19,9 @@ use super::reshape::record;
 use super::*;
 use crate::segments::verify::Verdict;
 
+/// Ranges read and their answers (`None`: the read failed).
+pub(super) type Parts = Vec<(Range, Option<ReadOk>)>;
+
 /// A silent cap, as found: the whole read's records and its parts'.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Capped {
@@ -122,7 +125,7 @@ impl Layout {
         &mut self,
         now: SystemTime,
         whole: ReadOk,
-        mut pieces: Vec<(Range, Option<ReadOk>)>,
+        (mut pieces, probes): (Parts, Parts),
         rules: &PollRules,
         applied: &mut Applied,
     ) {
@@ -136,7 +139,11 @@ impl Layout {
         pieces.sort_by_key(|(r, _)| r.start);
         let parts: Vec<&ReadOk> = pieces.iter().filter_map(|(_, a)| a.as_ref()).collect();
         let counted: Vec<&Counted> = parts.iter().map(|p| &p.counted).collect();
-        match verify::judge(&parts, &whole) {
+        let verdict = match verify::judge(&parts, &whole) {
+            Verdict::Overlap if tiles(&pieces, &probes) => Verdict::Cap(whole.records),
+            v => v,
+        };
+        match verdict {
             Verdict::Confirmed => self.start_filling(now, whole, policy),
             // Read whole every poll, the target does not rest on how the
             // server reads `start` and `end`: only a cap matters to it.
@@ -226,6 +233,21 @@ fn mismatches_of(parts: &[&Counted], whole: &ReadOk) -> Vec<Mismatch> {
             unsegmented: whole.counted.total_of(c),
         })
         .collect()
+}
+
+/// Whether the probe's two halves add up to the piece they halve: the
+/// server tiles, so parts that add up to more than the whole mean the
+/// whole was cut.
+fn tiles(pieces: &[(Range, Option<ReadOk>)], probes: &[(Range, Option<ReadOk>)]) -> bool {
+    let [(lo, Some(a)), (hi, Some(b))] = probes else {
+        return false;
+    };
+    pieces.iter().any(|(r, p)| {
+        r.start == lo.start
+            && r.end == hi.end
+            && p.as_ref()
+                .is_some_and(|p| p.records == a.records + b.records)
+    })
 }
 
 /// Where to halve `range` (its open ends taken as `now_ms` and a year

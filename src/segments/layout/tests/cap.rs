@@ -232,3 +232,17 @@ fn a_capped_campaign_inserted_in_one_burst_is_caught_at_the_first_poll() {
     assert_eq!(applied[0].cap, None);
     assert_eq!(layouts[0].counts().map(|c| c.total()), Some(600));
 }
+
+#[test]
+fn a_cap_above_every_part_is_told_from_overlapping_parts_by_halving_one() {
+    // 300 subscribers over 300 days, answers cut at 200: each half holds
+    // 150, below the cap, and the halves add up to more than the whole.
+    let sim = spread(300);
+    let policy = Policy::new(MIN, 30 * MIN);
+    let r = rules(policy);
+    let mut layouts = [Layout::new(Axis::ALL, &policy, false, t0())];
+    let applied = poll_with(&mut layouts, t0(), &r, |_, q| Some(capped(&sim, q, CAP)));
+    assert_eq!(applied[0].cap.as_ref().map(|c| c.whole), Some(CAP as u64));
+    // Every part is below the cap: their sum, the truth, shows at once.
+    assert_eq!(layouts[0].counts().map(|c| c.total()), Some(300));
+}
