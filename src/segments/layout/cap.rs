@@ -253,7 +253,7 @@ fn tiles(pieces: &[(Range, Option<ReadOk>)], probes: &[(Range, Option<ReadOk>)])
 /// Where to halve `range` (its open ends taken as `now_ms` and a year
 /// before its end): the end of the second at its middle, else the middle.
 /// `None` for a range of one millisecond.
-fn cut(range: Range, now_ms: Millis) -> Option<Millis> {
+pub(super) fn cut(range: Range, now_ms: Millis) -> Option<Millis> {
     let hi = range.end.unwrap_or(now_ms);
     let lo = range.start.unwrap_or(hi.saturating_sub(365 * DAY_MS));
     if hi <= lo {

@@ -165,14 +165,9 @@ impl Layout {
         {
             return None;
         }
+        // Only a closed range: the newest segment is sealed, not split.
         let hi = range.end?;
-        let lo = range.start.unwrap_or(hi.saturating_sub(365 * DAY_MS));
-        if hi <= lo {
-            return None;
-        }
-        let mid = lo + (hi - lo) / 2;
-        let aligned = to_second_end(mid);
-        Some(if aligned >= lo { aligned } else { mid })
+        cap::cut(range, hi)
     }
 }
 
