@@ -87,6 +87,7 @@ impl App {
         let poller = Arc::new(Poller::new(
             config.poll.clone(),
             config.poll_campaigns(),
+            config.poll_views(),
             client,
             self_metrics,
             published.clone(),

@@ -64,11 +64,13 @@ impl Reloader {
             );
         }
         let campaigns = new.poll_campaigns();
+        let views = new.poll_views();
         tracing::info!(
             campaigns = campaigns.len(),
-            "configuration reloaded; the next poll takes the campaigns in"
+            views = views.len(),
+            "configuration reloaded; the next poll takes the campaigns and views in"
         );
-        self.poller.set_campaigns(campaigns);
+        self.poller.set_campaigns(campaigns, views);
         self.live.reload_succeeded(SystemTime::now());
         Ok(())
     }

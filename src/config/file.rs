@@ -23,6 +23,9 @@ pub struct FileConfig {
     /// Campaigns to poll, with their own settings.
     #[serde(default)]
     pub campaigns: Vec<FileCampaign>,
+    /// Named queries over the filters, counted beside the campaigns.
+    #[serde(default)]
+    pub views: Vec<FileView>,
     /// Polling schedule and limits.
     #[serde(default)]
     pub poll: FilePoll,
@@ -70,6 +73,22 @@ pub struct FileCampaign {
     /// Display name, exported in `evolux_campaign_info`.
     pub name: Option<String>,
     /// Overrides `poll.window` for this campaign.
+    pub window: Option<HumanDuration>,
+    /// API filters other than `campaigns[]`.
+    #[serde(default)]
+    pub filters: FileFilters,
+}
+
+/// One entry of `views:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileView {
+    /// Its label value: `[a-z0-9_-]`, unique.
+    pub name: String,
+    /// `campaigns[]`; absent or empty: every campaign.
+    #[serde(default)]
+    pub campaigns: Vec<Uuid>,
+    /// Overrides `poll.window` for this view.
     pub window: Option<HumanDuration>,
     /// API filters other than `campaigns[]`.
     #[serde(default)]

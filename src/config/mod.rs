@@ -14,6 +14,7 @@ pub mod restart;
 pub mod settings;
 pub mod shard;
 mod summary;
+mod targets;
 pub mod units;
 mod validate;
 
@@ -26,7 +27,7 @@ pub use shard::Shard;
 
 use crate::evolux::ClientSettings;
 use crate::evolux::fields::ResponseLayout;
-pub use crate::model::{Campaign, Filters};
+pub use crate::model::{Campaign, Filters, View};
 use crate::poller::PollSettings;
 use crate::server::ListenAddress;
 use crate::telemetry::LogConfig;
@@ -39,6 +40,8 @@ pub struct Config {
     pub evolux: ClientSettings,
     /// Campaigns to poll; empty means discovery.
     pub campaigns: Vec<Campaign>,
+    /// Views: named queries counted beside the campaigns.
+    pub views: Vec<View>,
     /// Polling schedule and limits.
     pub poll: PollSettings,
     /// The exporter's own HTTP server.
@@ -158,10 +161,7 @@ impl Config {
 
     /// The insertion window of a campaign: its own, else `poll.window`.
     pub fn window_of(&self, campaign: &Campaign) -> Option<Duration> {
-        if campaign.filters.start.is_some() || campaign.filters.end.is_some() {
-            return None;
-        }
-        campaign.window.or(self.poll.window)
+        resolved_window(campaign.window, &campaign.filters, self.poll.window)
     }
 
     /// The campaigns this replica polls, each with its insertion window
@@ -175,10 +175,32 @@ impl Config {
             .collect()
     }
 
+    /// The views this replica polls, each with its insertion window
+    /// resolved as a campaign's is.
+    pub fn poll_views(&self) -> Vec<View> {
+        self.views
+            .iter()
+            .filter(|v| self.shard.owns_view(&v.name))
+            .map(|v| View {
+                window: resolved_window(v.window, &v.filters, self.poll.window),
+                ..v.clone()
+            })
+            .collect()
+    }
+
     /// A human summary for `--config.check`: no token, no personal filter values.
     pub fn summary(&self) -> String {
         summary::Summary(self).to_string()
     }
+}
+
+/// A target's insertion window: its own, else `poll.window`; none with a
+/// fixed start or end.
+fn resolved_window(own: Option<Duration>, f: &Filters, poll: Option<Duration>) -> Option<Duration> {
+    if f.start.is_some() || f.end.is_some() {
+        return None;
+    }
+    own.or(poll)
 }
 
 #[cfg(test)]

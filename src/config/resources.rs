@@ -55,6 +55,7 @@ pub(crate) fn load(v: Validated) -> Result<Config, ConfigError> {
             retry_max_delay: Duration::from_secs(30),
         },
         campaigns: v.campaigns,
+        views: v.views,
         poll: v.poll,
         web: WebConfig {
             listen_addresses,

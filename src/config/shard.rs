@@ -62,6 +62,12 @@ impl Shard {
     pub fn owns(&self, campaign: &Uuid) -> bool {
         self.count <= 1 || shard_of(campaign, self.count) == self.index
     }
+
+    /// Whether this replica polls the view named `view`: by the same
+    /// hashing of its name, so each view is read by exactly one replica.
+    pub fn owns_view(&self, view: &str) -> bool {
+        self.count <= 1 || jump_hash(fnv1a(view.as_bytes()), self.count) == self.index
+    }
 }
 
 impl fmt::Display for Shard {

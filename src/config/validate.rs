@@ -8,14 +8,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use url::Url;
-use uuid::Uuid;
 
 use super::file::{self, FileConfig};
 use super::settings::{self as s, Setting};
 use super::units::{ByteSize, HumanDuration};
-use super::{Cli, ConfigError, Shard, invalid};
+use super::{Cli, ConfigError, Shard, invalid, targets};
 use crate::evolux::fields::ResponseLayout;
-use crate::model::{Campaign, Filters};
+use crate::model::{Campaign, View};
 use crate::poller::PollSettings;
 use crate::telemetry::{LogConfig, LogFormat, LogLevel};
 
@@ -48,6 +47,7 @@ pub(crate) struct Validated {
     pub ca_file: Option<PathBuf>,
     pub requests: Requests,
     pub campaigns: Vec<Campaign>,
+    pub views: Vec<View>,
     pub poll: PollSettings,
     pub listen: Vec<String>,
     pub enable_lifecycle: bool,
@@ -120,7 +120,12 @@ pub(crate) fn validate(
         verify_interval: cli.poll_verify_interval,
     };
     let poll = poll(flags, file.poll, &requests)?;
-    let campaigns = merge_campaigns(cli.campaigns, file.campaigns)?;
+    let campaigns = targets::campaigns(cli.campaigns, file.campaigns)?;
+    let views = if demo && file.views.is_empty() {
+        targets::demo_views()
+    } else {
+        targets::views(file.views)?
+    };
     let listen = match (cli.web_listen_address, file.web.listen_address) {
         (flags, _) if !flags.is_empty() => flags,
         (_, Some(values)) => values.into_vec(),
@@ -162,6 +167,7 @@ pub(crate) fn validate(
         ca_file,
         requests,
         campaigns,
+        views,
         poll,
         listen,
         enable_lifecycle: cli.web_enable_lifecycle,
@@ -333,7 +339,7 @@ fn at_least_interval(
 }
 
 /// A duration that must not be 0, and why 0 means nothing for `field`.
-fn positive(field: &str, d: Duration) -> Result<Duration, ConfigError> {
+pub(super) fn positive(field: &str, d: Duration) -> Result<Duration, ConfigError> {
     if d.is_zero() {
         let why = if field == s::EVOLUX_TIMEOUT.flag {
             "no request can answer in no time"
@@ -345,94 +351,6 @@ fn positive(field: &str, d: Duration) -> Result<Duration, ConfigError> {
         return Err(invalid(field, format!("must be longer than 0s: {why}")));
     }
     Ok(d)
-}
-
-/// Flag campaigns and file campaigns together: the file adds settings to a
-/// UUID, the flags may add more UUIDs; a UUID given twice in the file is an error.
-fn merge_campaigns(
-    flag_uuids: Vec<Uuid>,
-    file_campaigns: Vec<file::FileCampaign>,
-) -> Result<Vec<Campaign>, ConfigError> {
-    let mut out: Vec<Campaign> = Vec::new();
-    for (i, c) in file_campaigns.into_iter().enumerate() {
-        let field = |f: &str| format!("campaigns[{i}].{f}");
-        if out.iter().any(|o| o.uuid == c.uuid) {
-            return Err(invalid(
-                field("uuid"),
-                format!("{} is listed twice", c.uuid),
-            ));
-        }
-        if let Some(name) = &c.name
-            && name.trim().is_empty()
-        {
-            return Err(invalid(field("name"), "must not be empty"));
-        }
-        if let Some(w) = c.window {
-            positive(&field("window"), w.0)?;
-        }
-        let f = c.filters;
-        let conversation_field = match (f.conversation_field_key, f.conversation_field_value) {
-            (Some(k), Some(v)) => Some((k, v)),
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(invalid(
-                    field("filters.conversation_field_key"),
-                    "needs filters.conversation_field_value too",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(invalid(
-                    field("filters.conversation_field_value"),
-                    "needs filters.conversation_field_key too",
-                ));
-            }
-        };
-        if c.window.is_some() && (f.start.is_some() || f.end.is_some()) {
-            return Err(invalid(
-                field("window"),
-                "conflicts with filters.start/filters.end: give one or the other",
-            ));
-        }
-        if let (Some(s), Some(e)) = (f.start, f.end)
-            && s > e
-        {
-            return Err(invalid(field("filters.start"), "is after filters.end"));
-        }
-        for (key, value) in [("state", &f.state), ("timezone", &f.timezone)] {
-            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                return Err(invalid(
-                    field(&format!("filters.{key}")),
-                    "must not be empty",
-                ));
-            }
-        }
-        out.push(Campaign {
-            uuid: c.uuid,
-            name: c.name,
-            window: c.window.map(|w| w.0),
-            filters: Filters {
-                state: f.state,
-                template_uuid: f.template_uuid,
-                timezone: f.timezone,
-                conversation_field,
-                phone_number: f.phone_number,
-                name: f.name,
-                start: f.start,
-                end: f.end,
-            },
-        });
-    }
-    for uuid in flag_uuids {
-        if !out.iter().any(|o| o.uuid == uuid) {
-            out.push(Campaign {
-                uuid,
-                name: None,
-                window: None,
-                filters: Filters::default(),
-            });
-        }
-    }
-    Ok(out)
 }
 
 /// Checks a base URL: http(s), a host, no query, no credentials.

@@ -6,6 +6,9 @@
 //! few hundred bytes of [`live`] (process figures, scrapes, reloads).
 
 pub mod live;
+mod snapshot;
+
+pub use snapshot::snapshot_families;
 
 use std::io::Write;
 use std::time::SystemTime;
@@ -23,58 +26,94 @@ use crate::model::{Reason, Snapshot};
 /// The content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-const REFRESH_NOTE: &str = "Refreshed by a background poll every poll.interval, not per scrape.";
+pub(crate) const REFRESH_NOTE: &str =
+    "Refreshed by a background poll every poll.interval, not per scrape.";
 
 /// The long-lived metrics of the exporter itself.
 #[derive(Debug)]
 pub struct SelfMetrics {
     registry: Registry,
+    /// The views' series of the poller's counters, merged into the
+    /// families of `registry` when rendered.
+    views: Registry,
     /// Handed to the API client.
     pub api: ApiMetrics,
     /// The poller's.
     pub poll: PollMetrics,
 }
 
-/// The poller's counters.
+/// What a poll counter counts under: a campaign (its UUID, empty in
+/// discovery) or a view (its name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// `campaign="<uuid>"`.
+    Campaign(String),
+    /// `view="<name>"`.
+    View(String),
+}
+
+/// The poller's counters. A view's are the campaigns' families with a
+/// `view` label where those have a `campaign` one: kept in a registry of
+/// their own (two label sets cannot share one vector) and merged into the
+/// same families when rendered.
 #[derive(Clone, Debug)]
 pub struct PollMetrics {
     mismatches: IntCounterVec,
     errors: IntCounterVec,
+    view_mismatches: IntCounterVec,
+    view_errors: IntCounterVec,
 }
 
 impl PollMetrics {
-    fn register(registry: &Registry) -> Result<PollMetrics, prometheus::Error> {
-        let mismatches = IntCounterVec::new(
+    fn register(registry: &Registry, views: &Registry) -> Result<PollMetrics, prometheus::Error> {
+        let mismatches_opts = || {
             Opts::new(
-                "evolux_campaign_verification_mismatches_total",
-                "Verifications (and first reads' two-half checks) whose unsegmented read disagreed with the sum of the parts; the campaign is then read whole until one agrees, or, for a silent cap, counted from segments split below it.",
-            ),
-            &["campaign"],
-        )?;
-        let errors = IntCounterVec::new(
+                MISMATCHES,
+                "Verifications (and first reads' two-half checks) whose unsegmented read disagreed with the sum of the parts; the campaign (or view) is then read whole until one agrees, or, for a silent cap, counted from segments split below it.",
+            )
+        };
+        let errors_opts = || {
             Opts::new(
-                "evolux_campaign_poll_errors_total",
-                "Failed reads of the campaign's polls, by reason: auth, forbidden, not_found, rate_limited, server_error, http_other, timeout, connection, tls, bad_body, too_large, deadline, incomplete. In discovery, campaign=\"\".",
-            ),
-            &["campaign", "reason"],
-        )?;
+                POLL_ERRORS,
+                "Failed reads of the campaign's (or view's) polls, by reason: auth, forbidden, not_found, rate_limited, server_error, http_other, timeout, connection, tls, bad_body, too_large, deadline, incomplete. In discovery, campaign=\"\".",
+            )
+        };
+        let mismatches = IntCounterVec::new(mismatches_opts(), &["campaign"])?;
+        let errors = IntCounterVec::new(errors_opts(), &["campaign", "reason"])?;
+        let view_mismatches = IntCounterVec::new(mismatches_opts(), &["view"])?;
+        let view_errors = IntCounterVec::new(errors_opts(), &["view", "reason"])?;
         registry.register(Box::new(mismatches.clone()))?;
         registry.register(Box::new(errors.clone()))?;
-        Ok(PollMetrics { mismatches, errors })
+        views.register(Box::new(view_mismatches.clone()))?;
+        views.register(Box::new(view_errors.clone()))?;
+        Ok(PollMetrics {
+            mismatches,
+            errors,
+            view_mismatches,
+            view_errors,
+        })
     }
 
-    /// Counts a verification of `campaign` that disagreed with its segments.
-    pub fn verification_mismatch(&self, campaign: &str) {
-        self.mismatches.with_label_values(&[campaign]).inc();
+    /// Counts a verification of `subject` that disagreed with its segments.
+    pub fn verification_mismatch(&self, subject: &Subject) {
+        match subject {
+            Subject::Campaign(c) => self.mismatches.with_label_values(&[c]).inc(),
+            Subject::View(v) => self.view_mismatches.with_label_values(&[v]).inc(),
+        }
     }
 
-    /// Counts a failed read of `campaign` (empty in discovery) under `reason`.
-    pub fn poll_error(&self, campaign: &str, reason: Reason) {
-        self.errors
-            .with_label_values(&[campaign, reason.metric_label()])
-            .inc();
+    /// Counts a failed read of `subject` under `reason`.
+    pub fn poll_error(&self, subject: &Subject, reason: Reason) {
+        let reason = reason.metric_label();
+        match subject {
+            Subject::Campaign(c) => self.errors.with_label_values(&[c, reason]).inc(),
+            Subject::View(v) => self.view_errors.with_label_values(&[v, reason]).inc(),
+        }
     }
 }
+
+const MISMATCHES: &str = "evolux_campaign_verification_mismatches_total";
+const POLL_ERRORS: &str = "evolux_campaign_poll_errors_total";
 
 impl SelfMetrics {
     /// Registers the counters, the build info and the staleness bound
@@ -100,9 +139,11 @@ impl SelfMetrics {
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(max_interval))?;
         let api = ApiMetrics::register(&registry)?;
-        let poll = PollMetrics::register(&registry)?;
+        let views = Registry::new();
+        let poll = PollMetrics::register(&registry, &views)?;
         Ok(SelfMetrics {
             registry,
+            views,
             api,
             poll,
         })
@@ -123,6 +164,12 @@ pub struct Exposition {
 pub fn render(snapshot: &Snapshot, self_metrics: &SelfMetrics) -> Exposition {
     let mut families = snapshot_families(snapshot);
     families.extend(self_metrics.registry.gather());
+    for mut view_family in self_metrics.views.gather() {
+        match families.iter_mut().find(|f| f.name() == view_family.name()) {
+            Some(f) => f.mut_metric().extend(view_family.take_metric()),
+            None => families.push(view_family),
+        }
+    }
     families.sort_by(|a, b| a.name().cmp(b.name()));
     let mut plain = Vec::with_capacity(64 * 1024);
     // Encoding into a Vec cannot fail but for a family without metrics,
@@ -145,7 +192,7 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
-fn family(name: &str, help: &str, kind: MetricType) -> MetricFamily {
+pub(crate) fn family(name: &str, help: &str, kind: MetricType) -> MetricFamily {
     let mut f = MetricFamily::default();
     f.set_name(name.to_string());
     f.set_help(help.to_string());
@@ -153,7 +200,7 @@ fn family(name: &str, help: &str, kind: MetricType) -> MetricFamily {
     f
 }
 
-fn gauge(labels: &[(&str, &str)], value: f64) -> Metric {
+pub(crate) fn gauge(labels: &[(&str, &str)], value: f64) -> Metric {
     let mut g = Gauge::default();
     g.set_value(value);
     let mut m = Metric::from_gauge(g);
@@ -171,151 +218,10 @@ fn gauge(labels: &[(&str, &str)], value: f64) -> Metric {
     m
 }
 
-fn unix_seconds(t: SystemTime) -> f64 {
+pub(crate) fn unix_seconds(t: SystemTime) -> f64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64()
-}
-
-/// The families that describe the API's data. Pure.
-pub fn snapshot_families(s: &Snapshot) -> Vec<MetricFamily> {
-    let [info, up, last, duration, segments, refreshed] = campaign_families(s);
-    let mut templates = family(
-        "evolux_template_info",
-        "Template names, where known (records); always 1.",
-        MetricType::GAUGE,
-    );
-    for (template, name) in &s.template_names {
-        templates.mut_metric().push(gauge(
-            &[("template", template), ("template_name", name)],
-            1.0,
-        ));
-    }
-    let mut evolux_up = family(
-        "evolux_up",
-        "1 when the last poll of every campaign succeeded, else 0.",
-        MetricType::GAUGE,
-    );
-    if let Some(ok) = s.up {
-        evolux_up
-            .mut_metric()
-            .push(gauge(&[], f64::from(u8::from(ok))));
-    }
-    let mut dropped = family(
-        "evolux_series_dropped",
-        "evolux_campaign_subscribers series left out of the last poll's snapshot by poll.max_series.",
-        MetricType::GAUGE,
-    );
-    dropped
-        .mut_metric()
-        .push(gauge(&[], s.series_dropped as f64));
-    [
-        subscriber_family(s),
-        info,
-        templates,
-        evolux_up,
-        up,
-        last,
-        duration,
-        segments,
-        refreshed,
-        dropped,
-    ]
-    .into_iter()
-    .filter(|f| !f.get_metric().is_empty())
-    .collect()
-}
-
-/// `evolux_campaign_subscribers`: every count of the snapshot.
-fn subscriber_family(s: &Snapshot) -> MetricFamily {
-    let mut subscribers = family(
-        "evolux_campaign_subscribers",
-        &format!(
-            "Subscribers of the campaign (inserted within its window) by template and state. {REFRESH_NOTE}"
-        ),
-        MetricType::GAUGE,
-    );
-    let mut subs = Vec::new();
-    for (campaign, status) in &s.campaigns {
-        let Some(counts) = &status.counts else {
-            continue;
-        };
-        for (template, states) in &counts.templates {
-            for (state, n) in states.iter() {
-                subs.push(gauge(
-                    &[
-                        ("campaign", campaign),
-                        ("template", template),
-                        ("state", state),
-                    ],
-                    n as f64,
-                ));
-            }
-        }
-    }
-    subscribers.set_metric(subs);
-    subscribers
-}
-
-/// The per-campaign families besides the counts: info, up, last success,
-/// poll duration, segments, refreshed.
-fn campaign_families(s: &Snapshot) -> [MetricFamily; 6] {
-    let mut info = family(
-        "evolux_campaign_info",
-        "Campaign names, where known (config or records); always 1.",
-        MetricType::GAUGE,
-    );
-    let mut up = family(
-        "evolux_campaign_up",
-        "1 when the campaign's last poll succeeded, else 0.",
-        MetricType::GAUGE,
-    );
-    let mut last = family(
-        "evolux_campaign_last_success_timestamp_seconds",
-        "Unix time of the end of the campaign's last successful poll.",
-        MetricType::GAUGE,
-    );
-    let mut duration = family(
-        "evolux_poll_duration_seconds",
-        "How long the campaign's last poll took, pages and retries included.",
-        MetricType::GAUGE,
-    );
-    let mut segments = family(
-        "evolux_campaign_segments",
-        "Insertion-time segments held for the campaign (1 when it is read whole).",
-        MetricType::GAUGE,
-    );
-    let mut refreshed = family(
-        "evolux_campaign_refreshed_timestamp_seconds",
-        "Unix time by which every segment of the campaign had last been read: time() minus it is the campaign's worst staleness.",
-        MetricType::GAUGE,
-    );
-    for (campaign, status) in &s.campaigns {
-        let label = [("campaign", campaign.as_str())];
-        if let Some(name) = &status.name {
-            info.mut_metric().push(gauge(
-                &[("campaign", campaign), ("campaign_name", name)],
-                1.0,
-            ));
-        }
-        up.mut_metric()
-            .push(gauge(&label, f64::from(u8::from(status.up))));
-        if let Some(t) = status.last_success {
-            last.mut_metric().push(gauge(&label, unix_seconds(t)));
-        }
-        if let Some(d) = status.poll_duration {
-            duration.mut_metric().push(gauge(&label, d.as_secs_f64()));
-        }
-        if status.segments > 0 {
-            segments
-                .mut_metric()
-                .push(gauge(&label, status.segments as f64));
-        }
-        if let Some(t) = status.refreshed {
-            refreshed.mut_metric().push(gauge(&label, unix_seconds(t)));
-        }
-    }
-    [info, up, last, duration, segments, refreshed]
 }
 
 #[cfg(test)]

@@ -15,11 +15,11 @@ pub mod snapshot;
 pub mod tally;
 
 pub use axis::{Axis, AxisStart, Millis, Range, duration_millis, millis};
-pub use campaign::{Campaign, Filters};
+pub use campaign::{Campaign, Filters, Query, View};
 pub use counts::{CampaignCounts, StateCounts};
 pub use failure::{Failure, Reason};
 pub use record::{Field, RecordFields, RecordSink};
-pub use snapshot::{CampaignStatus, Change, Snapshot, Target};
+pub use snapshot::{CampaignStatus, Change, Snapshot, ViewStatus};
 pub use tally::{CountedCampaign, Tally};
 
 /// The six documented states, in funnel order.

@@ -30,18 +30,15 @@ pub struct CampaignStatus {
     pub refreshed: Option<SystemTime>,
 }
 
-/// Which query a result is for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// A configured campaign, with its configured name.
-    Campaign {
-        /// Its UUID.
-        uuid: String,
-        /// Its configured display name.
-        name: Option<String>,
-    },
-    /// One query without `campaigns[]`, grouped by each record's campaign.
-    Discovery,
+/// What the exporter knows of one view.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ViewStatus {
+    /// Its health, freshness and cost, as a campaign's would be; `name`
+    /// and `counts` stay `None` (its counts are [`ViewStatus::counts`]).
+    pub status: CampaignStatus,
+    /// Its last good counts by each record's campaign; `None` before the
+    /// first success and once stale.
+    pub counts: Option<BTreeMap<String, Arc<CampaignCounts>>>,
 }
 
 /// Everything `/metrics` shows of the API's data, as of the end of a poll.
@@ -50,14 +47,18 @@ pub enum Target {
 pub struct Snapshot {
     /// Campaign UUID to what is known of it.
     pub campaigns: BTreeMap<String, CampaignStatus>,
+    /// View name to what is known of it.
+    pub views: BTreeMap<String, ViewStatus>,
     /// Template UUID to its name, for templates with counts.
     pub template_names: BTreeMap<String, String>,
-    /// Whether every campaign (or discovery) has counts and its last poll
-    /// succeeded; `None` before the first poll.
+    /// Whether every campaign (or discovery) and every view has counts and
+    /// its last poll succeeded; `None` before the first poll.
     pub up: Option<bool>,
-    /// Campaigns (UUIDs, or `(discovery)`) no poll has read yet: not ready.
+    /// Campaigns (UUIDs, or `(discovery)`) and views (`view:<name>`) no
+    /// poll has read yet: not ready.
     pub waiting: Vec<String>,
-    /// `evolux_campaign_subscribers` series the series cap left out.
+    /// `evolux_campaign_subscribers` and `evolux_view_subscribers` series the
+    /// series cap left out.
     pub series_dropped: usize,
     /// Subscribers in the series left out.
     pub records_dropped: u64,
@@ -94,6 +95,11 @@ pub enum Change {
         /// Its UUID.
         campaign: String,
     },
+    /// A view's counts were removed, as a campaign's are.
+    ViewCountsRemoved {
+        /// Its name.
+        view: String,
+    },
     /// The series cap left out a different number of series than before.
     SeriesDropped {
         /// Series left out now.
@@ -104,46 +110,35 @@ pub enum Change {
 }
 
 impl Snapshot {
-    /// Applies the series cap: keeps at most `max_series`
-    /// `evolux_campaign_subscribers` series, whole templates in campaign and
-    /// template order (so the same series survive from poll to poll), and
-    /// counts what it leaves out in [`Snapshot::series_dropped`] and
-    /// [`Snapshot::records_dropped`]. The only place the cap applies.
+    /// Applies the series cap: keeps at most `max_series` subscriber
+    /// series, whole templates in campaign and template order, the
+    /// campaigns' before the views' (so the same series survive from poll
+    /// to poll), and counts what it leaves out in
+    /// [`Snapshot::series_dropped`] and [`Snapshot::records_dropped`]. The
+    /// only place the cap applies.
     pub fn cap_series(mut self, max_series: usize) -> Snapshot {
-        let mut written = 0usize;
-        let (mut series, mut records) = (0usize, 0u64);
+        let mut cap = Cap {
+            room: max_series,
+            ..Cap::default()
+        };
         for status in self.campaigns.values_mut() {
-            let Some(counts) = &status.counts else {
-                continue;
-            };
-            let over: Vec<&str> = counts
-                .templates
-                .iter()
-                .filter(|(_, states)| {
-                    let fits = written + states.series() <= max_series;
-                    if fits {
-                        written += states.series();
-                    }
-                    !fits
-                })
-                .map(|(t, _)| &**t)
-                .collect();
-            if over.is_empty() {
-                continue;
+            if let Some(counts) = &mut status.counts {
+                cap.apply(counts);
             }
-            let mut kept = (**counts).clone();
-            for t in over {
-                if let Some(states) = kept.templates.remove(t) {
-                    series += states.series();
-                    records += states.total();
-                }
-            }
-            status.counts = Some(Arc::new(kept));
         }
-        let shown: std::collections::BTreeSet<&str> = self
-            .campaigns
+        for view in self.views.values_mut() {
+            for counts in view.counts.iter_mut().flat_map(|c| c.values_mut()) {
+                cap.apply(counts);
+            }
+        }
+        let campaigns = self.campaigns.values().filter_map(|s| s.counts.as_ref());
+        let views = self
+            .views
             .values()
-            .filter_map(|s| s.counts.as_ref())
+            .filter_map(|v| v.counts.as_ref())
+            .flat_map(|c| c.values());
+        let shown: std::collections::BTreeSet<&str> = campaigns
+            .chain(views)
             .flat_map(|c| c.templates.keys().map(|t| &**t))
             .collect();
         let names = std::mem::take(&mut self.template_names);
@@ -151,8 +146,8 @@ impl Snapshot {
             .into_iter()
             .filter(|(t, _)| shown.contains(t.as_str()))
             .collect();
-        self.series_dropped = series;
-        self.records_dropped = records;
+        self.series_dropped = cap.series;
+        self.records_dropped = cap.records;
         self
     }
 
@@ -175,6 +170,12 @@ impl Snapshot {
                 });
             }
         }
+        for (view, status) in &self.views {
+            let before = previous.views.get(view);
+            if status.counts.is_none() && before.is_some_and(|p| p.counts.is_some()) {
+                out.push(Change::ViewCountsRemoved { view: view.clone() });
+            }
+        }
         if self.series_dropped != previous.series_dropped && self.series_dropped > 0 {
             out.push(Change::SeriesDropped {
                 series: self.series_dropped,
@@ -182,5 +183,43 @@ impl Snapshot {
             });
         }
         out
+    }
+}
+
+/// The series cap as it goes through the counts: room left, and what it
+/// left out.
+#[derive(Default)]
+struct Cap {
+    room: usize,
+    series: usize,
+    records: u64,
+}
+
+impl Cap {
+    /// Keeps the templates of `counts` that fit, whole, and takes their
+    /// room; leaves the others out and counts them.
+    fn apply(&mut self, counts: &mut Arc<CampaignCounts>) {
+        let over: Vec<Box<str>> = counts
+            .templates
+            .iter()
+            .filter(|(_, states)| {
+                let fits = states.series() <= self.room;
+                if fits {
+                    self.room -= states.series();
+                }
+                !fits
+            })
+            .map(|(t, _)| t.clone())
+            .collect();
+        if over.is_empty() {
+            return;
+        }
+        let kept = Arc::make_mut(counts);
+        for t in over {
+            if let Some(states) = kept.templates.remove(&t) {
+                self.series += states.series();
+                self.records += states.total();
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@
 use tracing::{info, warn};
 
 use super::target::TargetState;
-use crate::metrics::PollMetrics;
+use crate::metrics::{PollMetrics, Subject};
 use crate::model::Reason;
 use crate::segments::layout::Applied;
 
@@ -22,7 +22,7 @@ pub(super) fn take(
     if let Some(cap) = &applied.cap {
         let parts: Vec<String> = cap.parts.iter().map(u64::to_string).collect();
         warn!(
-            campaign = t.label(),
+            campaign = t.label().as_str(),
             whole = cap.whole,
             parts = parts.join("+").as_str(),
             "the server seems to cut answers at {} records; run --evolux.diagnose; set response.pagination",
@@ -30,13 +30,19 @@ pub(super) fn take(
         );
     }
     for m in &applied.mismatches {
-        metrics.verification_mismatch(&m.campaign);
+        // A view's are counted under its name, a campaign's (or
+        // discovery's) under the records' campaign.
+        let subject = match t.subject() {
+            Subject::View(v) => Subject::View(v),
+            Subject::Campaign(_) => Subject::Campaign(m.campaign.clone()),
+        };
+        metrics.verification_mismatch(&subject);
         if applied.cap.is_some() {
             // Said once, above.
             continue;
         }
         warn!(
-            target_campaign = t.label(),
+            target_campaign = t.label().as_str(),
             campaign = m.campaign.as_str(),
             segments_before = m.segments_before,
             segments_after = m.segments_after,
@@ -46,13 +52,13 @@ pub(super) fn take(
     }
     if applied.recovered {
         info!(
-            campaign = t.label(),
+            campaign = t.label().as_str(),
             "verification agrees again: reading by segments"
         );
     }
     let incomplete = applied.incomplete.is_some() && failed_reads == 0;
     if incomplete {
-        metrics.poll_error(t.campaign_label(), Reason::Incomplete);
+        metrics.poll_error(&t.subject(), Reason::Incomplete);
     }
     incomplete
 }

@@ -16,7 +16,7 @@ use tracing::{debug, info, warn};
 use crate::evolux::query;
 use crate::evolux::{EvoluxClient, QueryStats};
 use crate::metrics::{Exposition, SelfMetrics, render};
-use crate::model::{Campaign, Change, Failure, Reason, Snapshot, Tally, Target};
+use crate::model::{Campaign, Change, Failure, Query, Reason, Snapshot, Tally, View};
 use crate::segments::layout::Read;
 use crate::segments::round::{self, PollRules, Reader, Reads};
 pub use settings::PollSettings;
@@ -92,17 +92,32 @@ pub struct PollReport {
 }
 
 /// The campaigns to poll (this shard's), each with its window resolved
-/// (empty: discovery), replaced by a reload ([`Poller::set_campaigns`]).
-/// Readiness is decided under the same lock, so a reload and a poll's end
-/// never cross.
+/// (empty: discovery), and the views, replaced by a reload
+/// ([`Poller::set_campaigns`]). Readiness is decided under the same lock,
+/// so a reload and a poll's end never cross.
 #[derive(Debug, Default)]
 struct CampaignList {
     list: Arc<Vec<Campaign>>,
+    views: Arc<Vec<View>>,
     /// Set by a reload, taken in by the next poll.
     changed: bool,
-    /// A reload brought a campaign not read yet (new, or with other filters
-    /// or window): not ready until a poll takes it in.
+    /// A reload brought a campaign or view not read yet (new, or with
+    /// other filters or window): not ready until a poll takes it in.
     unread: bool,
+}
+
+impl CampaignList {
+    /// What each target asks: every campaign (or discovery), then every
+    /// view.
+    fn queries(&self) -> Vec<Query> {
+        let mut out: Vec<Query> = if self.list.is_empty() {
+            vec![Query::Discovery]
+        } else {
+            self.list.iter().cloned().map(Query::Campaign).collect()
+        };
+        out.extend(self.views.iter().cloned().map(Query::View));
+        out
+    }
 }
 
 /// Polls the API and publishes what it finds.
@@ -120,11 +135,12 @@ pub struct Poller {
 }
 
 impl Poller {
-    /// A poller of `campaigns` (discovery when empty) that publishes to
-    /// `published`, which starts with the self-metrics only.
+    /// A poller of `campaigns` (discovery when empty) and `views` that
+    /// publishes to `published`, which starts with the self-metrics only.
     pub fn new(
         settings: PollSettings,
         campaigns: Vec<Campaign>,
+        views: Vec<View>,
         client: EvoluxClient,
         self_metrics: Arc<SelfMetrics>,
         published: Arc<Published>,
@@ -135,6 +151,7 @@ impl Poller {
             settings,
             campaigns: std::sync::Mutex::new(CampaignList {
                 list: Arc::new(campaigns),
+                views: Arc::new(views),
                 ..CampaignList::default()
             }),
             client,
@@ -163,20 +180,25 @@ impl Poller {
         self.campaigns.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Replaces the campaigns to poll (a reload); the next poll takes them
-    /// in (see [`target::reconcile`]).
-    /// Until then, a campaign that is new or whose filters or window
-    /// changed has not been read: not ready.
-    pub fn set_campaigns(&self, campaigns: Vec<Campaign>) {
+    /// The views polled now.
+    pub fn views(&self) -> Arc<Vec<View>> {
+        self.campaign_list().views.clone()
+    }
+
+    /// Replaces the campaigns and views to poll (a reload); the next poll
+    /// takes them in (see [`target::reconcile`]). Until then, a target that
+    /// is new or whose filters or window changed has not been read: not
+    /// ready.
+    pub fn set_campaigns(&self, campaigns: Vec<Campaign>, views: Vec<View>) {
         let mut current = self.campaign_list();
-        let old = &current.list;
-        let unread = (campaigns.is_empty() && !old.is_empty())
-            || campaigns.iter().any(|c| {
-                !old.iter()
-                    .any(|o| o.uuid == c.uuid && (&o.filters, o.window) == (&c.filters, c.window))
-            });
+        let before = current.queries();
         current.list = Arc::new(campaigns);
+        current.views = Arc::new(views);
         current.changed = true;
+        let unread = current
+            .queries()
+            .iter()
+            .any(|q| !before.iter().any(|b| b.same_records(q)));
         if unread {
             current.unread = true;
             self.published.ready.store(false, Ordering::Release);
@@ -184,10 +206,10 @@ impl Poller {
     }
 
     /// The targets to poll: each configured campaign of this shard, or
-    /// discovery; after a reload, the old targets reconciled with the new
-    /// campaigns.
+    /// discovery, and each view; after a reload, the old targets reconciled
+    /// with the new ones.
     fn take_in_campaigns(&self, targets: &mut Vec<TargetState>, now: SystemTime) {
-        let (changed, campaigns) = {
+        let (changed, queries) = {
             let mut current = self.campaign_list();
             let changed = std::mem::take(&mut current.changed);
             if !targets.is_empty() && !changed {
@@ -195,19 +217,14 @@ impl Poller {
             }
             // Taken in: from now on the snapshot says what waits.
             current.unread = false;
-            (changed, current.list.clone())
+            (changed, current.queries())
         };
-        let new_target = |c: Option<&Campaign>| {
-            let window = c.map_or(self.settings.window, |c| c.window);
-            let axis = query::axis(c, window);
-            let target = c.map_or(Target::Discovery, |c| Target::Campaign {
-                uuid: c.uuid.to_string(),
-                name: c.name.clone(),
-            });
-            TargetState::new(target, c.cloned(), axis, &self.rules(), now)
+        let new_target = |q: &Query| {
+            let axis = query::axis(q, self.settings.window);
+            TargetState::new(q.clone(), axis, &self.rules(), now)
         };
         let old = std::mem::take(targets);
-        let (reconciled, report) = target::reconcile(old, &campaigns, new_target);
+        let (reconciled, report) = target::reconcile(old, &queries, new_target);
         *targets = reconciled;
         if changed {
             log_reconciled(&report);
@@ -277,7 +294,7 @@ impl Poller {
                     failed_reads += 1;
                     self.self_metrics
                         .poll
-                        .poll_error(t.campaign_label(), failure.reason);
+                        .poll_error(&t.subject(), failure.reason);
                 }
             }
             answers.push(answer);
@@ -288,7 +305,7 @@ impl Poller {
         let incomplete = findings::take(&self.self_metrics.poll, t, &applied, failed_reads);
         report.failed += usize::from(incomplete);
         if let Some(error) = t.error() {
-            warn!(campaign = t.label(), reason = %error.reason, error = %error.message, "campaign poll failed; keeping its last good counts");
+            warn!(campaign = t.label().as_str(), reason = %error.reason, error = %error.message, "campaign poll failed; keeping its last good counts");
         }
     }
 
@@ -315,15 +332,12 @@ impl Poller {
         r: Read,
         deadline: tokio::time::Instant,
     ) -> (Answer, QueryStats) {
-        let params = query::params(t.campaign.as_ref(), r.range);
-        let fixed = match &t.target {
-            Target::Campaign { uuid, .. } => Some(uuid.as_str()),
-            Target::Discovery => None,
-        };
+        let params = query::params(&t.query, r.range);
+        let fixed = t.query.fixed_campaign();
         let bound = self.settings.read_series_bound();
-        let mut tally = Tally::new(fixed, bound);
+        let mut tally = Tally::new(fixed.as_deref(), bound);
         debug!(
-            campaign = t.label(),
+            campaign = t.label().as_str(),
             kind = ?r.kind,
             start = r.range.start.map(query::iso_millis).as_deref().unwrap_or("-"),
             end = r.range.end.map(query::iso_millis).as_deref().unwrap_or("-"),
@@ -347,7 +361,7 @@ impl Poller {
         };
         if result.is_ok() && stats.invalid > 0 {
             warn!(
-                campaign = t.label(),
+                campaign = t.label().as_str(),
                 invalid = stats.invalid,
                 "records that are not objects or not valid JSON were skipped"
             );
@@ -443,6 +457,10 @@ fn log_change(change: &Change, max_series: usize) {
         Change::CountsRemoved { campaign } => warn!(
             campaign = campaign.as_str(),
             "counts removed: no success for longer than poll.max_staleness"
+        ),
+        Change::ViewCountsRemoved { view } => warn!(
+            view = view.as_str(),
+            "view counts removed: no success for longer than poll.max_staleness"
         ),
         Change::SeriesDropped { series, records } => warn!(
             series,

@@ -1,13 +1,13 @@
-//! One poll target (a configured campaign, or discovery): its segments,
-//! the names its records gave, and how its last poll went; and the
-//! [`Snapshot`] that all targets make together.
+//! One poll target (a configured campaign, a view, or discovery): its
+//! segments, the names its records gave, and how its last poll went; and
+//! the [`Snapshot`] that all targets make together.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::model::Campaign;
-use crate::model::{CampaignStatus, Failure, Reason, Snapshot, Tally, Target};
+use crate::metrics::Subject;
+use crate::model::{CampaignStatus, Failure, Query, Reason, Snapshot, Tally, ViewStatus};
 use crate::segments::layout::{Applied, ReadKind};
 use crate::segments::round::PollRules;
 use crate::segments::{Axis, Counted, Layout, ReadOk};
@@ -24,10 +24,8 @@ pub struct Answer {
 /// A target and what the exporter knows of it.
 #[derive(Debug)]
 pub struct TargetState {
-    /// What is asked.
-    pub target: Target,
-    /// The configured campaign (filters, window); `None` in discovery.
-    pub campaign: Option<Campaign>,
+    /// What is asked of the API.
+    pub query: Query,
     /// Its segments.
     pub layout: Layout,
     record_names: BTreeMap<String, String>,
@@ -44,17 +42,10 @@ pub struct TargetState {
 
 impl TargetState {
     /// A target not read yet.
-    pub fn new(
-        target: Target,
-        campaign: Option<Campaign>,
-        axis: Axis,
-        rules: &PollRules,
-        now: SystemTime,
-    ) -> TargetState {
+    pub fn new(query: Query, axis: Axis, rules: &PollRules, now: SystemTime) -> TargetState {
         let verify = rules.verify_interval.is_some();
         TargetState {
-            target,
-            campaign,
+            query,
             layout: Layout::new(axis, &rules.policy, verify, now),
             record_names: BTreeMap::new(),
             template_names: HashMap::new(),
@@ -67,12 +58,9 @@ impl TargetState {
         }
     }
 
-    /// The campaign UUID, or `(discovery)`, for logs.
-    pub fn label(&self) -> &str {
-        match &self.target {
-            Target::Campaign { uuid, .. } => uuid,
-            Target::Discovery => "(discovery)",
-        }
+    /// The campaign UUID, `view:<name>` or `(discovery)`, for logs.
+    pub fn label(&self) -> String {
+        self.query.label()
     }
 
     /// Whether every read of its last poll succeeded.
@@ -90,12 +78,13 @@ impl TargetState {
         self.error.as_ref()
     }
 
-    /// The campaign label its failures are counted under: the UUID, or
-    /// empty in discovery.
-    pub fn campaign_label(&self) -> &str {
-        match &self.target {
-            Target::Campaign { uuid, .. } => uuid,
-            Target::Discovery => "",
+    /// Where its failures are counted: under a campaign's UUID (empty in
+    /// discovery), or a view's name.
+    pub fn subject(&self) -> Subject {
+        match &self.query {
+            Query::Campaign(c) => Subject::Campaign(c.uuid.to_string()),
+            Query::View(v) => Subject::View(v.name.clone()),
+            Query::Discovery => Subject::Campaign(String::new()),
         }
     }
 
@@ -172,8 +161,8 @@ impl TargetState {
         }
     }
 
-    /// What `/metrics` shows of each of its campaigns: nothing before its
-    /// first read.
+    /// What `/metrics` shows of each of its campaigns (none for a view):
+    /// nothing before its first read.
     pub fn statuses(&self) -> Vec<(String, CampaignStatus)> {
         if !self.read {
             return Vec::new();
@@ -183,24 +172,20 @@ impl TargetState {
             name: configured
                 .cloned()
                 .or_else(|| self.record_names.get(uuid).cloned()),
-            up: self.up,
-            last_success: self.last_success,
-            poll_duration: self.duration,
             counts,
-            error: self.error.clone(),
-            failing_since: self.failing_since,
-            segments: self.layout.segment_count(),
-            refreshed: self.layout.refreshed(),
+            ..self.health()
         };
-        match &self.target {
-            Target::Campaign { uuid, name } => {
+        match &self.query {
+            Query::Campaign(c) => {
+                let uuid = c.uuid.to_string();
                 let mine =
-                    counts.map(|mut c| Arc::new(c.campaigns.remove(uuid).unwrap_or_default()));
-                vec![(uuid.clone(), status(uuid, name.as_ref(), mine))]
+                    counts.map(|mut all| Arc::new(all.campaigns.remove(&uuid).unwrap_or_default()));
+                let s = status(&uuid, c.name.as_ref(), mine);
+                vec![(uuid, s)]
             }
             // Discovery knows the campaigns its segments count; while any
             // segment has no counts (never read, or stale) it shows none.
-            Target::Discovery => counts
+            Query::Discovery => counts
                 .map(|c| c.campaigns)
                 .unwrap_or_default()
                 .into_iter()
@@ -209,6 +194,45 @@ impl TargetState {
                     (uuid, s)
                 })
                 .collect(),
+            Query::View(_) => Vec::new(),
+        }
+    }
+
+    /// What `/metrics` shows of it if it is a view, read at least once.
+    pub fn view_status(&self) -> Option<(String, ViewStatus)> {
+        let Query::View(view) = &self.query else {
+            return None;
+        };
+        if !self.read {
+            return None;
+        }
+        let counts = self.layout.counts().map(|c| {
+            c.campaigns
+                .into_iter()
+                .map(|(uuid, counts)| (uuid, Arc::new(counts)))
+                .collect()
+        });
+        Some((
+            view.name.clone(),
+            ViewStatus {
+                status: self.health(),
+                counts,
+            },
+        ))
+    }
+
+    /// Its health, freshness and cost, without names or counts.
+    fn health(&self) -> CampaignStatus {
+        CampaignStatus {
+            name: None,
+            up: self.up,
+            last_success: self.last_success,
+            poll_duration: self.duration,
+            counts: None,
+            error: self.error.clone(),
+            failing_since: self.failing_since,
+            segments: self.layout.segment_count(),
+            refreshed: self.layout.refreshed(),
         }
     }
 
@@ -239,58 +263,41 @@ impl Reconciled {
     }
 }
 
-/// The targets for `campaigns` (discovery when empty), keeping what `old`
-/// knows where it still holds: a campaign whose filters and window are
-/// unchanged keeps its segments, counts and health (its name updated); any
-/// other gets a fresh target from `new_target`. Discovery and configured
-/// campaigns share nothing.
+/// The targets for `queries`, keeping what `old` knows where it still
+/// holds: a target that asks for the same records (the same campaign or
+/// view, filters and window) keeps its segments, counts and health (its
+/// name updated); any other gets a fresh target from `new_target`.
+/// Discovery, campaigns and views share nothing.
 pub fn reconcile(
     old: Vec<TargetState>,
-    campaigns: &[Campaign],
-    new_target: impl Fn(Option<&Campaign>) -> TargetState,
+    queries: &[Query],
+    new_target: impl Fn(&Query) -> TargetState,
 ) -> (Vec<TargetState>, Reconciled) {
     let mut report = Reconciled::default();
-    let mut by_uuid: HashMap<String, TargetState> = HashMap::new();
-    let mut discovery = None;
-    for t in old {
-        match &t.target {
-            Target::Campaign { uuid, .. } => {
-                by_uuid.insert(uuid.clone(), t);
-            }
-            Target::Discovery => discovery = Some(t),
-        }
-    }
-    if campaigns.is_empty() {
-        report.removed = sorted(by_uuid.into_keys());
-        return (vec![discovery.unwrap_or_else(|| new_target(None))], report);
-    }
-    let mut targets = Vec::with_capacity(campaigns.len());
-    for c in campaigns {
-        let uuid = c.uuid.to_string();
-        let kept = by_uuid.remove(&uuid).and_then(|mut t| {
-            let before = t.campaign.as_ref()?;
-            if (&before.filters, before.window) != (&c.filters, c.window) {
-                report.changed.push(uuid.clone());
+    let mut by_label: HashMap<String, TargetState> =
+        old.into_iter().map(|t| (t.label(), t)).collect();
+    let mut targets = Vec::with_capacity(queries.len());
+    for q in queries {
+        let label = q.label();
+        let kept = by_label.remove(&label).and_then(|mut t| {
+            if !t.query.same_records(q) {
+                report.changed.push(label.clone());
                 return None;
             }
-            if before.name != c.name {
-                report.renamed.push(uuid.clone());
-                t.target = Target::Campaign {
-                    uuid: uuid.clone(),
-                    name: c.name.clone(),
-                };
-                t.campaign = Some(c.clone());
+            if t.query != *q {
+                report.renamed.push(label.clone());
+                t.query = q.clone();
             }
             Some(t)
         });
         targets.push(kept.unwrap_or_else(|| {
-            if !report.changed.contains(&uuid) {
-                report.added.push(uuid.clone());
+            if !report.changed.contains(&label) {
+                report.added.push(label.clone());
             }
-            new_target(Some(c))
+            new_target(q)
         }));
     }
-    report.removed = sorted(by_uuid.into_keys());
+    report.removed = sorted(by_label.into_keys());
     (targets, report)
 }
 
@@ -309,11 +316,24 @@ pub fn snapshot(targets: &[TargetState]) -> Snapshot {
         waiting: targets
             .iter()
             .filter(|t| !t.read())
-            .map(|t| t.label().to_string())
+            .map(TargetState::label)
             .collect(),
         ..Snapshot::default()
     };
     for t in targets {
+        if let Some((name, view)) = t.view_status() {
+            for template in view
+                .counts
+                .iter()
+                .flat_map(|c| c.values())
+                .flat_map(|c| c.templates.keys())
+            {
+                if let Some(name) = t.template_name(template) {
+                    s.template_names.insert(template.to_string(), name.clone());
+                }
+            }
+            s.views.insert(name, view);
+        }
         for (uuid, status) in t.statuses() {
             if let Some(counts) = &status.counts {
                 for template in counts.templates.keys() {

@@ -23,7 +23,9 @@ use crate::config::Config;
 use crate::demo::{DemoOptions, DemoServer};
 use crate::evolux::fields::ResponseLayout;
 use crate::evolux::{ApiMetrics, EvoluxClient, QueryStats, query};
-use crate::model::{Campaign, Failure, Field, Millis, Range, Reason, RecordSink, Tally, millis};
+use crate::model::{
+    Campaign, Failure, Field, Millis, Query, Range, Reason, RecordSink, Tally, millis,
+};
 pub use cap::CapCheck;
 pub use keys::KeyNames;
 pub use sink::Counted;
@@ -178,6 +180,11 @@ pub async fn run(config: &Config) -> Result<Diagnosis, DiagnoseError> {
     })
 }
 
+/// What a campaign's (or discovery's) reads ask.
+fn query_of(campaign: Option<&Campaign>) -> Query {
+    campaign.cloned().map_or(Query::Discovery, Query::Campaign)
+}
+
 /// What each campaign's reads share.
 struct Reader<'a> {
     client: &'a EvoluxClient,
@@ -193,8 +200,7 @@ impl Reader<'_> {
     async fn target(&self, campaign: Option<Campaign>) -> TargetReport {
         let started = Instant::now();
         let now = millis(SystemTime::now());
-        let window = campaign.as_ref().map_or(self.window, |c| c.window);
-        let axis = query::axis(campaign.as_ref(), window);
+        let axis = query::axis(&query_of(campaign.as_ref()), self.window);
         let whole = Range {
             start: axis.start_at(now),
             end: axis.end,
@@ -275,7 +281,7 @@ impl Reader<'_> {
         range: Range,
         sink: &mut impl RecordSink,
     ) -> Result<QueryStats, Failure> {
-        let params = query::params(campaign, range);
+        let params = query::params(&query_of(campaign), range);
         match tokio::time::timeout(self.deadline, self.client.run_query(&params, sink)).await {
             Ok(Ok(stats)) => Ok(stats),
             Ok(Err(e)) => Err(e.into_failure()),

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use super::*;
 use crate::evolux::fields::ResponseLayout;
-use crate::model::Reason;
+use crate::model::{Campaign, Reason};
 use crate::segments::Policy;
 
 fn add(t: &mut Tally, json: &str) {
@@ -37,11 +37,7 @@ fn rules() -> PollRules {
 }
 
 fn target(uuid: &str, name: Option<&str>) -> TargetState {
-    let t = Target::Campaign {
-        uuid: uuid.into(),
-        name: name.map(String::from),
-    };
-    TargetState::new(t, None, Axis::ALL, &rules(), t0())
+    fresh(&Query::Campaign(campaign(uuid, name, None)))
 }
 
 fn t0() -> SystemTime {
@@ -84,13 +80,13 @@ fn failed() -> Result<Tally, Failure> {
 
 #[test]
 fn success_replaces_and_failure_keeps_last_good_counts() {
-    let mut targets = [target("a", None), target("b", None)];
+    let mut targets = [target(A, None), target(B, None)];
     let s1 = poll(
         &mut targets,
         t0(),
         vec![
-            Ok(tally_of("a", &["sent", "error"])),
-            Ok(tally_of("b", &["sent"])),
+            Ok(tally_of(A, &["sent", "error"])),
+            Ok(tally_of(B, &["sent"])),
         ],
     );
     assert_eq!(s1.up, Some(true));
@@ -98,26 +94,26 @@ fn success_replaces_and_failure_keeps_last_good_counts() {
     let s2 = poll(
         &mut targets,
         t0() + Duration::from_secs(60),
-        vec![failed(), Ok(tally_of("b", &["sent", "sent"]))],
+        vec![failed(), Ok(tally_of(B, &["sent", "sent"]))],
     );
     assert_eq!(s2.up, Some(false));
-    let a = &s2.campaigns["a"];
+    let a = &s2.campaigns[A];
     assert!(!a.up);
     assert_eq!(a.last_success, Some(t0()));
-    assert_eq!(a.counts, s1.campaigns["a"].counts, "last good counts kept");
+    assert_eq!(a.counts, s1.campaigns[A].counts, "last good counts kept");
     assert_eq!(
         a.error.as_ref().map(|f| f.reason),
         Some(Reason::ServerError)
     );
     assert_eq!(a.failing_since, Some(t0() + Duration::from_secs(60)));
-    assert_eq!(s1.campaigns["a"].failing_since, None);
+    assert_eq!(s1.campaigns[A].failing_since, None);
     let s3 = poll(
         &mut targets,
         t0() + Duration::from_secs(120),
-        vec![failed(), Ok(tally_of("b", &["sent"]))],
+        vec![failed(), Ok(tally_of(B, &["sent"]))],
     );
     assert_eq!(
-        s3.campaigns["a"].failing_since,
+        s3.campaigns[A].failing_since,
         Some(t0() + Duration::from_secs(60)),
         "since the first failure in a row"
     );
@@ -127,14 +123,14 @@ fn success_replaces_and_failure_keeps_last_good_counts() {
         Some(t0()),
         "the counts are as of the last good read"
     );
-    assert_eq!(s2.campaigns["b"].counts.as_ref().unwrap().total(), 2);
+    assert_eq!(s2.campaigns[B].counts.as_ref().unwrap().total(), 2);
     assert_eq!(s2.template_names["t1"], "T one");
 }
 
 #[test]
 fn counts_go_stale_after_failing_for_max_staleness() {
-    let mut targets = [target("a", None)];
-    poll(&mut targets, t0(), vec![Ok(tally_of("a", &["sent"]))]);
+    let mut targets = [target(A, None)];
+    poll(&mut targets, t0(), vec![Ok(tally_of(A, &["sent"]))]);
     // Failing from t0 + 60 s on.
     let first_failure = t0() + Duration::from_secs(60);
     poll(&mut targets, first_failure, vec![failed()]);
@@ -144,7 +140,7 @@ fn counts_go_stale_after_failing_for_max_staleness() {
         vec![failed()],
     );
     assert!(
-        s2.campaigns["a"].counts.is_some(),
+        s2.campaigns[A].counts.is_some(),
         "failing for less than max_staleness: kept"
     );
     let s3 = poll(
@@ -152,7 +148,7 @@ fn counts_go_stale_after_failing_for_max_staleness() {
         first_failure + Duration::from_secs(600),
         vec![failed()],
     );
-    let a = &s3.campaigns["a"];
+    let a = &s3.campaigns[A];
     assert!(a.counts.is_none(), "stale counts dropped");
     assert!(!a.up);
     assert_eq!(a.last_success, Some(t0()));
@@ -162,13 +158,7 @@ fn counts_go_stale_after_failing_for_max_staleness() {
 
 #[test]
 fn discovery_failure_keeps_every_known_campaign_until_stale() {
-    let mut targets = [TargetState::new(
-        Target::Discovery,
-        None,
-        Axis::ALL,
-        &rules(),
-        t0(),
-    )];
+    let mut targets = [fresh(&Query::Discovery)];
     let mut t = Tally::new(None, 100);
     add(&mut t, r#"{"state":"sent","campaign_uuid":"a"}"#);
     add(&mut t, r#"{"state":"dnd","campaign_uuid":"b"}"#);
@@ -191,20 +181,20 @@ fn discovery_failure_keeps_every_known_campaign_until_stale() {
 
 #[test]
 fn configured_names_win_over_record_names() {
-    let mut t = Tally::new(Some("a"), 100);
+    let mut t = Tally::new(Some(A), 100);
     add(
         &mut t,
-        r#"{"state":"sent","campaign_uuid":"a","campaign_name":"From records"}"#,
+        &format!(r#"{{"state":"sent","campaign_uuid":"{A}","campaign_name":"From records"}}"#),
     );
-    let mut t2 = Tally::new(Some("b"), 100);
+    let mut t2 = Tally::new(Some(B), 100);
     add(
         &mut t2,
-        r#"{"state":"sent","campaign_uuid":"b","campaign_name":"From records"}"#,
+        &format!(r#"{{"state":"sent","campaign_uuid":"{B}","campaign_name":"From records"}}"#),
     );
-    let mut targets = [target("a", Some("Configured")), target("b", None)];
+    let mut targets = [target(A, Some("Configured")), target(B, None)];
     let s = poll(&mut targets, t0(), vec![Ok(t), Ok(t2)]);
-    assert_eq!(s.campaigns["a"].name.as_deref(), Some("Configured"));
-    assert_eq!(s.campaigns["b"].name.as_deref(), Some("From records"));
+    assert_eq!(s.campaigns[A].name.as_deref(), Some("Configured"));
+    assert_eq!(s.campaigns[B].name.as_deref(), Some("From records"));
 }
 
 const A: &str = "f45d98dc-ac5e-48f2-9c01-ebe18f86d28b";
@@ -222,18 +212,22 @@ fn campaign(uuid: &str, name: Option<&str>, state: Option<&str>) -> Campaign {
     }
 }
 
-/// A fresh target for `c` (discovery for `None`), as the poller makes one.
-fn fresh(c: Option<&Campaign>) -> TargetState {
-    let target = c.map_or(Target::Discovery, |c| Target::Campaign {
-        uuid: c.uuid.to_string(),
-        name: c.name.clone(),
-    });
-    TargetState::new(target, c.cloned(), Axis::ALL, &rules(), t0())
+/// A fresh target for `q`, as the poller makes one.
+fn fresh(q: &Query) -> TargetState {
+    TargetState::new(q.clone(), Axis::ALL, &rules(), t0())
+}
+
+/// The queries of `campaigns`, discovery when there are none.
+fn queries(campaigns: &[Campaign]) -> Vec<Query> {
+    if campaigns.is_empty() {
+        return vec![Query::Discovery];
+    }
+    campaigns.iter().cloned().map(Query::Campaign).collect()
 }
 
 /// Targets for `campaigns`, polled once with one `sent` record each.
 fn polled(campaigns: &[Campaign]) -> Vec<TargetState> {
-    let (mut targets, _) = reconcile(Vec::new(), campaigns, fresh);
+    let (mut targets, _) = reconcile(Vec::new(), &queries(campaigns), fresh);
     let answers = campaigns
         .iter()
         .map(|c| Ok(tally_of(&c.uuid.to_string(), &["sent"])))
@@ -253,7 +247,7 @@ fn a_reload_keeps_what_still_holds_and_reads_anew_what_changed() {
         campaign(B, None, Some("error")),
         campaign(C, None, None),
     ];
-    let (targets, report) = reconcile(targets, &after, fresh);
+    let (targets, report) = reconcile(targets, &queries(&after), fresh);
     assert_eq!(
         report,
         Reconciled {
@@ -278,13 +272,13 @@ fn a_reload_keeps_what_still_holds_and_reads_anew_what_changed() {
     }
     assert_eq!(s.waiting, [B, C]);
     assert!(!s.all_read() && s.up == Some(false));
-    assert_eq!(targets[1].campaign.as_ref(), Some(&after[1]));
+    assert_eq!(targets[1].query, Query::Campaign(after[1].clone()));
 }
 
 #[test]
 fn a_reload_that_removes_campaigns_drops_their_targets() {
     let targets = polled(&[campaign(A, None, None), campaign(B, None, None)]);
-    let (targets, report) = reconcile(targets, &[campaign(B, None, None)], fresh);
+    let (targets, report) = reconcile(targets, &queries(&[campaign(B, None, None)]), fresh);
     assert_eq!(report.removed, vec![A.to_string()]);
     assert!(report.added.is_empty() && report.changed.is_empty());
     let s = snapshot(&targets);
@@ -294,22 +288,24 @@ fn a_reload_that_removes_campaigns_drops_their_targets() {
 
 #[test]
 fn discovery_survives_a_reload_and_gives_way_to_configured_campaigns() {
-    let (mut targets, _) = reconcile(Vec::new(), &[], fresh);
+    let (mut targets, _) = reconcile(Vec::new(), &queries(&[]), fresh);
     poll(&mut targets, t0(), vec![Ok(tally_of(A, &["sent"]))]);
-    let (targets, report) = reconcile(targets, &[], fresh);
+    let (targets, report) = reconcile(targets, &queries(&[]), fresh);
     assert!(report.is_empty(), "{report:?}");
     assert!(
         snapshot(&targets).campaigns[A].up,
         "discovery kept its reads"
     );
-    let (targets, report) = reconcile(targets, &[campaign(A, None, None)], fresh);
+    let (targets, report) = reconcile(targets, &queries(&[campaign(A, None, None)]), fresh);
     assert_eq!(report.added, vec![A.to_string()]);
+    assert_eq!(report.removed, vec!["(discovery)".to_string()]);
     let s = snapshot(&targets);
     assert!(s.campaigns.is_empty() && s.waiting == [A]);
     // And back: the campaigns go, discovery starts afresh.
-    let (targets, report) = reconcile(targets, &[], fresh);
+    let (targets, report) = reconcile(targets, &queries(&[]), fresh);
     assert_eq!(report.removed, vec![A.to_string()]);
-    assert!(matches!(targets[0].target, Target::Discovery));
+    assert_eq!(report.added, vec!["(discovery)".to_string()]);
+    assert!(matches!(targets[0].query, Query::Discovery));
 }
 
 #[test]
@@ -334,11 +330,7 @@ fn a_campaign_too_big_to_read_whole_is_read_by_segments() {
         ..rules()
     };
     let mut t = TargetState::new(
-        Target::Campaign {
-            uuid: A.into(),
-            name: None,
-        },
-        None,
+        Query::Campaign(campaign(A, None, None)),
         Axis::ALL,
         &segmented,
         t0(),

@@ -102,7 +102,8 @@ async fn a_campaign_added_by_a_reload_is_read_whole_at_the_next_poll() {
         app.poller.poll_once().await;
     }
     let before = ranged.arrivals().len();
-    app.poller.set_campaigns(args(3).poll_campaigns());
+    app.poller
+        .set_campaigns(args(3).poll_campaigns(), Vec::new());
     assert_eq!(
         app.get("/readyz").await.status(),
         503,
