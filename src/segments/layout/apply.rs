@@ -93,6 +93,7 @@ impl Layout {
     ) -> Sorted {
         let mut sorted = Sorted::default();
         let newest = self.segments.last().map(|s| s.id);
+        let growing = self.growing(now, policy);
         for (kind, answer) in answers {
             match kind {
                 ReadKind::Segment(id) => {
@@ -105,7 +106,7 @@ impl Layout {
                         now,
                         answer,
                         policy,
-                        Some(id) == newest,
+                        Some(id) == newest && growing,
                     );
                 }
                 ReadKind::Half { parent, upper, at } => {
@@ -186,7 +187,14 @@ impl Layout {
         }
         self.distrusted = !applied.mismatches.is_empty();
         if applied.mismatches.is_empty() {
-            record(&mut self.segments[newest], now, Some(again), policy, true);
+            let every_poll = self.growing(now, policy);
+            record(
+                &mut self.segments[newest],
+                now,
+                Some(again),
+                policy,
+                every_poll,
+            );
             applied.recovered = matches!(self.mode, Mode::Fallback(_));
             self.mode = Mode::Segmented;
         } else {

@@ -92,16 +92,28 @@ impl Layout {
         })
     }
 
-    /// The segments' due reads, the newest's first: it is due every poll.
+    /// Whether subscribers may still be inserted into the axis: it has no
+    /// end, or its end is less than an interval ago (a fixed `end` in the
+    /// past is closed: nothing new can land in it).
+    pub(super) fn growing(&self, now: SystemTime, policy: &Policy) -> bool {
+        let margin = duration_millis(policy.interval);
+        self.axis
+            .end
+            .is_none_or(|end| end.saturating_add(margin) >= millis(now))
+    }
+
+    /// The segments' due reads, the newest's first: while the axis grows,
+    /// it is due every poll; once closed, it is read as the others are.
     fn plan_segments(&self, now: SystemTime, policy: &Policy) -> Vec<Unit> {
         let now_ms = millis(now);
         let Some(last) = self.segments.len().checked_sub(1) else {
             return Vec::new();
         };
+        let growing = self.growing(now, policy);
         let mut regular = Vec::new();
         for i in (0..self.segments.len()).rev() {
             let s = &self.segments[i];
-            let newest = i == last;
+            let newest = i == last && growing;
             let range = self.range_of(i, now_ms);
             // At the cap: split now, whatever the schedule and the limits.
             let capped = self.cap_split_point(i, range, now_ms);

@@ -146,3 +146,70 @@ proptest! {
         })?;
     }
 }
+
+/// A fixed range that lies in the past (a view's `start`/`end`, say):
+/// nothing new can land in it, so once read it settles as any old segment
+/// does, and is read about once per `max_interval`, never beyond its bounds;
+/// while its end is within an interval of now, it is read every poll.
+#[test]
+fn a_range_closed_in_the_past_settles_and_is_read_once_per_max_interval() {
+    let policy = Policy::new(MIN, 10 * MIN);
+    let end = millis(t0()) - DAY_MS;
+    let axis = Axis {
+        start: AxisStart::Fixed(Some(end - 10 * DAY_MS)),
+        end: Some(end),
+    };
+    let sim = Sim {
+        subs: (0..200).map(|i| (0, end - i * HOUR_MS, "sent")).collect(),
+    };
+    let mut layouts = [Layout::new(axis, &policy, false, t0())];
+    let mut reads_per_round = Vec::new();
+    for round in 0..120u32 {
+        let now = t0() + MIN * round;
+        let mut n = 0;
+        poll_with(&mut layouts, now, &rules(policy), |_, r| {
+            assert!(
+                r.start.is_some_and(|s| s >= end - 10 * DAY_MS) && r.end.is_some_and(|e| e <= end),
+                "a read beyond the bounds: {r:?}"
+            );
+            n += 1;
+            Some(sim.query(None, r))
+        });
+        reads_per_round.push(n);
+    }
+    let segments = layouts[0].segment_count();
+    // After its first half hour, every 10-minute bound reads each segment
+    // about once: never every poll.
+    let late: usize = reads_per_round[60..].iter().sum();
+    assert!(
+        late <= 6 * segments + 6,
+        "{late} reads in an hour of {segments} settled segments: {reads_per_round:?}"
+    );
+    let idle = reads_per_round[60..].iter().filter(|n| **n == 0).count();
+    assert!(
+        idle >= 40,
+        "most polls read nothing of it: {reads_per_round:?}"
+    );
+    assert_eq!(
+        layouts[0].counts().map(|c| c.campaigns["c0"].total()),
+        Some(200)
+    );
+
+    // A range that ends now is still growing: its newest segment is read
+    // at every poll.
+    let open = Axis {
+        start: AxisStart::Fixed(Some(millis(t0()) - DAY_MS)),
+        end: Some(millis(t0()) + HOUR_MS),
+    };
+    let mut layouts = [Layout::new(open, &policy, false, t0())];
+    let mut polls_reading = 0;
+    for round in 0..20u32 {
+        let mut n = 0;
+        poll_with(&mut layouts, t0() + MIN * round, &rules(policy), |_, r| {
+            n += 1;
+            Some(sim.query(None, r))
+        });
+        polls_reading += usize::from(n > 0);
+    }
+    assert_eq!(polls_reading, 20);
+}
