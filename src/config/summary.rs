@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::units::{ByteSize, HumanDuration};
-use super::{Campaign, Config, shard};
+use super::{Campaign, Config, Filters, shard};
 
 /// Display of a config for `--config.check`.
 pub(crate) struct Summary<'a>(pub(crate) &'a Config);
@@ -70,17 +70,23 @@ impl fmt::Display for Summary<'_> {
                 None => "off (poll.verify-interval 0)".into(),
             }
         )?;
-        let targets = c.owned_campaigns().count().max(1);
+        let views = c.poll_views().len();
+        let targets = c.owned_campaigns().count().max(1) + views;
         writeln!(
             f,
-            "  request budget:     {} reads a poll (80% of {} per second over {}), for {targets} {}",
+            "  request budget:     {} reads a poll (80% of {} per second over {}), for {} {}{}",
             c.poll.budget,
             c.evolux.max_rps,
             HumanDuration(c.poll.interval),
+            c.owned_campaigns().count().max(1),
             if c.campaigns.is_empty() {
                 "discovery target"
             } else {
                 "campaigns"
+            },
+            match views {
+                0 => String::new(),
+                n => format!(" and {n} views"),
             },
         )?;
         if let Some(note) = c.poll.budget_note(targets) {
@@ -142,9 +148,65 @@ impl fmt::Display for Summary<'_> {
                 let other = shard::shard_of(&camp.uuid, c.shard.count);
                 writeln!(f, "    - {} (shard {other}'s, not polled here)", camp.uuid)?;
             }
+            for camp in c.owned_campaigns() {
+                let narrowing = narrowing_filters(&camp.filters);
+                if !narrowing.is_empty() {
+                    writeln!(
+                        f,
+                        "  warning:            campaign {} has filters ({}): evolux_campaign_subscribers then counts only part of it, and its error and delivery ratios are those of that part; to count a segment beside the whole campaign, configure a view (views:) instead",
+                        camp.uuid,
+                        narrowing.join(", ")
+                    )?;
+                }
+            }
+        }
+        self.views(f)
+    }
+}
+
+impl Summary<'_> {
+    /// The views: name, campaigns, window, filters (keys only where the
+    /// value may be personal).
+    fn views(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.0;
+        if c.views.is_empty() {
+            return Ok(());
+        }
+        writeln!(f, "  views:              {}", c.views.len())?;
+        let polled = c.poll_views();
+        for view in &c.views {
+            let Some(v) = polled.iter().find(|p| p.name == view.name) else {
+                writeln!(f, "    - {} (another shard's, not polled here)", view.name)?;
+                continue;
+            };
+            let mut extra = vec![match v.campaigns.len() {
+                0 => "every campaign".to_string(),
+                1 => format!("campaign {}", v.campaigns[0]),
+                n => format!("{n} campaigns"),
+            }];
+            if let Some(w) = v.window {
+                extra.push(format!("window {}", HumanDuration(w)));
+            }
+            extra.extend(filter_details(&v.filters));
+            writeln!(f, "    - {} ({})", v.name, extra.join(", "))?;
         }
         Ok(())
     }
+}
+
+/// The filters that narrow a campaign to part of its subscribers (not
+/// the insertion window, not the time zone), by key.
+fn narrowing_filters(fl: &Filters) -> Vec<&'static str> {
+    [
+        ("state", fl.state.is_some()),
+        ("template_uuid", fl.template_uuid.is_some()),
+        ("conversation_field", fl.conversation_field.is_some()),
+        ("phone_number", fl.phone_number.is_some()),
+        ("name", fl.name.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, set)| set.then_some(k))
+    .collect()
 }
 
 /// What the summary says of one campaign besides its UUID: no personal
@@ -157,7 +219,13 @@ fn campaign_details(c: &Config, camp: &Campaign) -> Vec<String> {
     if let Some(w) = c.window_of(camp) {
         extra.push(format!("window {}", HumanDuration(w)));
     }
-    let fl = &camp.filters;
+    extra.extend(filter_details(&camp.filters));
+    extra
+}
+
+/// The filters, keys with the values that are no personal data.
+fn filter_details(fl: &Filters) -> Vec<String> {
+    let mut extra = Vec::new();
     if let Some(s) = &fl.state {
         extra.push(format!("state={s}"));
     }

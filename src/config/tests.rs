@@ -359,3 +359,4 @@ fn the_summary_under_sharding_names_the_shard_and_the_other_replicas_campaigns()
 
 mod readme;
 mod response;
+mod views;
