@@ -214,3 +214,115 @@ fn health_series(
         refreshed.mut_metric().push(gauge(label, unix_seconds(t)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::metrics::{SelfMetrics, Subject, render};
+    use crate::model::{Failure, Reason, Tally, ViewStatus};
+
+    /// A view `pj` that counted two campaigns, and a failing view `pf`
+    /// with no counts yet.
+    fn snapshot() -> Snapshot {
+        let layout = crate::evolux::fields::ResponseLayout::default();
+        let mut t = Tally::new(None, 1000);
+        for rec in [
+            r#"{"state":"sent","template_uuid":"t1","campaign_uuid":"c1"}"#,
+            r#"{"state":"error","template_uuid":"t1","campaign_uuid":"c2"}"#,
+        ] {
+            t.add(&layout.extract(rec.as_bytes()).unwrap().unwrap());
+        }
+        let (counted, _) = t.into_campaigns();
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let pj = ViewStatus {
+            status: CampaignStatus {
+                up: true,
+                last_success: Some(at),
+                poll_duration: Some(Duration::from_millis(250)),
+                segments: 3,
+                refreshed: Some(at),
+                ..CampaignStatus::default()
+            },
+            counts: Some(
+                counted
+                    .into_iter()
+                    .map(|(c, counts, _)| (c, Arc::new(counts)))
+                    .collect(),
+            ),
+        };
+        let pf = ViewStatus {
+            status: CampaignStatus {
+                up: false,
+                error: Some(Failure::new(Reason::ServerError, "HTTP 500")),
+                ..CampaignStatus::default()
+            },
+            counts: None,
+        };
+        Snapshot {
+            views: [("pj".to_string(), pj), ("pf".to_string(), pf)].into(),
+            up: Some(false),
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn views_are_exported_beside_the_campaigns_with_a_view_label() {
+        let m = SelfMetrics::new(1800.0).unwrap();
+        m.poll
+            .poll_error(&Subject::View("pf".into()), Reason::ServerError);
+        m.poll
+            .poll_error(&Subject::Campaign("c9".into()), Reason::Timeout);
+        m.poll.verification_mismatch(&Subject::View("pj".into()));
+        let text = String::from_utf8(render(&snapshot(), &m).plain.to_vec()).unwrap();
+        for line in [
+            r#"evolux_view_subscribers{view="pj",campaign="c1",template="t1",state="sent"} 1"#,
+            r#"evolux_view_subscribers{view="pj",campaign="c2",template="t1",state="error"} 1"#,
+            r#"evolux_view_up{view="pj"} 1"#,
+            r#"evolux_view_up{view="pf"} 0"#,
+            r#"evolux_campaign_last_success_timestamp_seconds{view="pj"} 1700000000"#,
+            r#"evolux_poll_duration_seconds{view="pj"} 0.25"#,
+            r#"evolux_campaign_segments{view="pj"} 3"#,
+            r#"evolux_campaign_refreshed_timestamp_seconds{view="pj"} 1700000000"#,
+            // The registry orders its labels by name.
+            r#"evolux_campaign_poll_errors_total{reason="server_error",view="pf"} 1"#,
+            r#"evolux_campaign_poll_errors_total{campaign="c9",reason="timeout"} 1"#,
+            r#"evolux_campaign_verification_mismatches_total{view="pj"} 1"#,
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        // 6 states × 2 (campaign, template) pairs; nothing inside the
+        // campaigns' own families; each family's HELP and TYPE said once.
+        assert_eq!(text.matches("evolux_view_subscribers{").count(), 12);
+        assert!(!text.contains("evolux_campaign_subscribers{"));
+        assert!(!text.contains("evolux_campaign_up{"));
+        for family in [
+            "evolux_campaign_poll_errors_total",
+            "evolux_campaign_verification_mismatches_total",
+        ] {
+            assert_eq!(
+                text.matches(&format!("# TYPE {family} ")).count(),
+                1,
+                "{family}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_series_cap_reaches_views_after_the_campaigns() {
+        let capped = snapshot().cap_series(6);
+        assert_eq!((capped.series_dropped, capped.records_dropped), (6, 1));
+        let kept: usize = capped.views["pj"]
+            .counts
+            .as_ref()
+            .unwrap()
+            .values()
+            .map(|c| c.templates.len())
+            .sum();
+        assert_eq!(kept, 1);
+    }
+}

@@ -3,6 +3,7 @@
 //! a new [`Snapshot`] and new exposition bytes, swapped in at once.
 
 mod findings;
+mod logs;
 pub mod settings;
 pub mod target;
 
@@ -11,14 +12,15 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Mutex;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use crate::evolux::query;
 use crate::evolux::{EvoluxClient, QueryStats};
 use crate::metrics::{Exposition, SelfMetrics, render};
-use crate::model::{Campaign, Change, Failure, Query, Reason, Snapshot, Tally, View};
+use crate::model::{Campaign, Failure, Query, Reason, Snapshot, Tally, View};
 use crate::segments::layout::Read;
 use crate::segments::round::{self, PollRules, Reader, Reads};
+use logs::{log_change, log_reconciled, log_report};
 pub use settings::PollSettings;
 use target::{Answer, TargetState};
 
@@ -446,57 +448,4 @@ fn judge(tally: Tally, stats: &QueryStats, bound: usize) -> Result<Tally, Failur
         ));
     }
     Ok(tally)
-}
-
-fn log_change(change: &Change, max_series: usize) {
-    match change {
-        Change::BecameEmpty { campaign } => warn!(
-            campaign = campaign.as_str(),
-            "configured campaign returned no subscribers: check its UUID and filters"
-        ),
-        Change::CountsRemoved { campaign } => warn!(
-            campaign = campaign.as_str(),
-            "counts removed: no success for longer than poll.max_staleness"
-        ),
-        Change::ViewCountsRemoved { view } => warn!(
-            view = view.as_str(),
-            "view counts removed: no success for longer than poll.max_staleness"
-        ),
-        Change::SeriesDropped { series, records } => warn!(
-            series,
-            records,
-            max_series,
-            "series left out by poll.max_series (evolux_series_dropped); their subscribers are not shown"
-        ),
-    }
-}
-
-fn log_report(report: &PollReport) {
-    info!(
-        campaigns = report.campaigns,
-        reads = report.queries,
-        failed = report.failed,
-        failed_reads = report.failed_reads,
-        records = report.records,
-        bytes = report.bytes,
-        pages = report.pages,
-        duration_ms = report.duration.as_millis() as u64,
-        "poll finished"
-    );
-}
-
-/// What a reload changed among the campaigns polled.
-fn log_reconciled(r: &target::Reconciled) {
-    if r.is_empty() {
-        info!("reload: the campaigns polled are unchanged");
-        return;
-    }
-    let list = |v: &[String]| v.join(",");
-    info!(
-        added = %list(&r.added),
-        removed = %list(&r.removed),
-        changed = %list(&r.changed),
-        renamed = %list(&r.renamed),
-        "reload: campaigns taken in; added and changed ones are read whole first, at this poll or as soon as the budget allows; removed ones' series are gone"
-    );
 }

@@ -1,6 +1,7 @@
 //! The real binary, run as a child process with debug logging, against an
 //! upstream whose records (and error pages) hold personal data and the
-//! token: none of it may reach `/metrics`, the logs or the command line.
+//! token, with a campaign and a view filtered by personal data: none of it
+//! may reach `/metrics`, the status page, the logs or the command line.
 //! SIGTERM ends it gracefully.
 
 use std::process::ExitStatus;
@@ -25,6 +26,16 @@ const SECRETS: [&str; 4] = [SECRET_TOKEN, PHONE, NAME, CPF];
 
 /// Records served for campaign A.
 const RECORDS: usize = 7;
+/// A view of campaign A filtered by a CPF and a name.
+const VIEW: &str = "by-cpf";
+
+/// All the subscribers the view counted.
+fn view_total(m: &Metrics) -> f64 {
+    m.samples("evolux_view_subscribers")
+        .filter(|(l, _)| l.iter().any(|(k, v)| k == "view" && v == VIEW))
+        .map(|(_, v)| v)
+        .sum()
+}
 
 fn subscriber(i: usize) -> Value {
     let states = ["pending", "sent", "completed", "error"];
@@ -53,6 +64,7 @@ fn leaky_error_page() -> String {
 /// What one run of the binary left behind.
 struct Run {
     metrics: Metrics,
+    status_page: String,
     logs: String,
     cmdline: String,
     status: ExitStatus,
@@ -85,7 +97,7 @@ async fn run_binary(format: &str, failing: bool) -> Run {
     std::fs::write(
         &config_file,
         format!(
-            "campaigns:\n  - uuid: {CAMPAIGN_A}\n    filters:\n      phone_number: \"{PHONE}\"\n      name: {NAME}\n      conversation_field_key: cpf\n      conversation_field_value: \"{CPF}\"\n"
+            "campaigns:\n  - uuid: {CAMPAIGN_A}\n    filters:\n      phone_number: \"{PHONE}\"\n      name: {NAME}\n      conversation_field_key: cpf\n      conversation_field_value: \"{CPF}\"\nviews:\n  - name: {VIEW}\n    campaigns: [{CAMPAIGN_A}]\n    filters:\n      name: {NAME}\n      conversation_field_key: cpf\n      conversation_field_value: \"{CPF}\"\n"
         ),
     )
     .unwrap();
@@ -111,7 +123,9 @@ async fn run_binary(format: &str, failing: bool) -> Run {
         .expect("read the child's /proc/<pid>/cmdline");
     let mut metrics = exporter.scrape().await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while metrics.campaign_total(CAMPAIGN_A) != RECORDS as f64 {
+    while metrics.campaign_total(CAMPAIGN_A) != RECORDS as f64
+        || view_total(&metrics) != RECORDS as f64
+    {
         assert!(
             Instant::now() < deadline,
             "no scrape with the counts within 10 s:\n{}",
@@ -121,9 +135,16 @@ async fn run_binary(format: &str, failing: bool) -> Run {
         metrics = exporter.scrape().await;
     }
 
+    let status_page = reqwest::get(exporter.url("/"))
+        .await
+        .expect("the status page")
+        .text()
+        .await
+        .expect("its body");
     let stopped = exporter.stop(Duration::from_secs(5)).await;
     Run {
         metrics,
+        status_page,
         logs: stopped.logs,
         cmdline,
         status: stopped.status,
@@ -171,7 +192,16 @@ async fn assert_private(run: &Run, what: &str) {
             "{what}: the logs hold {secret:?}\n{}",
             run.logs
         );
+        assert!(
+            !run.status_page.contains(secret),
+            "{what}: the status page holds {secret:?}\n{}",
+            run.status_page
+        );
     }
+    assert!(
+        run.status_page.contains(CAMPAIGN_A),
+        "{what}: a real status page"
+    );
     assert!(!run.metrics.0.contains("Bearer"), "{what}");
     assert!(!run.logs.contains("Bearer"), "{what}: {}", run.logs);
     assert!(
@@ -209,6 +239,27 @@ async fn assert_private(run: &Run, what: &str) {
         to_a.headers["authorization"],
         format!("Bearer {SECRET_TOKEN}").as_str()
     );
+    // The view was read and counted, its query carrying the CPF and the
+    // name (and not the campaign's phone number).
+    assert_eq!(
+        run.metrics.get("evolux_view_up", &[("view", VIEW)]),
+        Some(1.0),
+        "{what}"
+    );
+    assert_eq!(view_total(&run.metrics), RECORDS as f64, "{what}");
+    let view_query = requests
+        .iter()
+        .find(|r| !r.url.query_pairs().any(|(k, _)| k == "phone_number"));
+    let view_query = view_query.expect("a request for the view");
+    for (k, v) in [("name", NAME), ("conversation_field_value", CPF)] {
+        assert!(
+            view_query
+                .url
+                .query_pairs()
+                .any(|(qk, qv)| qk == k && qv == v),
+            "{what}: the view's query carries {k}"
+        );
+    }
 }
 
 async fn assert_failing_b(run: &Run) {

@@ -130,7 +130,7 @@ impl Paged {
             .lock()
             .unwrap()
             .iter()
-            .filter(|s| selection.holds(&s.campaign, s.at_ms))
+            .filter(|s| selection.holds(&s.campaign, s.at_ms, None))
             .cloned()
             .collect();
         subs.sort_by_key(|s| s.at_ms);

@@ -1,6 +1,7 @@
 //! A wiremock responder that answers like the report API over a set of
-//! subscribers with insertion instants: `campaigns[]`, `start` and `end`
-//! applied inclusively at the millisecond, gzip when asked. It can be told
+//! subscribers with insertion instants: `campaigns[]` (any number),
+//! `start` and `end` applied inclusively at the millisecond, the custom
+//! field `perfil` (`conversation_field_key`/`_value`), gzip when asked. It can be told
 //! to ignore `start`/`end` (a server that reads them otherwise) or to cut
 //! every answer at some number of records without saying so (a silent
 //! cap), and it logs when each request arrived.
@@ -23,6 +24,9 @@ pub struct Sub {
     pub at_ms: i64,
     /// Its state.
     pub state: String,
+    /// Its custom field `perfil` (personal-looking data the exporter must
+    /// never repeat), if it has one.
+    pub perfil: Option<String>,
 }
 
 /// A request as it arrived.
@@ -30,10 +34,13 @@ pub struct Sub {
 pub struct Arrival {
     /// When.
     pub at: Instant,
-    /// `start`, `end` and `campaigns[]` as sent.
+    /// `start`, `end` and the first `campaigns[]` as sent.
     pub start: Option<String>,
     pub end: Option<String>,
     pub campaign: Option<String>,
+    /// Every `campaigns[]`, and whether a custom-field filter was sent.
+    pub campaigns: Vec<String>,
+    pub field: bool,
     /// Whether it asked for gzip.
     pub gzip: bool,
 }
@@ -59,12 +66,15 @@ fn parse_ms(v: &str) -> i64 {
 }
 
 /// The part of a request that picks subscribers: `start`, `end` (inclusive,
-/// at the millisecond) and `campaigns[]`.
+/// at the millisecond), `campaigns[]` (none: every campaign) and the
+/// custom field.
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
     pub start: Option<i64>,
     pub end: Option<i64>,
-    pub campaign: Option<String>,
+    pub campaigns: Vec<String>,
+    /// `conversation_field_key` and `conversation_field_value`.
+    pub field: Option<(String, String)>,
 }
 
 impl Selection {
@@ -78,24 +88,42 @@ impl Selection {
         Selection {
             start: get("start").as_deref().map(parse_ms),
             end: get("end").as_deref().map(parse_ms),
-            campaign: get("campaigns[]"),
+            campaigns: url
+                .query_pairs()
+                .filter(|(q, _)| q == "campaigns[]")
+                .map(|(_, v)| v.into_owned())
+                .collect(),
+            field: get("conversation_field_key").zip(get("conversation_field_value")),
         }
     }
 
-    /// Whether a subscriber of `campaign` inserted at `at_ms` is selected.
-    pub fn holds(&self, campaign: &str, at_ms: i64) -> bool {
+    /// Whether a subscriber of `campaign` inserted at `at_ms`, with the
+    /// custom field `perfil` if given, is selected. A filter on any other
+    /// field selects nobody (no subscriber here has one).
+    pub fn holds(&self, campaign: &str, at_ms: i64, perfil: Option<&str>) -> bool {
+        let field = match &self.field {
+            None => true,
+            Some((key, value)) => key == "perfil" && perfil == Some(value.as_str()),
+        };
         self.start.is_none_or(|st| at_ms >= st)
             && self.end.is_none_or(|e| at_ms <= e)
-            && self.campaign.as_deref().is_none_or(|c| c == campaign)
+            && (self.campaigns.is_empty() || self.campaigns.iter().any(|c| c == campaign))
+            && field
     }
 }
 
 impl Ranged {
     pub fn insert(&self, campaign: &str, at_ms: i64, state: &str) {
+        self.insert_with(campaign, at_ms, state, None);
+    }
+
+    /// As [`Ranged::insert`], with the custom field `perfil`.
+    pub fn insert_with(&self, campaign: &str, at_ms: i64, state: &str, perfil: Option<&str>) {
         self.subs.lock().unwrap().push(Sub {
             campaign: campaign.into(),
             at_ms,
             state: state.into(),
+            perfil: perfil.map(String::from),
         });
     }
 
@@ -131,14 +159,16 @@ impl Respond for Ranged {
             .get("accept-encoding")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("gzip"));
+        let mut selection = Selection::of(&request.url);
         let arrival = Arrival {
             at: Instant::now(),
             start: get("start"),
             end: get("end"),
             campaign: get("campaigns[]"),
+            campaigns: selection.campaigns.clone(),
+            field: selection.field.is_some(),
             gzip,
         };
-        let mut selection = Selection::of(&request.url);
         if self.ignore_range.load(Ordering::SeqCst) {
             (selection.start, selection.end) = (None, None);
         }
@@ -147,7 +177,7 @@ impl Respond for Ranged {
             .lock()
             .unwrap()
             .iter()
-            .filter(|s| selection.holds(&s.campaign, s.at_ms))
+            .filter(|s| selection.holds(&s.campaign, s.at_ms, s.perfil.as_deref()))
             .cloned()
             .collect();
         let cap = self.cap.load(Ordering::SeqCst);
@@ -163,6 +193,7 @@ impl Respond for Ranged {
                     "template_uuid": crate::support::TEMPLATE_1,
                     "campaign_uuid": s.campaign,
                     "name": "Maria do Carmo",
+                    "conversation_fields": { "perfil": s.perfil },
                 })
             })
             .collect();
