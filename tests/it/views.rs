@@ -376,3 +376,63 @@ async fn a_reload_that_adds_a_view_is_not_ready_until_the_view_is_read() {
     assert_eq!(m.samples("evolux_view_subscribers").count(), 0, "{}", m.0);
     assert_eq!(m.get("evolux_view_up", &[("view", "pj")]), None);
 }
+
+#[tokio::test]
+async fn a_failing_view_is_down_on_its_own_and_keeps_its_last_counts() {
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let ranged = Ranged::default();
+    populate(&ranged);
+    let upstream = ranged_upstream(&ranged).await;
+    let yaml = format!(
+        "views:\n  - name: pj\n    filters: {{conversation_field_key: perfil, conversation_field_value: {PJ}}}\n"
+    );
+    let (_dir, file) = config_file(&yaml);
+    let app = spawn_app(config(&[
+        &format!("--evolux.url={}", upstream.uri()),
+        &format!("--campaign={CAMPAIGN_A}"),
+        "--evolux.max-retries=0",
+        &file,
+    ]))
+    .await;
+    app.wait_ready().await;
+    let before = view_counts(&app.scrape().await, "pj");
+    assert!(!before.is_empty());
+    // From now on the server fails the view's queries, and only those.
+    let _failing = Mock::given(method("GET"))
+        .and(path(REPORT_PATH))
+        .and(query_param("conversation_field_key", "perfil"))
+        .respond_with(ResponseTemplate::new(500))
+        .with_priority(1)
+        .mount_as_scoped(&upstream)
+        .await;
+    app.poller.poll_once().await;
+    let m = app.scrape().await;
+    assert_eq!(m.get("evolux_view_up", &[("view", "pj")]), Some(0.0));
+    assert_eq!(
+        m.get("evolux_campaign_up", &[("campaign", CAMPAIGN_A)]),
+        Some(1.0)
+    );
+    assert_eq!(
+        m.get("evolux_up", &[]),
+        Some(0.0),
+        "every target counts for evolux_up"
+    );
+    assert_eq!(view_counts(&m, "pj"), before, "last good counts kept");
+    let errors = m
+        .get(
+            "evolux_campaign_poll_errors_total",
+            &[("view", "pj"), ("reason", "server_error")],
+        )
+        .unwrap_or(0.0);
+    assert!(errors >= 1.0, "{}", m.0);
+    assert!(
+        m.samples("evolux_campaign_poll_errors_total")
+            .all(|(l, _)| !l.iter().any(|(k, v)| k == "campaign" && v == CAMPAIGN_A)),
+        "the campaign's reads did not fail"
+    );
+    // The status page says which view fails and why, no filter value.
+    let page = app.get("/").await.text().await.unwrap();
+    assert!(!page.contains(PJ), "the filter value is on the status page");
+}
