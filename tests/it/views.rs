@@ -59,17 +59,18 @@ async fn truth(upstream: &str, params: &[(&str, &str)]) -> Counts {
     out
 }
 
-/// A view's exported counts, by campaign and state, zeros left out.
-fn view_counts(m: &Metrics, view: &str) -> Counts {
+/// The samples of `family` labelled `key="value"`, by campaign and state,
+/// zeros left out.
+fn counts_of(m: &Metrics, family: &str, key: &str, value: &str) -> Counts {
     let mut out = Counts::new();
-    for (labels, v) in m.samples("evolux_view_subscribers") {
+    for (labels, v) in m.samples(family) {
         let get = |k: &str| {
             labels
                 .iter()
                 .find(|(lk, _)| lk == k)
                 .map(|(_, v)| v.clone())
         };
-        if get("view").as_deref() != Some(view) || v == 0.0 {
+        if get(key).as_deref() != Some(value) || v == 0.0 {
             continue;
         }
         let key = (get("campaign").unwrap(), get("state").unwrap());
@@ -78,22 +79,14 @@ fn view_counts(m: &Metrics, view: &str) -> Counts {
     out
 }
 
+/// A view's exported counts.
+fn view_counts(m: &Metrics, view: &str) -> Counts {
+    counts_of(m, "evolux_view_subscribers", "view", view)
+}
+
+/// A campaign's exported counts.
 fn campaign_counts(m: &Metrics, campaign: &str) -> Counts {
-    let mut out = Counts::new();
-    for (labels, v) in m.samples("evolux_campaign_subscribers") {
-        let get = |k: &str| {
-            labels
-                .iter()
-                .find(|(lk, _)| lk == k)
-                .map(|(_, v)| v.clone())
-        };
-        if get("campaign").as_deref() != Some(campaign) || v == 0.0 {
-            continue;
-        }
-        *out.entry((campaign.to_string(), get("state").unwrap()))
-            .or_default() += v as u64;
-    }
-    out
+    counts_of(m, "evolux_campaign_subscribers", "campaign", campaign)
 }
 
 fn sum(a: &Counts, b: &Counts) -> Counts {
