@@ -33,4 +33,5 @@ mod sharding;
 mod streaming_limits;
 mod upstream_fault_table;
 mod upstream_faults;
+mod views_demo;
 mod web_config;
