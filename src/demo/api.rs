@@ -16,7 +16,10 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use tokio::net::TcpListener;
 
-use super::{CAMPAIGNS, DEMO_TOKEN, DemoOptions, Subscriber, TEMPLATES, personal, subscribers_at};
+use super::{
+    CAMPAIGNS, DEMO_TOKEN, DemoOptions, PERFIL_PF, PERFIL_PJ, Subscriber, TEMPLATES, perfil,
+    personal, subscribers_at,
+};
 
 /// The demo server's state.
 struct Demo {
@@ -188,7 +191,7 @@ impl Filter {
         let field = match self.field_key.as_deref() {
             None => true,
             Some("CPF") => wanted(&self.field_value, &cpf),
-            Some("perfil") => wanted(&self.field_value, "Pessoa Física"),
+            Some("perfil") => wanted(&self.field_value, perfil(s)),
             Some(_) => false,
         };
         field && wanted(&self.phone_number, &phone) && wanted(&self.name, &name)
@@ -294,6 +297,13 @@ fn write_record(out: &mut String, s: &Subscriber, inserted_ms: i64) {
     let c = &CAMPAIGNS[s.campaign];
     let t = &TEMPLATES[s.template];
     let (name, phone, cpf) = personal(s);
+    // One value written with a JSON escape, the other as plain UTF-8: the
+    // scanner's unescaping is exercised either way.
+    let perfil = match perfil(s) {
+        PERFIL_PF => "Pessoa F\\u00edsica",
+        PERFIL_PJ => PERFIL_PJ,
+        other => other,
+    };
     let inserted = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(inserted_ms)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -301,7 +311,7 @@ fn write_record(out: &mut String, s: &Subscriber, inserted_ms: i64) {
         out,
         "{{\"uuid\":\"{:08x}-{:04x}\",\"name\":\"{name}\",\"phone_number\":\"{phone}\",\
 \"state\":\"{}\",\"template_uuid\":\"{}\",\"template_name\":\"{}\",\"campaign_uuid\":\"{}\",\
-\"campaign_name\":\"{}\",\"inserted_at\":\"{inserted}\",\"conversation_fields\":{{\"CPF\":\"{cpf}\",\"perfil\":\"Pessoa F\\u00edsica\"}}}}",
+\"campaign_name\":\"{}\",\"inserted_at\":\"{inserted}\",\"conversation_fields\":{{\"CPF\":\"{cpf}\",\"perfil\":\"{perfil}\"}}}}",
         s.campaign,
         s.n & 0xffff,
         s.state,
@@ -373,16 +383,63 @@ mod tests {
             )),
             1
         );
+        // perfil: the two values split the subscribers exactly; anything
+        // else (even a near miss) matches nobody.
+        let perfil = |v: &str| {
+            count(&format!(
+                "conversation_field_key=perfil&conversation_field_value={}",
+                enc(v)
+            ))
+        };
+        let (pj, pf) = (perfil("Pessoa Jurídica"), perfil("Pessoa Física"));
+        assert!(pj > 0 && pf > 0, "pj {pj}, pf {pf}");
+        assert!(pj < pf, "about a third are PJ: pj {pj}, pf {pf}");
+        assert_eq!(pj + pf, count(""));
+        for other in [
+            "Pessoa Juridica",
+            "pessoa jurídica",
+            "Pessoa",
+            "Pessoa Física ",
+        ] {
+            assert_eq!(perfil(other), 0, "{other:?}");
+        }
         assert_eq!(
             count("conversation_field_key=perfil&conversation_field_value=Pessoa%20Jur%C3%ADdica"),
-            0
+            pj,
+            "the API document's own encoding"
         );
         let c = CAMPAIGNS[s.campaign].uuid;
+        assert_eq!(
+            count(&format!(
+                "campaigns[]={c}&state=pending&conversation_field_key=perfil&conversation_field_value={}",
+                enc("Pessoa Jurídica")
+            )) + count(&format!(
+                "campaigns[]={c}&state=pending&conversation_field_key=perfil&conversation_field_value={}",
+                enc("Pessoa Física")
+            )),
+            count(&format!("campaigns[]={c}&state=pending"))
+        );
         let by_state: usize = crate::model::STATES
             .iter()
             .map(|st| count(&format!("campaigns[]={c}&state={st}")))
             .sum();
         assert_eq!(by_state, count(&format!("campaigns[]={c}")));
+    }
+
+    #[test]
+    fn records_carry_the_perfil_the_filter_matches() {
+        let mut seen = std::collections::BTreeSet::new();
+        for s in subscribers_at(0.0).take(50) {
+            let mut out = String::new();
+            write_record(&mut out, &s, 0);
+            let rec: serde_json::Value = serde_json::from_str(&out).expect("a record is JSON");
+            let value = rec["conversation_fields"]["perfil"].as_str().unwrap();
+            assert_eq!(value, perfil(&s));
+            // The PF value goes out escaped, the PJ one as plain UTF-8.
+            assert_eq!(out.contains("F\\u00edsica"), value == PERFIL_PF, "{out}");
+            seen.insert(value.to_string());
+        }
+        assert_eq!(seen.len(), 2, "both values within 50 records: {seen:?}");
     }
 
     #[test]

@@ -265,6 +265,25 @@ fn personal(s: &Subscriber) -> (String, String, String) {
     )
 }
 
+/// The two values of the custom field `perfil` in the demo's records.
+pub const PERFIS: [&str; 2] = [PERFIL_PJ, PERFIL_PF];
+/// `perfil` of about a third of the subscribers.
+pub const PERFIL_PJ: &str = "Pessoa Jurídica";
+/// `perfil` of the others.
+pub const PERFIL_PF: &str = "Pessoa Física";
+
+/// A subscriber's custom field `perfil`: [`PERFIL_PJ`] for about a third
+/// of them, [`PERFIL_PF`] for the rest, decided by its own hash (as its
+/// other personal fields are), so it holds over time and across pages.
+pub fn perfil(s: &Subscriber) -> &'static str {
+    let h = mix(((s.campaign as u64) << 40) ^ s.n ^ 0x9E3F);
+    if h.is_multiple_of(3) {
+        PERFIL_PJ
+    } else {
+        PERFIL_PF
+    }
+}
+
 /// UUIDs and names of the demo campaigns, for tests and the README.
 pub fn campaigns() -> impl Iterator<Item = (&'static str, &'static str)> {
     CAMPAIGNS.iter().map(|c| (c.uuid, c.name))
@@ -298,5 +317,23 @@ mod tests {
         };
         // Campaign 0 bursts during [0, 180) s of each hour-long cycle of 4 slots.
         assert!(ratio(3600.0 + 170.0) > ratio(3600.0 - 60.0));
+    }
+
+    #[test]
+    fn about_a_third_are_pessoa_juridica_in_every_campaign() {
+        let subs: Vec<_> = subscribers_at(0.0).collect();
+        for ci in 0..CAMPAIGNS.len() {
+            let of: Vec<_> = subs.iter().filter(|s| s.campaign == ci).collect();
+            let pj = of.iter().filter(|s| perfil(s) == PERFIL_PJ).count();
+            let share = pj as f64 / of.len() as f64;
+            assert!((0.28..0.39).contains(&share), "campaign {ci}: {share}");
+        }
+        // A subscriber keeps its perfil as time goes by.
+        let later: std::collections::HashMap<(usize, u64), &str> = subscribers_at(600.0)
+            .map(|s| ((s.campaign, s.n), perfil(&s)))
+            .collect();
+        for s in &subs {
+            assert_eq!(Some(&perfil(s)), later.get(&(s.campaign, s.n)));
+        }
     }
 }

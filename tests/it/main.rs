@@ -34,4 +34,5 @@ mod streaming_limits;
 mod upstream_fault_table;
 mod upstream_faults;
 mod views;
+mod views_demo;
 mod web_config;
