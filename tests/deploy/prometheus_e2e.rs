@@ -379,7 +379,9 @@ async fn scrape_the_demo_and_run_every_query_and_rule(setup: &Setup) {
         assert!(!theirs.is_empty(), "no dashboard query {uid} / {panel}");
         assert!(
             !may_be_empty(uid, panel)
-                && theirs.iter().any(|(_, _, e)| e.contains("view") && !needs_history(e)),
+                && theirs
+                    .iter()
+                    .any(|(_, _, e)| e.contains("view") && !needs_history(e)),
             "{uid} / {panel} must be checked for data"
         );
     }
