@@ -21,6 +21,8 @@
     apiDownFor: '10m',
     // EvoluxCampaignPollFailing: one campaign's polls fail.
     campaignPollFailingFor: '15m',
+    // EvoluxViewPollFailing: one view's polls fail (evolux_view_up == 0).
+    viewPollFailingFor: self.campaignPollFailingFor,
     // EvoluxDataStale: the last successful poll is older than this (minutes).
     dataStaleMinutes: 15,
     dataStaleFor: '5m',
@@ -28,6 +30,9 @@
     // many times poll.max-interval.
     stalenessIntervals: 2,
     stalenessFor: '15m',
+    // EvoluxViewStalenessHigh: the same for a view's oldest segment read.
+    viewStalenessIntervals: self.stalenessIntervals,
+    viewStalenessFor: self.stalenessFor,
     // EvoluxCampaignErrorRatioHigh, the ceiling: error ratio among the
     // subscribers processed in the last hour, with at least this many
     // processed. For what a baseline cannot judge (a campaign without history,

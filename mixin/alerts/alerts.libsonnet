@@ -67,21 +67,25 @@ local campaignAlerts = import 'campaigns.libsonnet';
         ),
 
         // --- the Evolux API, as seen by the exporter's polls ---------------------
-        // evolux_up is 0 as soon as ONE campaign's last poll failed; that case is
-        // EvoluxCampaignPollFailing. This alert is for "nothing works": evolux_up
-        // is 0 and not a single campaign's last poll succeeded (bad token, API
-        // down, network).
+        // evolux_up is 0 as soon as ONE campaign's or view's last poll failed;
+        // those cases are EvoluxCampaignPollFailing and EvoluxViewPollFailing.
+        // This alert is for "nothing works": evolux_up is 0 and not a single
+        // campaign's or view's last poll succeeded (bad token, API down, network).
         a.alert(
           'EvoluxApiDown',
           'critical',
           |||
             evolux_up{%(s)s} == 0
               unless on (job, instance)
-            max by (job, instance) (evolux_campaign_up{%(s)s}) == 1
+            (
+                max by (job, instance) (evolux_campaign_up{%(s)s}) == 1
+              or
+                max by (job, instance) (evolux_view_up{%(s)s}) == 1
+            )
           ||| % { s: s },
           c.apiDownFor,
           'The Evolux exporter cannot poll the Evolux API at all.',
-          "No campaign poll of {{ $labels.instance }} has succeeded for %s; the campaign metrics are frozen at their last good values. Check evolux_api_requests_total by code and the exporter's logs." % a.spoken(c.apiDownFor),
+          "No campaign or view poll of {{ $labels.instance }} has succeeded for %s; the campaign metrics are frozen at their last good values. Check evolux_api_requests_total by code and the exporter's logs." % a.spoken(c.apiDownFor),
         ),
         a.alert(
           'EvoluxCampaignPollFailing',
@@ -92,11 +96,13 @@ local campaignAlerts = import 'campaigns.libsonnet';
           'The last polls of campaign %s by {{ $labels.instance }} have failed for %s; its counts are frozen at their last good values.' % [a.campaign, a.spoken(c.campaignPollFailingFor)],
         ),
         // `> 0` skips campaigns that have never been polled successfully
-        // (covered by the two alerts above).
+        // (covered by the two alerts above). The views' series of the freshness
+        // families carry `view` instead of `campaign`: `view=""` keeps them out
+        // of the campaign alerts (the view alerts below are theirs).
         a.alert(
           'EvoluxDataStale',
           'warning',
-          a.named('((time() - (evolux_campaign_last_success_timestamp_seconds{%s} > 0)) > %d)' % [s, c.dataStaleMinutes * 60]),
+          a.named('((time() - (evolux_campaign_last_success_timestamp_seconds{%s, view=""} > 0)) > %d)' % [s, c.dataStaleMinutes * 60]),
           c.dataStaleFor,
           'The counts of one Evolux campaign are out of date.',
           'The last successful poll of campaign %s by {{ $labels.instance }} ended {{ $value | humanizeDuration }} ago (threshold %dm).' % [a.campaign, c.dataStaleMinutes],
@@ -111,7 +117,7 @@ local campaignAlerts = import 'campaigns.libsonnet';
           'warning',
           a.named(|||
             (
-                (time() - evolux_campaign_refreshed_timestamp_seconds{%(s)s})
+                (time() - evolux_campaign_refreshed_timestamp_seconds{%(s)s, view=""})
               > on (job, instance) group_left
                 %(n)d * evolux_poll_max_interval_seconds{%(s)s}
             )
@@ -122,6 +128,37 @@ local campaignAlerts = import 'campaigns.libsonnet';
             a.campaign,
             if c.stalenessIntervals == 2 then 'twice' else '%d times' % c.stalenessIntervals,
             a.spoken(c.stalenessFor),
+          ],
+        ),
+
+        // --- the views: named queries over the API's filters (issue 19) --------
+        // A view is read like a campaign, but exported beside the campaigns:
+        // evolux_view_up{view}, and the freshness families with a `view` label
+        // instead of `campaign`. No last-success alert: a view with fixed bounds
+        // in the past settles and is read once per poll.max-interval.
+        a.alert(
+          'EvoluxViewPollFailing',
+          'warning',
+          'evolux_view_up{%s} == 0' % s,
+          c.viewPollFailingFor,
+          'The polls of one Evolux view are failing.',
+          'The last polls of view {{ $labels.view }} by {{ $labels.instance }} have failed for %s; its counts are frozen at their last good values.' % a.spoken(c.viewPollFailingFor),
+        ),
+        a.alert(
+          'EvoluxViewStalenessHigh',
+          'warning',
+          |||
+            (
+                (time() - evolux_campaign_refreshed_timestamp_seconds{%(s)s, view!=""})
+              > on (job, instance) group_left
+                %(n)d * evolux_poll_max_interval_seconds{%(s)s}
+            )
+          ||| % { s: s, n: c.viewStalenessIntervals },
+          c.viewStalenessFor,
+          "Part of one Evolux view's counts has not been re-read for too long.",
+          'The oldest segment of view {{ $labels.view }} was last read by {{ $labels.instance }} {{ $value | humanizeDuration }} ago, more than %s poll.max-interval, for %s.' % [
+            if c.viewStalenessIntervals == 2 then 'twice' else '%d times' % c.viewStalenessIntervals,
+            a.spoken(c.viewStalenessFor),
           ],
         ),
       ] + campaignAlerts(a, c),

@@ -9,7 +9,7 @@ function(config)
     'evolux-overview',
     'Evolux campaigns overview',
     'All Evolux Chat WhatsApp campaigns at a glance: subscribers by state, completion, errors, backlog.',
-    c.variables(template=false),
+    c.variables(template=false, view=true),
     [
       g.stat(
         1,
@@ -199,5 +199,14 @@ function(config)
           }),
         ],
       ),
-    ] + progress.overview(c, 37) + baseline.overview(c, config, 53),
+    ] + progress.overview(c, 37) + baseline.overview(c, config, 53) + [
+      g.timeseries(
+        19,
+        'Subscribers by state per view',
+        'evolux_view_subscribers summed over campaigns and templates: the subscribers each configured view (a named query over the API filters, e.g. a custom field) counts in each state. A view across every campaign groups its records by their own campaign; the Campaign variable narrows it to the selected ones. ' + c.notes.refreshed,
+        [0, 61, 24, 9],
+        [g.target(c.e('sum by (view, state) (evolux_view_subscribers{%(m)s, view=~"$view", campaign=~"$campaign"})'), '{{view}} {{state}}')],
+        legend='right',
+      ),
+    ],
   )

@@ -34,7 +34,9 @@ function(config) {
     growth: 'New errors / newly processed are the growth of the counts over the last hour (current value minus the lowest one in the hour), computed by the recording rules of deploy/prometheus/evolux-rules.yml.',
   },
 
-  variables(template=false):: [
+  // The view variable's matchers: the views' series of evolux_view_subscribers,
+  // evolux_view_up and of the freshness families (selected with `view!=""`).
+  variables(template=false, view=false):: [
     g.datasourceVariable,
     g.queryVariable(
       'job',
@@ -55,12 +57,19 @@ function(config) {
       'Campaign UUID(s); panels show the campaign names.',
       'label_values(evolux_campaign_subscribers{%s}, campaign)' % c.m,
     ),
-  ] + if template then [
+  ] + (if template then [
     g.queryVariable(
       'template',
       'Template',
       'Message template UUID(s) used by the selected campaigns; panels show the template names.',
       'label_values(evolux_campaign_subscribers{%s, campaign=~"$campaign"}, template)' % c.m,
     ),
-  ] else [],
+  ] else []) + (if view then [
+    g.queryVariable(
+      'view',
+      'View',
+      'Configured view(s): named queries over the API filters (views: in the configuration file), counted beside the campaigns.',
+      'label_values(evolux_view_up{%s}, view)' % c.m,
+    ),
+  ] else []),
 }

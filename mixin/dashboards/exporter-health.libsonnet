@@ -7,7 +7,7 @@ function(config)
     'evolux-exporter-health',
     'Evolux exporter health',
     'Is evolux-exporter scraped, are its polls of the Evolux API succeeding and fresh, how is the API answering.',
-    c.variables(template=false),
+    c.variables(template=false, view=true),
     [
       g.stat(
         1,
@@ -23,7 +23,7 @@ function(config)
       g.stat(
         2,
         'All campaigns polled',
-        'evolux_up: 1 when the last poll of every campaign succeeded, per exporter instance.',
+        'evolux_up: 1 when the last poll of every campaign and every view succeeded, per exporter instance.',
         [4, 0, 4, 4],
         [g.target(c.e('evolux_up{%(m)s}'), '{{instance}}')],
         unit='none',
@@ -46,7 +46,7 @@ function(config)
         'Oldest successful poll',
         'Age of the oldest last successful poll among the selected campaigns. EvoluxDataStale fires above 15 minutes.',
         [12, 0, 4, 4],
-        [g.target(c.e('max(time() - (evolux_campaign_last_success_timestamp_seconds{%(m)s, campaign=~"$campaign"} > 0))'))],
+        [g.target(c.e('max(time() - (evolux_campaign_last_success_timestamp_seconds{%(m)s, campaign=~"$campaign", view=""} > 0))'))],
         unit='s',
         decimals=0,
         more=[[300, 'orange'], [900, 'red']],
@@ -75,7 +75,7 @@ function(config)
       g.timeseries(
         7,
         'Scrape and poll status',
-        'up (the scrape of the exporter) and evolux_up (the last poll of every campaign succeeded), per instance; 1 is healthy.',
+        'up (the scrape of the exporter) and evolux_up (the last poll of every campaign and view succeeded), per instance; 1 is healthy.',
         [0, 4, 12, 8],
         [
           g.target(c.e('up{%(m)s}'), 'up {{instance}}'),
@@ -100,7 +100,7 @@ function(config)
         'Age of the last successful poll',
         'time() - evolux_campaign_last_success_timestamp_seconds per campaign. Red line: 15 minutes, the EvoluxDataStale threshold.',
         [0, 12, 12, 8],
-        [g.target(c.named('time() - max by (campaign) (evolux_campaign_last_success_timestamp_seconds{%(m)s, campaign=~"$campaign"} > 0)'), '{{campaign_name}}')],
+        [g.target(c.named('time() - max by (campaign) (evolux_campaign_last_success_timestamp_seconds{%(m)s, campaign=~"$campaign", view=""} > 0)'), '{{campaign_name}}')],
         unit='s',
         more=[[900, 'red']],
         thresholdsStyle='line',
@@ -110,7 +110,7 @@ function(config)
         'Poll duration by campaign',
         "evolux_poll_duration_seconds: how long each campaign's last poll took (longest across instances). Close to --evolux.timeout means trouble.",
         [12, 12, 12, 8],
-        [g.target(c.named('max by (campaign) (evolux_poll_duration_seconds{%(m)s, campaign=~"$campaign"})'), '{{campaign_name}}')],
+        [g.target(c.named('max by (campaign) (evolux_poll_duration_seconds{%(m)s, campaign=~"$campaign", view=""})'), '{{campaign_name}}')],
         unit='s',
       ),
       g.timeseries(
@@ -160,8 +160,8 @@ function(config)
         [0, 28, 24, 8],
         [
           g.tableTarget(c.named('min by (campaign) (evolux_campaign_up{%(m)s, campaign=~"$campaign"})'), 'A'),
-          g.tableTarget(c.named('time() - max by (campaign) (evolux_campaign_last_success_timestamp_seconds{%(m)s, campaign=~"$campaign"} > 0)'), 'B'),
-          g.tableTarget(c.named('max by (campaign) (evolux_poll_duration_seconds{%(m)s, campaign=~"$campaign"})'), 'C'),
+          g.tableTarget(c.named('time() - max by (campaign) (evolux_campaign_last_success_timestamp_seconds{%(m)s, campaign=~"$campaign", view=""} > 0)'), 'B'),
+          g.tableTarget(c.named('max by (campaign) (evolux_poll_duration_seconds{%(m)s, campaign=~"$campaign", view=""})'), 'C'),
         ],
         columns=[
           ['campaign_name', 'Campaign'],
@@ -217,7 +217,7 @@ function(config)
         "How long ago each campaign's least recently read segment was read (time() - evolux_campaign_refreshed_timestamp_seconds): the most its counts can be behind. The bound is poll.max-interval; EvoluxCampaignStalenessHigh fires above twice it.",
         [12, 36, 6, 8],
         [
-          g.target(c.named('time() - max by (campaign) (evolux_campaign_refreshed_timestamp_seconds{%(m)s, campaign=~"$campaign"})'), '{{campaign_name}}'),
+          g.target(c.named('time() - max by (campaign) (evolux_campaign_refreshed_timestamp_seconds{%(m)s, campaign=~"$campaign", view=""})'), '{{campaign_name}}'),
           g.target(c.e('max(evolux_poll_max_interval_seconds{%(m)s})'), 'bound (poll.max-interval)', 'B'),
         ],
         unit='s',
@@ -227,15 +227,43 @@ function(config)
         'Segments by campaign',
         'Insertion-time segments held per campaign (evolux_campaign_segments); 1 when the campaign is read whole (poll.max-interval equal to poll.interval, or after a verification mismatch).',
         [18, 36, 6, 8],
-        [g.target(c.named('max by (campaign) (evolux_campaign_segments{%(m)s, campaign=~"$campaign"})'), '{{campaign_name}}')],
+        [g.target(c.named('max by (campaign) (evolux_campaign_segments{%(m)s, campaign=~"$campaign", view=""})'), '{{campaign_name}}')],
       ),
       g.timeseries(
         19,
         'Failed reads by reason',
         'Why reads fail, per hour: evolux_campaign_poll_errors_total by reason (auth, forbidden, not_found, rate_limited, server_error, http_other, timeout, connection, tls, bad_body, too_large, deadline, incomplete). Empty while nothing fails. The runbook says what each reason means.',
         [0, 44, 24, 8],
-        [g.target(c.e('sum by (reason) (rate(evolux_campaign_poll_errors_total{%(m)s, campaign=~"$campaign"}[$__rate_interval])) * 3600'), '{{reason}}')],
+        [g.target(c.e('sum by (reason) (rate(evolux_campaign_poll_errors_total{%(m)s, campaign=~"$campaign", view=""}[$__rate_interval])) * 3600'), '{{reason}}')],
         stacked=true,
+      ),
+      g.timeseries(
+        20,
+        'Poll success by view',
+        'evolux_view_up per view (a named query over the API filters, views: in the configuration file): 1 when its last poll succeeded (lowest value across instances). EvoluxViewPollFailing fires after 15 minutes at 0.',
+        [0, 52, 8, 8],
+        [g.target(c.e('min by (view) (evolux_view_up{%(m)s, view=~"$view"})'), '{{view}}')],
+        unit='none',
+        stepped=true,
+        max=1,
+      ),
+      g.timeseries(
+        21,
+        'Staleness by view',
+        "How long ago each view's least recently read segment was read (time() - evolux_campaign_refreshed_timestamp_seconds{view}): the most its counts can be behind. The bound is poll.max-interval; EvoluxViewStalenessHigh fires above twice it. A view with fixed bounds in the past is read once per poll.max-interval.",
+        [8, 52, 8, 8],
+        [
+          g.target(c.e('time() - max by (view) (evolux_campaign_refreshed_timestamp_seconds{%(m)s, view=~"$view", view!=""})'), '{{view}}'),
+          g.target(c.e('max(evolux_poll_max_interval_seconds{%(m)s})'), 'bound (poll.max-interval)', 'B'),
+        ],
+        unit='s',
+      ),
+      g.timeseries(
+        22,
+        'Segments by view',
+        'Insertion-time segments held per view (evolux_campaign_segments{view}).',
+        [16, 52, 8, 8],
+        [g.target(c.e('max by (view) (evolux_campaign_segments{%(m)s, view=~"$view", view!=""})'), '{{view}}')],
       ),
     ],
   )

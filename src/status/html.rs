@@ -30,8 +30,8 @@ code{font-size:.85em;color:#374151}nav{margin:.4em 0 .8em}a{color:#1d4ed8}\
 .ok{color:#15803d;font-weight:600}.bad{color:#b91c1c;font-weight:600}.muted{color:#4b5563}\
 .facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:.3em 0}.facts dt{color:#4b5563}.facts dd{margin:0}\
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:12px}\
-.campaign{border:1px solid #d1d5db;border-left:6px solid #15803d;border-radius:6px;padding:10px 12px}\
-.campaign.failing{border-left-color:#b91c1c}\
+.campaign,.view{border:1px solid #d1d5db;border-left:6px solid #15803d;border-radius:6px;padding:10px 12px}\
+.campaign.failing,.view.failing{border-left-color:#b91c1c}\
 .bar{display:flex;height:18px;border-radius:3px;overflow:hidden;background:#e5e7eb;margin:.4em 0}\
 .bar span{display:block;height:100%}\
 .counts,.legend{list-style:none;padding:0;margin:.2em 0;display:flex;flex-wrap:wrap;gap:4px 12px;font-size:.9em}\

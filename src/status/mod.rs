@@ -1,8 +1,11 @@
 //! The status page at `/`: what a person needs at a glance, from the
 //! current snapshot (never from the API): the exporter (version, uptime,
-//! last poll, readiness, limits) and one card per campaign (health and the
+//! last poll, readiness, limits), one card per campaign (health and the
 //! last failure's reason, freshness, segments, a bar of its subscribers by
-//! state, completion and error ratio).
+//! state, completion and error ratio), and one card per view (the same, its
+//! subscribers summed over the campaigns it found, and how many those are).
+//! A view is shown by its name only: the snapshot holds none of its filter
+//! values, and the page prints none.
 //!
 //! Plain HTML and inline CSS: no JavaScript, nothing from the internet.
 //! Every text that comes from the API or the configuration is escaped
@@ -14,7 +17,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use crate::build_info::BuildInfo;
-use crate::model::{CampaignCounts, CampaignStatus, STATES, Snapshot};
+use crate::model::{CampaignCounts, CampaignStatus, STATES, Snapshot, ViewStatus};
 use html::{ago, escape, human_duration, timestamp};
 
 /// The last poll, as the page shows it.
@@ -70,6 +73,7 @@ pub fn render(snapshot: &Snapshot, facts: &PageFacts<'_>, refresh: Option<u32>) 
     html::head(&mut out, refresh);
     exporter_section(&mut out, snapshot, facts);
     campaigns_section(&mut out, snapshot, facts.now);
+    views_section(&mut out, snapshot, facts.now);
     limits_section(&mut out, facts);
     out.push_str("</main>\n</body>\n</html>\n");
     out
@@ -78,12 +82,29 @@ pub fn render(snapshot: &Snapshot, facts: &PageFacts<'_>, refresh: Option<u32>) 
 fn exporter_section(out: &mut String, snapshot: &Snapshot, f: &PageFacts<'_>) {
     let uptime = f.now.duration_since(f.started).unwrap_or_default();
     let failing = snapshot.failed().count();
+    let failing_views = snapshot.views.values().filter(|v| !v.status.up).count();
     let health = match snapshot.up {
-        Some(true) => "<span class=\"ok\">every campaign up</span>".to_string(),
-        Some(false) if failing > 0 => format!(
-            "<span class=\"bad\">{failing} of {} campaigns failing</span>",
-            snapshot.campaigns.len()
-        ),
+        Some(true) if snapshot.views.is_empty() => {
+            "<span class=\"ok\">every campaign up</span>".to_string()
+        }
+        Some(true) => "<span class=\"ok\">every campaign and view up</span>".to_string(),
+        Some(false) if failing + failing_views > 0 => {
+            let mut parts = Vec::new();
+            if failing > 0 || failing_views == 0 {
+                parts.push(format!(
+                    "{failing} of {} campaigns failing",
+                    snapshot.campaigns.len()
+                ));
+            }
+            if failing_views > 0 {
+                parts.push(format!(
+                    "{failing_views} of {} view{} failing",
+                    snapshot.views.len(),
+                    if snapshot.views.len() == 1 { "" } else { "s" }
+                ));
+            }
+            format!("<span class=\"bad\">{}</span>", parts.join(", "))
+        }
         Some(false) => "<span class=\"bad\">not every campaign has counts yet</span>".to_string(),
         None => "<span class=\"muted\">not polled yet</span>".to_string(),
     };
@@ -92,10 +113,28 @@ fn exporter_section(out: &mut String, snapshot: &Snapshot, f: &PageFacts<'_>) {
         (false, 0) => {
             "<span class=\"bad\">not ready: not every campaign has been read yet</span>".to_string()
         }
-        (false, n) => format!(
-            "<span class=\"bad\">not ready: {n} campaign{} waiting for a first read</span>",
-            if n == 1 { "" } else { "s" }
-        ),
+        (false, n) => {
+            let views = snapshot
+                .waiting
+                .iter()
+                .filter(|w| w.starts_with("view:"))
+                .count();
+            let campaigns = n - views;
+            let mut parts = Vec::new();
+            if campaigns > 0 {
+                parts.push(format!(
+                    "{campaigns} campaign{}",
+                    if campaigns == 1 { "" } else { "s" }
+                ));
+            }
+            if views > 0 {
+                parts.push(format!("{views} view{}", if views == 1 { "" } else { "s" }));
+            }
+            format!(
+                "<span class=\"bad\">not ready: {} waiting for a first read</span>",
+                parts.join(" and ")
+            )
+        }
     };
     let path = escape(f.telemetry_path);
     let _ = write!(
@@ -193,10 +232,10 @@ pub fn ratios(states: &[(String, u64)]) -> Option<(f64, f64)> {
     })
 }
 
-fn campaign_card(out: &mut String, uuid: &str, s: &CampaignStatus, now: SystemTime) {
-    let uuid_e = escape(uuid);
-    let name = s.name.as_deref().map_or(String::new(), escape);
-    let (class, health) = match (&s.error, s.up) {
+/// A card's class (`up` or `failing`) and its health line: up, or failing
+/// with the first failed read's reason, since when, and its message.
+fn health(s: &CampaignStatus, now: SystemTime) -> (&'static str, String) {
+    match (&s.error, s.up) {
         (_, true) => ("up", "<span class=\"ok\">up</span>".to_string()),
         (Some(f), false) => (
             "failing",
@@ -211,26 +250,27 @@ fn campaign_card(out: &mut String, uuid: &str, s: &CampaignStatus, now: SystemTi
             ),
         ),
         (None, false) => ("failing", "<span class=\"bad\">down</span>".to_string()),
-    };
-    let _ = write!(
-        out,
-        "<article class=\"campaign {class}\" data-campaign=\"{uuid_e}\">\n<h3>{}<code>{uuid_e}</code></h3>\n<p>{health}</p>\n",
-        if name.is_empty() {
-            String::new()
-        } else {
-            format!("{name} ")
-        }
-    );
+    }
+}
+
+/// A card's freshness and cost: last success, staleness, segments, then
+/// `more` (already escaped `<dt>…</dt><dd>…</dd>` pairs).
+fn facts(out: &mut String, s: &CampaignStatus, now: SystemTime, more: &str) {
     let freshness = |t: Option<SystemTime>| t.map_or("never".to_string(), |t| ago(now, t));
     let _ = writeln!(
         out,
-        "<dl class=\"facts\"><dt>last success</dt><dd>{}</dd><dt>staleness</dt><dd>{}</dd><dt>segments</dt><dd data-segments=\"{}\">{}</dd></dl>",
+        "<dl class=\"facts\"><dt>last success</dt><dd>{}</dd><dt>staleness</dt><dd>{}</dd><dt>segments</dt><dd data-segments=\"{}\">{}</dd>{more}</dl>",
         freshness(s.last_success),
         freshness(s.refreshed),
         s.segments,
         s.segments
     );
-    match &s.counts {
+}
+
+/// A card's counts: the bar by state, completion and error ratio; or why
+/// there are none.
+fn counts_block(out: &mut String, counts: Option<&CampaignCounts>) {
+    match counts {
         Some(counts) => {
             let states = by_state(counts);
             html::bar(out, &states);
@@ -248,6 +288,68 @@ fn campaign_card(out: &mut String, uuid: &str, s: &CampaignStatus, now: SystemTi
         }
         None => out.push_str("<p class=\"muted\">no counts: not read yet, or stale</p>\n"),
     }
+}
+
+fn campaign_card(out: &mut String, uuid: &str, s: &CampaignStatus, now: SystemTime) {
+    let uuid_e = escape(uuid);
+    let name = s.name.as_deref().map_or(String::new(), escape);
+    let (class, health) = health(s, now);
+    let _ = write!(
+        out,
+        "<article class=\"campaign {class}\" data-campaign=\"{uuid_e}\">\n<h3>{}<code>{uuid_e}</code></h3>\n<p>{health}</p>\n",
+        if name.is_empty() {
+            String::new()
+        } else {
+            format!("{name} ")
+        }
+    );
+    facts(out, s, now, "");
+    counts_block(out, s.counts.as_deref());
+    out.push_str("</article>\n");
+}
+
+/// One card per view, after the campaigns'; no section without views.
+fn views_section(out: &mut String, snapshot: &Snapshot, now: SystemTime) {
+    if snapshot.views.is_empty() {
+        return;
+    }
+    let _ = write!(
+        out,
+        "<section id=\"views\">\n<h2>Views ({})</h2>\n<p class=\"muted\">named queries over the API's filters (views: in the configuration file), summed over the campaigns they found</p>\n<div class=\"cards\">\n",
+        snapshot.views.len()
+    );
+    for (name, view) in &snapshot.views {
+        view_card(out, name, view, now);
+    }
+    out.push_str("</div>\n</section>\n");
+}
+
+/// A view's card: its name (never its filters), health, freshness, segments,
+/// how many campaigns it found, and its subscribers summed over them.
+fn view_card(out: &mut String, name: &str, v: &ViewStatus, now: SystemTime) {
+    let name_e = escape(name);
+    let (class, health) = health(&v.status, now);
+    let _ = write!(
+        out,
+        "<article class=\"view {class}\" data-view=\"{name_e}\">\n<h3>view <code>{name_e}</code></h3>\n<p>{health}</p>\n"
+    );
+    let summed = v.counts.as_ref().map(|by_campaign| {
+        let mut sum = CampaignCounts::default();
+        for counts in by_campaign.values() {
+            sum.add(counts);
+        }
+        (by_campaign.len(), sum)
+    });
+    let found = summed.as_ref().map_or("none yet".to_string(), |(n, _)| {
+        format!("<span data-campaigns=\"{n}\">{n}</span>")
+    });
+    facts(
+        out,
+        &v.status,
+        now,
+        &format!("<dt>campaigns</dt><dd>{found}</dd>"),
+    );
+    counts_block(out, summed.as_ref().map(|(_, sum)| sum));
     out.push_str("</article>\n");
 }
 

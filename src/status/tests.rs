@@ -201,3 +201,130 @@ fn ratios_follow_the_recording_rules() {
     assert_eq!(html::bytes(3 * 1024 * 1024), "3.0 MiB");
     assert_eq!(html::bytes(17), "17 B");
 }
+
+/// [`snapshot`] with two views: `pj` up, across campaigns A and B; `pf`
+/// failing since ten minutes ago, with no counts.
+fn with_views() -> Snapshot {
+    let mut s = snapshot();
+    let pj = ViewStatus {
+        status: CampaignStatus {
+            up: true,
+            last_success: Some(t0() - Duration::from_secs(30)),
+            segments: 3,
+            refreshed: Some(t0() - Duration::from_secs(120)),
+            ..CampaignStatus::default()
+        },
+        counts: Some(BTreeMap::from([
+            (A.to_string(), counts(&[("pending", 4), ("completed", 6)])),
+            (B.to_string(), counts(&[("error", 2), ("dnd", 1)])),
+        ])),
+    };
+    let pf = ViewStatus {
+        status: CampaignStatus {
+            up: false,
+            error: Some(Failure::new(Reason::BadBody, "not a page: <i>oops</i>")),
+            failing_since: Some(t0() - Duration::from_secs(600)),
+            ..CampaignStatus::default()
+        },
+        counts: None,
+    };
+    s.views = BTreeMap::from([("pj".to_string(), pj), ("pf".to_string(), pf)]);
+    s
+}
+
+fn card<'a>(html: &'a str, attr: &str) -> &'a str {
+    html.split(attr)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {attr} in {html}"))
+        .split("</article>")
+        .next()
+        .unwrap()
+}
+
+#[test]
+fn a_view_card_sums_its_campaigns_after_the_campaign_cards() {
+    let html = page(&with_views(), None);
+    let views_at = html
+        .find("<section id=\"views\">")
+        .expect("a views section");
+    assert!(html.find("<section id=\"campaigns\">").unwrap() < views_at);
+    assert!(html[views_at..].contains("<h2>Views (2)</h2>"));
+    let pj = card(&html, "data-view=\"pj\"");
+    assert!(pj.starts_with('>') && html.contains("class=\"view up\" data-view=\"pj\""));
+    assert!(pj.contains("<h3>view <code>pj</code></h3>"), "{pj}");
+    // A and B summed, t2's one sent subscriber each.
+    for (state, n) in [
+        ("pending", 4),
+        ("scheduled", 0),
+        ("sent", 2),
+        ("dnd", 1),
+        ("completed", 6),
+        ("error", 2),
+    ] {
+        assert!(
+            pj.contains(&format!("data-state=\"{state}\" data-count=\"{n}\"")),
+            "{state} {n} in {pj}"
+        );
+    }
+    assert!(pj.contains("data-total=\"15\""), "{pj}");
+    assert!(pj.contains("data-campaigns=\"2\""), "{pj}");
+    assert!(pj.contains("data-segments=\"3\""), "{pj}");
+    assert!(pj.contains("30.0s ago") && pj.contains("2m 0s ago"), "{pj}");
+    // Processed: sent 2 + dnd 1 + completed 6 + error 2 = 11.
+    assert!(pj.contains(&format!("data-error-ratio=\"{:.4}\"", 2.0 / 11.0)));
+    // No campaign card is a view's, nor the other way round.
+    assert!(!pj.contains("data-campaign="));
+    assert_eq!(html.matches("data-campaign=").count(), 2);
+}
+
+#[test]
+fn a_failing_view_shows_its_reason_and_since_when() {
+    let html = page(&with_views(), None);
+    assert!(
+        html.contains("class=\"view failing\" data-view=\"pf\""),
+        "{html}"
+    );
+    let pf = card(&html, "data-view=\"pf\"");
+    assert!(pf.contains("data-reason=\"bad_body\""), "{pf}");
+    assert!(pf.contains("10m 0s ago"), "{pf}");
+    assert!(pf.contains("&lt;i&gt;oops&lt;/i&gt;") && !pf.contains("<i>"));
+    assert!(pf.contains("no counts") && pf.contains("none yet"), "{pf}");
+    assert!(html.contains("1 of 2 campaigns failing, 1 of 2 views failing"));
+    // Only a view failing: the header says so, not "campaigns failing".
+    let mut s = with_views();
+    s.campaigns.get_mut(B).unwrap().up = true;
+    let html = page(&s, None);
+    assert!(html.contains("1 of 2 views failing") && !html.contains("campaigns failing"));
+    s.views.get_mut("pf").unwrap().status.up = true;
+    s.up = Some(true);
+    assert!(page(&s, None).contains("every campaign and view up"));
+}
+
+#[test]
+fn views_waiting_for_a_first_read_are_counted_apart() {
+    let mut s = with_views();
+    s.waiting = vec![B.into(), "view:pj".into(), "view:pf".into()];
+    let html = render(
+        &s,
+        &PageFacts {
+            build: &BUILD,
+            started: t0(),
+            now: t0(),
+            last_poll: None,
+            ready: false,
+            limits: &[],
+            telemetry_path: "/metrics",
+        },
+        None,
+    );
+    assert!(
+        html.contains("not ready: 1 campaign and 2 views waiting for a first read"),
+        "{html}"
+    );
+}
+
+#[test]
+fn without_views_there_is_no_views_section() {
+    let html = page(&snapshot(), None);
+    assert!(!html.contains("id=\"views\"") && !html.contains("data-view="));
+}

@@ -65,6 +65,17 @@ const NEEDS_HISTORY: &[&str] = &[
     "campaign:evolux_subscribers_error:ratio_rise_threshold",
 ];
 
+/// The view panels and variables, by (dashboard uid, panel title or "variable <name>"):
+/// each must be among the queries that return data (the demo runs views `pj` and `pf`).
+const VIEW_QUERIES: &[(&str, &str)] = &[
+    ("evolux-overview", "Subscribers by state per view"),
+    ("evolux-overview", "variable view"),
+    ("evolux-exporter-health", "Poll success by view"),
+    ("evolux-exporter-health", "Staleness by view"),
+    ("evolux-exporter-health", "Segments by view"),
+    ("evolux-exporter-health", "variable view"),
+];
+
 /// `expr` reads a series of [`NEEDS_HISTORY`].
 fn needs_history(expr: &str) -> bool {
     NEEDS_HISTORY.iter().any(|name| expr.contains(name))
@@ -247,6 +258,7 @@ async fn scrape_the_demo_and_run_every_query_and_rule(setup: &Setup) {
     // "last hour" panels read.
     for expr in [
         "evolux_campaign_subscribers",
+        "evolux_view_subscribers",
         "increase(evolux_api_requests_total[1m])",
         "campaign_template:evolux_subscribers_error:delta1h",
         "campaign_template:evolux_subscribers_processed:delta1h",
@@ -355,6 +367,22 @@ async fn scrape_the_demo_and_run_every_query_and_rule(setup: &Setup) {
                 .iter()
                 .any(|(u, p, e)| u == uid && p == panel && !needs_history(e)),
             "{uid} / {panel}: every query needs history, so none is checked for data"
+        );
+    }
+    // The views (issue 19): the demo runs views pj and pf, so their panels and the
+    // view variable are among those that must have data, not exempted.
+    for (uid, panel) in VIEW_QUERIES {
+        let theirs: Vec<&(String, String, String)> = expressions
+            .iter()
+            .filter(|(u, p, _)| u == uid && p == panel)
+            .collect();
+        assert!(!theirs.is_empty(), "no dashboard query {uid} / {panel}");
+        assert!(
+            !may_be_empty(uid, panel)
+                && theirs
+                    .iter()
+                    .any(|(_, _, e)| e.contains("view") && !needs_history(e)),
+            "{uid} / {panel} must be checked for data"
         );
     }
     let must_have_data: Vec<&(String, String, String)> = expressions

@@ -46,12 +46,16 @@ fn attr<'a>(text: &'a str, attr: &str) -> Option<&'a str> {
     text[at..].split('"').next()
 }
 
-/// Campaign to state to count, as the page's cards show them.
-fn page_counts(dom: &str) -> BTreeMap<String, BTreeMap<String, u64>> {
+/// Campaign (or view, by `key`: `data-campaign` or `data-view`) to state to
+/// count, as the page's cards show them.
+fn page_counts(dom: &str, key: &str) -> BTreeMap<String, BTreeMap<String, u64>> {
     let mut out = BTreeMap::new();
     for card in dom.split("<article").skip(1) {
         let card = card.split("</article>").next().unwrap();
-        let campaign = attr(card, "data-campaign").expect("a campaign").to_string();
+        let Some(campaign) = attr(card.split('>').next().unwrap(), key) else {
+            continue;
+        };
+        let campaign = campaign.to_string();
         let states: BTreeMap<String, u64> = card
             .split("<li data-state=")
             .skip(1)
@@ -67,12 +71,13 @@ fn page_counts(dom: &str) -> BTreeMap<String, BTreeMap<String, u64>> {
     out
 }
 
-/// The same from `/metrics`: templates summed.
-fn metric_counts(m: &Metrics) -> BTreeMap<String, BTreeMap<String, u64>> {
+/// The same from `/metrics`: templates summed (and, for the views, the
+/// campaigns: `family` evolux_view_subscribers, `key` view).
+fn metric_counts(m: &Metrics, family: &str, key: &str) -> BTreeMap<String, BTreeMap<String, u64>> {
     let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    for (labels, v) in m.samples("evolux_campaign_subscribers") {
+    for (labels, v) in m.samples(family) {
         let get = |k: &str| labels.iter().find(|(n, _)| n == k).unwrap().1.clone();
-        *out.entry(get("campaign"))
+        *out.entry(get(key))
             .or_default()
             .entry(get("state"))
             .or_default() += v as u64;
@@ -95,8 +100,16 @@ async fn chromium_shows_the_figures_of_metrics_without_console_errors() {
     };
     let mut exporter = demo().await;
     let metrics = exporter.scrape().await;
-    let expected = metric_counts(&metrics);
+    let expected = metric_counts(&metrics, "evolux_campaign_subscribers", "campaign");
     assert!(expected.len() >= 2, "the demo has campaigns: {}", metrics.0);
+    let expected_views = metric_counts(&metrics, "evolux_view_subscribers", "view");
+    // The demo runs views pj and pf (a view may find no subscriber yet: it has
+    // evolux_view_up, and a card, all the same).
+    let views: Vec<String> = metrics
+        .samples("evolux_view_up")
+        .map(|(labels, _)| labels[0].1.clone())
+        .collect();
+    assert_eq!(views, ["pf", "pj"], "the demo's views: {}", metrics.0);
     for window in ["1280,900", "390,844"] {
         let (dom, log) = load_in_chromium(&chromium, &exporter.url("/?refresh=30"), window);
         let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
@@ -104,10 +117,42 @@ async fn chromium_shows_the_figures_of_metrics_without_console_errors() {
         assert!(dom.contains("<h1>Evolux Exporter</h1>"), "{dom}");
         assert!(dom.contains("http-equiv=\"refresh\" content=\"30\""));
         assert_eq!(
-            page_counts(&dom),
+            page_counts(&dom, "data-campaign"),
             expected,
             "the page's numbers are /metrics'"
         );
+        // A view's card sums its subscribers over the campaigns it found; the page
+        // shows the six states and those the API returned, zeros included: compare
+        // the states with subscribers, and the views with any.
+        let nonzero = |m: BTreeMap<String, BTreeMap<String, u64>>| {
+            m.into_iter()
+                .map(|(k, v)| {
+                    let v: BTreeMap<String, u64> = v.into_iter().filter(|(_, n)| *n > 0).collect();
+                    (k, v)
+                })
+                .filter(|(_, v)| !v.is_empty())
+                .collect::<BTreeMap<String, BTreeMap<String, u64>>>()
+        };
+        let page_views = page_counts(&dom, "data-view");
+        assert_eq!(
+            page_views.keys().collect::<Vec<_>>(),
+            views.iter().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            nonzero(page_views),
+            nonzero(expected_views.clone()),
+            "the view cards' numbers are /metrics'"
+        );
+        for view in &views {
+            let card = dom.split(&format!("data-view=\"{view}\"")).nth(1).unwrap();
+            let card = card.split("</article>").next().unwrap();
+            let up = metrics.get("evolux_view_up", &[("view", view)]);
+            assert_eq!(up == Some(1.0), !card.contains("failing"), "{card}");
+            assert!(
+                !card.contains("Pessoa"),
+                "a filter value on the page: {card}"
+            );
+        }
         for (campaign, states) in &expected {
             let total: u64 = states.values().sum();
             let card = dom

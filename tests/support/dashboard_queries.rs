@@ -16,6 +16,7 @@ pub const TEST_VARIABLES: &[(&str, &str)] = &[
     ("instance", ".*"),
     ("campaign", ".*"),
     ("template", ".*"),
+    ("view", ".*"),
     ("__rate_interval", "1m"),
     ("__rate_interval_ms", "60000"),
     ("__range", "1h"),

@@ -347,7 +347,12 @@ fn expressions_listed_with_variables_substituted(dir: &Path, job: &str) {
         }
     }
     assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
-    for name in ["variable job", "variable instance", "variable campaign"] {
+    for name in [
+        "variable job",
+        "variable instance",
+        "variable campaign",
+        "variable view",
+    ] {
         assert!(
             exprs
                 .iter()
