@@ -144,11 +144,18 @@ async fn ready(State(e): State<Endpoints>) -> (StatusCode, String) {
     if e.published.is_ready() {
         return (StatusCode::OK, "ready\n".into());
     }
-    let waiting = e.published.snapshot().waiting.len();
-    let why = if waiting == 0 {
-        "not ready: not every campaign has been read yet\n".to_string()
-    } else {
-        format!("not ready: {waiting} campaigns waiting for a first read\n")
+    let snapshot = e.published.snapshot();
+    let views = snapshot
+        .waiting
+        .iter()
+        .filter(|w| w.starts_with("view:"))
+        .count();
+    let campaigns = snapshot.waiting.len() - views;
+    let why = match (campaigns, views) {
+        (0, 0) => "not ready: not every campaign and view has been read yet\n".to_string(),
+        (c, 0) => format!("not ready: {c} campaigns waiting for a first read\n"),
+        (0, v) => format!("not ready: {v} views waiting for a first read\n"),
+        (c, v) => format!("not ready: {c} campaigns and {v} views waiting for a first read\n"),
     };
     (StatusCode::SERVICE_UNAVAILABLE, why)
 }
