@@ -146,4 +146,29 @@ fn the_readme_config_file_example_loads_as_it_stands() {
         config.evolux.token.describe(),
         TokenSource::literal("x".into()).describe()
     );
+    // Its view `pj` is the API document's Caso 1 word for word: the whole
+    // of its range asks exactly the document's query.
+    let pj = config
+        .poll_views()
+        .into_iter()
+        .find(|v| v.name == "pj")
+        .expect("the Caso 1 view");
+    let query = crate::model::Query::View(pj);
+    let axis = crate::evolux::query::axis(&query, None);
+    let whole = crate::model::Range {
+        start: axis.start_at(0),
+        end: axis.end,
+    };
+    let mut ours: Vec<(String, String)> = crate::evolux::query::params(&query, whole)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    // The query string of the document's Caso 1 request, as it gives it.
+    let document = "start=2024-09-05T00%3A00%3A00.000Z&end=2024-09-06T23%3A59%3A59.999Z&conversation_field_key=perfil&conversation_field_value=Pessoa%20Jur%C3%ADdica";
+    let mut theirs: Vec<(String, String)> = url::form_urlencoded::parse(document.as_bytes())
+        .into_owned()
+        .collect();
+    ours.sort();
+    theirs.sort();
+    assert_eq!(ours, theirs);
 }
