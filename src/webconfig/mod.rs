@@ -51,6 +51,12 @@ pub use source::WebConfigSource;
 /// Paths reachable without credentials unless the file says otherwise.
 pub const DEFAULT_PUBLIC_PATHS: [&str; 4] = ["/healthz", "/readyz", "/-/healthy", "/-/ready"];
 
+/// The bcrypt cost of the hash unknown users are checked against: fixed
+/// and moderate, so that made-up user names cost little to refuse. A known
+/// user of a higher cost is answered more slowly than an unknown one: the
+/// difference tells which user names exist, not their passwords.
+pub const DUMMY_COST: u32 = 10;
+
 /// A web config file that cannot be used; names the field at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum WebConfigError {
@@ -98,8 +104,8 @@ pub struct WebSecurity {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Paths served without credentials.
     pub public_paths: Vec<String>,
-    /// A hash no password matches, of the highest cost in `users`: checked
-    /// for unknown users so that they take as long as known ones.
+    /// A hash no password matches, of cost [`DUMMY_COST`]: checked for
+    /// unknown users.
     pub dummy_hash: String,
 }
 

@@ -3,7 +3,6 @@
 //! one validation step per section: public paths, TLS (in [`super::tls`]),
 //! basic-auth users, response headers, and the dummy hash.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,14 +10,13 @@ use axum::http::{HeaderName, HeaderValue};
 
 use super::raw::{RawHttp, RawWebConfig};
 use super::tls::tls_config;
-use super::{ClientAuth, DEFAULT_PUBLIC_PATHS, WebConfigError, WebSecurity, field_error};
+use super::{
+    ClientAuth, DEFAULT_PUBLIC_PATHS, DUMMY_COST, WebConfigError, WebSecurity, field_error,
+};
 
 /// Salt and hash of a bcrypt hash that no password matches (a valid hash
 /// of a random 32-byte string).
 const DUMMY_SALT_AND_HASH: &str = "QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
-
-/// The bcrypt cost of the dummy hash when the file has no users.
-const DEFAULT_DUMMY_COST: u32 = 10;
 
 /// Response headers the file may set (the exporter-toolkit's list).
 pub(super) const ALLOWED_HEADERS: [&str; 5] = [
@@ -49,7 +47,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<WebSecurity, WebConfigErr
         Some(http) => response_headers(path, http)?,
         None => Vec::new(),
     };
-    let dummy_hash = dummy_hash(&raw.basic_auth_users);
+    let dummy_hash = dummy_hash();
     Ok(WebSecurity {
         tls,
         client_auth,
@@ -171,14 +169,8 @@ pub(super) fn static_header_name(allowed: &str) -> &'static str {
     }
 }
 
-/// A hash no password matches, of the highest cost among `users`' hashes
-/// (10 without users), so that checking it takes as long as a real one.
-pub(super) fn dummy_hash(users: &BTreeMap<String, String>) -> String {
-    let cost = users
-        .values()
-        .filter_map(|h| h.parse::<bcrypt::HashParts>().ok())
-        .map(|h| h.get_cost())
-        .max()
-        .unwrap_or(DEFAULT_DUMMY_COST);
-    format!("$2y${cost:02}${DUMMY_SALT_AND_HASH}")
+/// A hash no password matches, of the fixed cost [`DUMMY_COST`] whatever
+/// the users' costs: checked for unknown users.
+pub(super) fn dummy_hash() -> String {
+    format!("$2y${DUMMY_COST:02}${DUMMY_SALT_AND_HASH}")
 }

@@ -2,12 +2,11 @@
 //! [`parse`], and each small step (sections, TLS settings, the watch)
 //! directly.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::parse::{
-    ALLOWED_HEADERS, check_user, dummy_hash, is_usable_bcrypt_hash, parse, public_paths,
-    reported_field, response_headers, static_header_name,
+    ALLOWED_HEADERS, check_user, is_usable_bcrypt_hash, parse, public_paths, reported_field,
+    response_headers, static_header_name,
 };
 use super::raw::{RawHttp, RawTls};
 use super::source::{reload, stamp, watched_files};
@@ -57,19 +56,19 @@ fn obsolete_tls_versions_are_refused_by_name() {
 }
 
 #[test]
-fn the_dummy_hash_follows_the_highest_cost() {
+fn the_dummy_hash_has_the_fixed_cost_whatever_the_users_cost() {
     let h4 = bcrypt::hash("x", 4).expect("hash");
-    let h5 = bcrypt::hash("x", 5).expect("hash");
+    let h12 = "$2y$12$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
     let s = parse(
         Path::new("/w.yml"),
-        &format!("basic_auth_users:\n  a: {h4}\n  b: {h5}\n"),
+        &format!("basic_auth_users:\n  a: {h4}\n  b: {h12}\n"),
     )
     .expect("valid");
     let parts = s
         .dummy_hash
         .parse::<bcrypt::HashParts>()
         .expect("a bcrypt hash");
-    assert_eq!(parts.get_cost(), 5);
+    assert_eq!(parts.get_cost(), super::DUMMY_COST);
     assert_eq!(bcrypt::verify("x", &s.dummy_hash).ok(), Some(false));
 }
 
@@ -135,15 +134,6 @@ fn users_need_a_plain_name_and_a_bcrypt_hash_of_a_usable_cost() {
 }
 
 #[test]
-fn the_dummy_hash_without_users_has_cost_10() {
-    let h = dummy_hash(&BTreeMap::new());
-    assert_eq!(
-        h.parse::<bcrypt::HashParts>().expect("a hash").get_cost(),
-        10
-    );
-}
-
-#[test]
 fn every_allowed_header_has_its_lower_case_static_name() {
     for allowed in ALLOWED_HEADERS {
         assert_eq!(static_header_name(allowed), allowed.to_ascii_lowercase());
@@ -160,12 +150,12 @@ fn header_names_match_in_any_case_and_values_must_be_valid() {
     assert_eq!(headers.len(), 1);
     assert_eq!(headers[0].0, "x-frame-options");
     assert_eq!(headers[0].1, "DENY");
-    let e = response_headers(Path::new(W), http("X-Frame-Options", "a\nb"))
+    let e = response_headers(Path::new(W), http("Content-Security-Policy", "a\nb"))
         .expect_err("newline")
         .to_string();
     assert_eq!(
         e,
-        "web config file /w.yml: http_server_config.headers.X-Frame-Options: is not a valid header value"
+        "web config file /w.yml: http_server_config.headers.Content-Security-Policy: is not a valid header value"
     );
     let e = response_headers(Path::new(W), http("Server", "x"))
         .expect_err("not allowed")
