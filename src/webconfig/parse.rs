@@ -132,7 +132,9 @@ pub(super) fn check_user(path: &Path, user: &str, hash: &str) -> Result<(), WebC
 }
 
 /// `http_server_config.headers` as response headers: each name one of
-/// [`ALLOWED_HEADERS`] (in any case), each value a valid header value.
+/// [`ALLOWED_HEADERS`] (in any case), each value a valid header value and,
+/// for the headers the exporter-toolkit restricts, one of
+/// [`allowed_values`] (in any case).
 pub(super) fn response_headers(
     path: &Path,
     http: RawHttp,
@@ -150,11 +152,30 @@ pub(super) fn response_headers(
                 format!("is not one of {}", ALLOWED_HEADERS.join(", ")),
             ));
         };
+        let values = allowed_values(allowed);
+        if !values.is_empty() && !values.iter().any(|v| v.eq_ignore_ascii_case(&value)) {
+            return Err(field_error(
+                path,
+                field,
+                format!("{value:?} is not one of {}", values.join(", ")),
+            ));
+        }
         let value = HeaderValue::from_str(&value)
             .map_err(|_| field_error(path, field, "is not a valid header value"))?;
         headers.push((HeaderName::from_static(static_header_name(allowed)), value));
     }
     Ok(headers)
+}
+
+/// The values an allowed header may take, in any case, when the
+/// exporter-toolkit restricts them (it does for the two whose values are an
+/// enumeration); empty when any valid header value goes.
+pub(super) fn allowed_values(allowed: &str) -> &'static [&'static str] {
+    match allowed {
+        "X-Content-Type-Options" => &["nosniff"],
+        "X-Frame-Options" => &["deny", "sameorigin"],
+        _ => &[],
+    }
 }
 
 /// The lower-case static name of an allowed header (one of

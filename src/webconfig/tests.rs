@@ -167,6 +167,42 @@ fn header_names_match_in_any_case_and_values_must_be_valid() {
 }
 
 #[test]
+fn enumerated_header_values_are_checked_as_the_exporter_toolkit_does() {
+    let one = |name: &str, value: &str| {
+        let http = RawHttp {
+            http2: None,
+            headers: [(name.to_string(), value.to_string())].into(),
+        };
+        response_headers(Path::new(W), http).map_err(|e| e.to_string())
+    };
+    for (name, value) in [
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Content-Type-Options", "NoSniff"),
+        ("X-Frame-Options", "deny"),
+        ("X-Frame-Options", "sameorigin"),
+        ("X-Frame-Options", "SAMEORIGIN"),
+        ("X-XSS-Protection", "1; mode=block"),
+        ("Strict-Transport-Security", "max-age=31536000"),
+        ("Content-Security-Policy", "default-src 'self'"),
+    ] {
+        assert!(one(name, value).is_ok(), "{name}: {value} must be accepted");
+    }
+    assert_eq!(
+        one("X-Content-Type-Options", "sniff").expect_err("sniff"),
+        "web config file /w.yml: http_server_config.headers.X-Content-Type-Options: \"sniff\" is not one of nosniff"
+    );
+    assert_eq!(
+        one("X-Frame-Options", "foo").expect_err("foo"),
+        "web config file /w.yml: http_server_config.headers.X-Frame-Options: \"foo\" is not one of deny, sameorigin"
+    );
+    assert!(
+        one("X-Frame-Options", "").is_err(),
+        "empty is not an allowed value"
+    );
+    assert!(one("x-content-type-options", "").is_err());
+}
+
+#[test]
 fn tls_fields_are_named_under_their_section() {
     assert_eq!(tls_field("key_file"), "tls_server_config.key_file");
 }
