@@ -16,6 +16,7 @@ use rcgen::{
 };
 use reqwest::StatusCode;
 
+mod client_certs;
 mod logins;
 mod serving;
 mod upstream_and_mistakes;
