@@ -14,6 +14,7 @@
 //! passwords.
 
 mod checks;
+mod rate;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub struct ClientAddr(pub IpAddr);
 pub struct Guard {
     source: Arc<WebConfigSource>,
     checker: Checker,
+    limiter: rate::Limiter,
 }
 
 impl std::fmt::Debug for Guard {
@@ -57,6 +59,7 @@ impl Guard {
         Guard {
             source,
             checker: Checker::new(),
+            limiter: rate::Limiter::default(),
         }
     }
 
@@ -106,8 +109,10 @@ fn unauthorized(reason: &'static str, basic: bool) -> Response {
     resp
 }
 
-/// Middleware: refuses requests without the credentials the settings ask
-/// for, and adds the configured response headers to every answer.
+/// Middleware: answers 429 past `rate_limit` (every path counts, as in the
+/// exporter-toolkit), refuses requests without the credentials the
+/// settings ask for, and adds the configured response headers to every
+/// answer.
 pub async fn guard_request(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
     let security = guard.security();
     let asked = Asked {
@@ -123,13 +128,29 @@ pub async fn guard_request(State(guard): State<Arc<Guard>>, req: Request, next: 
             .get::<ClientAddr>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.to_canonical()),
     };
-    let mut resp = match check(&guard, &security, asked).await {
-        Ok(()) => next.run(req).await,
-        Err(resp) => resp,
+    let mut resp = if !guard.limiter.allow(security.rate_limit) {
+        too_many_requests(security.rate_limit)
+    } else {
+        match check(&guard, &security, asked).await {
+            Ok(()) => next.run(req).await,
+            Err(resp) => resp,
+        }
     };
     let headers = resp.headers_mut();
     for (name, value) in &security.headers {
         headers.insert(name.clone(), value.clone());
+    }
+    resp
+}
+
+/// The answer past `rate_limit`'s burst: 429, and when to come back.
+fn too_many_requests(limit: Option<crate::webconfig::RateLimit>) -> Response {
+    let mut resp = (StatusCode::TOO_MANY_REQUESTS, "too many requests\n").into_response();
+    if let Some(limit) = limit {
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(rate::retry_after(limit)),
+        );
     }
     resp
 }

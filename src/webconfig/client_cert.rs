@@ -9,24 +9,32 @@
 //! when the presented certificate is byte for byte one of the configured
 //! CA certificates; webpki has then already checked its validity period,
 //! and rustls still checks that the client holds its key.
+//!
+//! With `client_allowed_sans`, a verified certificate must also carry one
+//! of the listed subject alternative names, compared exactly as the
+//! exporter-toolkit does, else the handshake fails: DNS names, URIs and IP
+//! addresses (e-mail addresses are not read: webpki does not expose them,
+//! so a list naming only e-mail addresses admits nobody).
 
-use std::path::{Path, PathBuf};
+use std::net::IpAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{
     CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, RootCertStore,
     SignatureScheme,
 };
 
-use super::tls::tls_field;
+use super::tls::{PemSource, tls_field};
 use super::{WebConfigError, field_error};
 
-/// The verifier of client certificates against `ca_file` (resolved; `None`
-/// when the file names none, an error since the policy verifies).
+/// The verifier of client certificates against `client_ca` (`None` when
+/// the file gives none, an error since the policy verifies), and, when
+/// given, `allowed_sans`.
 ///
 /// `allow_unauthenticated`: with public paths (or VerifyClientCertIfGiven),
 /// the handshake admits clients without a certificate and the HTTP layer
@@ -35,25 +43,26 @@ use super::{WebConfigError, field_error};
 /// A presented certificate must verify here either way.
 pub(super) fn client_cert_verifier(
     path: &Path,
-    ca_file: Option<PathBuf>,
+    client_ca: Option<PemSource>,
     provider: Arc<CryptoProvider>,
     allow_unauthenticated: bool,
+    allowed_sans: Option<Vec<String>>,
 ) -> Result<Arc<dyn ClientCertVerifier>, WebConfigError> {
-    let ca_file = ca_file.ok_or_else(|| {
+    let client_ca = client_ca.ok_or_else(|| {
         field_error(
             path,
             tls_field("client_ca_file"),
             "is required to verify client certificates",
         )
     })?;
-    let cas = client_cas(path, &ca_file)?;
+    let cas = client_cas(path, &client_ca)?;
     let mut roots = RootCertStore::empty();
     let (added, _) = roots.add_parsable_certificates(cas.iter().cloned());
     if added == 0 {
         return Err(field_error(
             path,
-            tls_field("client_ca_file"),
-            format!("{}: no usable CA certificate in it", ca_file.display()),
+            client_ca.field("client_ca"),
+            format!("{}: no usable CA certificate in it", client_ca.origin()),
         ));
     }
     let mut verifier =
@@ -63,30 +72,62 @@ pub(super) fn client_cert_verifier(
     }
     let inner = verifier
         .build()
-        .map_err(|e| field_error(path, tls_field("client_ca_file"), e))?;
-    Ok(Arc::new(ClientVerifier { inner, cas }))
+        .map_err(|e| field_error(path, client_ca.field("client_ca"), e))?;
+    Ok(Arc::new(ClientVerifier {
+        inner,
+        cas,
+        allowed_sans,
+    }))
 }
 
-/// The certificates of the PEM file `ca_file`.
-fn client_cas(path: &Path, ca_file: &Path) -> Result<Vec<CertificateDer<'static>>, WebConfigError> {
-    CertificateDer::pem_file_iter(ca_file)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+/// The certificates of `client_ca`.
+fn client_cas(
+    path: &Path,
+    client_ca: &PemSource,
+) -> Result<Vec<CertificateDer<'static>>, WebConfigError> {
+    let pem = client_ca.read(path, "client_ca")?;
+    CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| {
             field_error(
                 path,
-                tls_field("client_ca_file"),
-                format!("{}: {e}", ca_file.display()),
+                client_ca.field("client_ca"),
+                format!("{}: {e}", client_ca.origin()),
             )
         })
 }
 
+/// Whether `end_entity` carries one of `allowed` as a DNS name, URI or IP
+/// address.
+pub(super) fn has_allowed_san(end_entity: &CertificateDer<'_>, allowed: &[String]) -> bool {
+    let Ok(cert) = webpki::EndEntityCert::try_from(end_entity) else {
+        return false;
+    };
+    if cert
+        .valid_dns_names()
+        .chain(cert.valid_uri_names())
+        .any(|name| allowed.iter().any(|a| a == name))
+    {
+        return true;
+    }
+    allowed
+        .iter()
+        .filter_map(|a| a.parse::<IpAddr>().ok())
+        .any(|ip| {
+            cert.verify_is_valid_for_subject_name(&ServerName::IpAddress(ip.into()))
+                .is_ok()
+        })
+}
+
 /// webpki's verifier, also accepting a configured CA certificate presented
-/// as the client's own.
+/// as the client's own, then checking the allowed SANs.
 #[derive(Debug)]
 struct ClientVerifier {
     inner: Arc<dyn ClientCertVerifier>,
     /// The configured CA certificates, as read.
     cas: Vec<CertificateDer<'static>>,
+    /// `client_allowed_sans`, when given.
+    allowed_sans: Option<Vec<String>>,
 }
 
 /// Whether webpki refused a certificate for being a CA.
@@ -119,7 +160,7 @@ impl ClientCertVerifier for ClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        match self
+        let verified = match self
             .inner
             .verify_client_cert(end_entity, intermediates, now)
         {
@@ -127,9 +168,15 @@ impl ClientCertVerifier for ClientVerifier {
                 if is_ca_used_as_end_entity(&e)
                     && self.cas.iter().any(|ca| ca.as_ref() == end_entity.as_ref()) =>
             {
-                Ok(ClientCertVerified::assertion())
+                ClientCertVerified::assertion()
             }
-            other => other,
+            other => other?,
+        };
+        match &self.allowed_sans {
+            Some(allowed) if !has_allowed_san(end_entity, allowed) => Err(
+                rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure),
+            ),
+            _ => Ok(verified),
         }
     }
 

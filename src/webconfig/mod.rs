@@ -33,8 +33,10 @@
 
 mod client_cert;
 mod parse;
+mod rate_limit;
 mod raw;
 mod source;
+mod suites;
 #[cfg(test)]
 mod tests;
 mod tls;
@@ -42,6 +44,7 @@ mod tls;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue};
 use rustls::ServerConfig;
@@ -91,6 +94,16 @@ pub enum ClientAuth {
     RequireAndVerify,
 }
 
+/// `rate_limit`: a token bucket over every request, refilled one token per
+/// `interval`, holding at most `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Time for one token to come back.
+    pub interval: Duration,
+    /// Tokens the bucket holds (and starts with); at least 1.
+    pub burst: u32,
+}
+
 /// The validated settings of one version of the file.
 #[derive(Clone)]
 pub struct WebSecurity {
@@ -104,6 +117,8 @@ pub struct WebSecurity {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Paths served without credentials.
     pub public_paths: Vec<String>,
+    /// Requests past this get 429; `None`: no limit.
+    pub rate_limit: Option<RateLimit>,
     /// A hash no password matches, of cost [`DUMMY_COST`]: checked for
     /// unknown users.
     pub dummy_hash: String,
@@ -118,6 +133,7 @@ impl std::fmt::Debug for WebSecurity {
             .field("users", &self.users.keys().collect::<Vec<_>>())
             .field("headers", &self.headers)
             .field("public_paths", &self.public_paths)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }
@@ -140,8 +156,15 @@ impl WebSecurity {
             ClientAuth::VerifyIfGiven => ", client certificates verified if given",
             ClientAuth::RequireAndVerify => ", client certificates required",
         };
+        let rate = match self.rate_limit {
+            Some(r) => format!(
+                ", at most {} request(s) at once then one per {:?}",
+                r.burst, r.interval
+            ),
+            None => String::new(),
+        };
         format!(
-            "{tls}{mtls}, {} basic-auth user(s), public paths {:?}",
+            "{tls}{mtls}, {} basic-auth user(s), public paths {:?}{rate}",
             self.users.len(),
             self.public_paths
         )

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use axum::http::{HeaderName, HeaderValue};
 
+use super::rate_limit::rate_limit;
 use super::raw::{RawHttp, RawWebConfig};
 use super::tls::tls_config;
 use super::{
@@ -48,6 +49,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<WebSecurity, WebConfigErr
         None => Vec::new(),
     };
     let dummy_hash = dummy_hash();
+    let rate_limit = rate_limit(path, raw.rate_limit)?;
     Ok(WebSecurity {
         tls,
         client_auth,
@@ -55,6 +57,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<WebSecurity, WebConfigErr
         headers,
         public_paths,
         dummy_hash,
+        rate_limit,
     })
 }
 

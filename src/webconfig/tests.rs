@@ -8,11 +8,9 @@ use super::parse::{
     ALLOWED_HEADERS, check_user, is_usable_bcrypt_hash, parse, public_paths, reported_field,
     response_headers, static_header_name,
 };
-use super::raw::{RawHttp, RawTls};
+use super::raw::RawHttp;
 use super::source::{reload, stamp, watched_files};
-use super::tls::{
-    client_auth_policy, protocol_versions, refuse_unsupported_keys, tls_field, tls_version,
-};
+use super::tls::{client_auth_policy, protocol_versions, tls_field, tls_version};
 use super::{ClientAuth, DEFAULT_PUBLIC_PATHS};
 
 fn err(text: &str) -> String {
@@ -208,36 +206,6 @@ fn tls_fields_are_named_under_their_section() {
 }
 
 #[test]
-fn cipher_suites_and_curves_are_refused_unless_empty() {
-    let empty = RawTls {
-        cipher_suites: Some(vec![]),
-        curve_preferences: Some(vec![]),
-        ..RawTls::default()
-    };
-    assert!(refuse_unsupported_keys(Path::new(W), &empty).is_ok());
-    let suites = RawTls {
-        cipher_suites: Some(vec!["TLS_AES_128_GCM_SHA256".into()]),
-        ..RawTls::default()
-    };
-    let e = refuse_unsupported_keys(Path::new(W), &suites).expect_err("suites");
-    assert!(
-        e.to_string()
-            .contains("tls_server_config.cipher_suites: is not supported"),
-        "{e}"
-    );
-    let curves = RawTls {
-        curve_preferences: Some(vec!["X25519".into()]),
-        ..RawTls::default()
-    };
-    let e = refuse_unsupported_keys(Path::new(W), &curves).expect_err("curves");
-    assert!(
-        e.to_string()
-            .contains("tls_server_config.curve_preferences: is not supported"),
-        "{e}"
-    );
-}
-
-#[test]
 fn protocol_versions_run_from_min_to_max() {
     let versions = |min, max| protocol_versions(Path::new(W), min, max);
     assert_eq!(versions(None, None).expect("default").len(), 2);
@@ -351,6 +319,46 @@ fn a_reload_refuses_an_empty_file_and_a_switch_of_tls() {
     let e = reload(&file, true).expect_err("TLS to plain").to_string();
     assert!(
         e.ends_with("tls_server_config: switching between TLS and plain HTTP needs a restart"),
+        "{e}"
+    );
+}
+
+#[test]
+fn inline_pem_and_its_file_are_exclusive_and_an_inline_key_is_never_quoted() {
+    let e = err("tls_server_config:\n  cert: x\n  cert_file: c\n  key_file: k\n");
+    assert!(
+        e.ends_with(
+            "tls_server_config.cert: and cert_file are exclusive: give the PEM inline or a file, not both"
+        ),
+        "{e}"
+    );
+    let e = err("tls_server_config:\n  cert: \"\"\n  key_file: k\n");
+    assert!(
+        e.contains("tls_server_config.cert_file: is required with TLS (or cert, inline)"),
+        "{e}"
+    );
+    let leaf = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+    let cert = leaf.cert.pem().replace('\n', "\n    ");
+    let e = err(&format!(
+        "tls_server_config:\n  cert: |\n    {cert}\n  key: SECRETKEYTEXT\n"
+    ));
+    assert!(e.contains("tls_server_config.key: inline"), "{e}");
+    assert!(!e.contains("SECRETKEYTEXT"), "the key was quoted: {e}");
+    let key = leaf.key_pair.serialize_pem().replace('\n', "\n    ");
+    let tls = format!("tls_server_config:\n  cert: |\n    {cert}\n  key: |\n    {key}\n");
+    assert!(parse(Path::new(W), &tls).is_ok_and(|s| s.tls.is_some()));
+    let e = err(&format!("{tls}  client_allowed_sans: [prometheus]\n"));
+    assert!(
+        e.contains("tls_server_config.client_allowed_sans: needs client certificates verified"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{tls}  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA]\n"
+    ));
+    assert!(
+        e.contains(
+            "tls_server_config.cipher_suites: TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA is not offered"
+        ),
         "{e}"
     );
 }
