@@ -32,6 +32,7 @@
 //! [exporter-toolkit web-config format]: https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md
 
 mod client_cert;
+mod departures;
 mod parse;
 mod rate_limit;
 mod raw;
@@ -49,6 +50,7 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue};
 use rustls::ServerConfig;
 
+pub use departures::{DEPARTURES, departure_lines};
 pub use source::WebConfigSource;
 
 /// Paths reachable without credentials unless the file says otherwise.

@@ -362,3 +362,24 @@ fn inline_pem_and_its_file_are_exclusive_and_an_inline_key_is_never_quoted() {
         "{e}"
     );
 }
+
+#[test]
+fn the_readme_tables_every_departure_that_config_check_lists() {
+    let readme = include_str!("../../README.md");
+    let lines = super::departure_lines("  ");
+    assert_eq!(lines.lines().count(), super::DEPARTURES.len());
+    for (what, why) in super::DEPARTURES {
+        assert!(
+            readme.contains(&format!("| {what} | {why} |\n")),
+            "the README's table lacks {what:?}"
+        );
+        assert!(lines.contains(&format!("- {}: {why}", what.replace('`', ""))));
+    }
+    let rows = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| Departure from the exporter-toolkit |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .count();
+    assert_eq!(rows, super::DEPARTURES.len(), "a row the list lacks");
+}
