@@ -36,6 +36,8 @@ mod departures;
 mod parse;
 mod rate_limit;
 mod raw;
+#[cfg(test)]
+mod reference_cases;
 mod source;
 mod suites;
 #[cfg(test)]
