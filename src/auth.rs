@@ -2,82 +2,64 @@
 //! asks: client certificates and basic auth, checked on every request but
 //! those to public paths.
 //!
-//! bcrypt is slow on purpose (tens of milliseconds per check at cost 10),
-//! so checks run off the async workers, at most [`MAX_CONCURRENT_CHECKS`]
-//! at once (the permit goes with the check, so a client that hangs up does
-//! not free it early), and a successful check is remembered (by an HMAC of
-//! the password under a key drawn at start-up, never the password) so that
-//! Prometheus, which sends the same credentials on every scrape, pays it
-//! once. An unknown user is checked against a dummy hash of the highest
-//! cost in use, so user names cannot be probed by timing.
+//! bcrypt is slow on purpose (tens of milliseconds per check at cost 10,
+//! seconds at 18): the checks and what bounds them are in [`checks`]. No
+//! login waits on a queue with a timeout: a wrong login gets 401 whatever
+//! else is going on, never 503. An unknown user is checked against a dummy
+//! hash of the fixed cost [`crate::webconfig::DUMMY_COST`], not of the
+//! highest cost in the file: a flood of made-up user names then costs the
+//! exporter little, at the price of a timing difference (an unknown user
+//! is answered in a cost-10 check, a known one in a check of its own
+//! cost) that tells a patient prober which names exist, not their
+//! passwords.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod checks;
+mod rate;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use tokio::sync::Semaphore;
 
 use crate::webconfig::{ClientAuth, WebConfigSource, WebSecurity};
-
-/// bcrypt checks running at once, at most (one, as the exporter-toolkit):
-/// each takes a core for tens of milliseconds.
-pub const MAX_CONCURRENT_CHECKS: usize = 1;
-
-/// How long a request waits for its turn to be checked before it gets 503.
-const CHECK_QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Successful checks remembered, at most (the cache is cleared when full).
-const MAX_REMEMBERED: usize = 256;
+pub use checks::{CHECKS_PER_CLIENT, concurrent_checks};
+use checks::{Checker, Verdict};
 
 /// Set by the server on every request of a TLS connection whose client
 /// presented a certificate that verified against the client CA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifiedClientCert(pub bool);
 
+/// Set by the server on every request: the address of the peer, which
+/// bounds the bcrypt checks one client can have in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
 /// Shared by every request.
 pub struct Guard {
     source: Arc<WebConfigSource>,
-    checks: Arc<Semaphore>,
-    /// Key of the HMAC under which successful passwords are remembered.
-    key: ring::hmac::Key,
-    /// (user, hash, HMAC of the password) of checks that succeeded.
-    remembered: Mutex<HashSet<(String, String, Vec<u8>)>>,
+    checker: Checker,
+    limiter: rate::Limiter,
 }
 
 impl std::fmt::Debug for Guard {
-    // The cache stays out of debug output.
+    // The remembered attempts stay out of debug output.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Guard").finish_non_exhaustive()
     }
 }
 
-/// Why a password was not accepted.
-enum Refusal {
-    /// Wrong user or password.
-    Wrong,
-    /// Too many checks queued.
-    Busy,
-}
-
 impl Guard {
     /// Guards requests with the settings of `source`.
     pub fn new(source: Arc<WebConfigSource>) -> Guard {
-        let rng = ring::rand::SystemRandom::new();
-        // Without a random key (no OS randomness), remember nothing useful
-        // to anyone: a fixed key only makes the cache keys guessable, and
-        // they never leave the process.
-        let key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng)
-            .unwrap_or_else(|_| ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"evolux-exporter"));
         Guard {
             source,
-            checks: Arc::new(Semaphore::new(MAX_CONCURRENT_CHECKS)),
-            key,
-            remembered: Mutex::new(HashSet::new()),
+            checker: Checker::new(),
+            limiter: rate::Limiter::default(),
         }
     }
 
@@ -89,48 +71,15 @@ impl Guard {
     async fn password_ok(
         &self,
         security: &WebSecurity,
+        client: IpAddr,
         user: &str,
         password: &str,
-    ) -> Result<(), Refusal> {
+    ) -> Verdict {
         let known = security.users.get(user);
-        let hash = known
-            .map_or(security.dummy_hash.as_str(), String::as_str)
-            .to_owned();
-        let tag = ring::hmac::sign(&self.key, password.as_bytes())
-            .as_ref()
-            .to_vec();
-        let key = (user.to_owned(), hash.clone(), tag);
-        if known.is_some()
-            && self
-                .remembered
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(&key)
-        {
-            return Ok(());
-        }
-        let permit = tokio::time::timeout(CHECK_QUEUE_TIMEOUT, self.checks.clone().acquire_owned())
+        let hash = known.map_or(security.dummy_hash.as_str(), String::as_str);
+        self.checker
+            .check(client, user, hash, known.is_some(), password)
             .await
-            .map_err(|_| Refusal::Busy)?
-            .map_err(|_| Refusal::Busy)?;
-        let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            bcrypt::verify(password, &hash)
-        })
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or(false);
-        if !(ok && known.is_some()) {
-            return Err(Refusal::Wrong);
-        }
-        let mut remembered = self.remembered.lock().unwrap_or_else(|e| e.into_inner());
-        if remembered.len() >= MAX_REMEMBERED {
-            remembered.clear();
-        }
-        remembered.insert(key);
-        Ok(())
     }
 }
 
@@ -160,8 +109,10 @@ fn unauthorized(reason: &'static str, basic: bool) -> Response {
     resp
 }
 
-/// Middleware: refuses requests without the credentials the settings ask
-/// for, and adds the configured response headers to every answer.
+/// Middleware: answers 429 past `rate_limit` (every path counts, as in the
+/// exporter-toolkit), refuses requests without the credentials the
+/// settings ask for, and adds the configured response headers to every
+/// answer.
 pub async fn guard_request(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
     let security = guard.security();
     let asked = Asked {
@@ -172,14 +123,34 @@ pub async fn guard_request(State(guard): State<Arc<Guard>>, req: Request, next: 
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(basic_credentials),
+        client: req
+            .extensions()
+            .get::<ClientAddr>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.to_canonical()),
     };
-    let mut resp = match check(&guard, &security, asked).await {
-        Ok(()) => next.run(req).await,
-        Err(resp) => resp,
+    let mut resp = if !guard.limiter.allow(security.rate_limit) {
+        too_many_requests(security.rate_limit)
+    } else {
+        match check(&guard, &security, asked).await {
+            Ok(()) => next.run(req).await,
+            Err(resp) => resp,
+        }
     };
     let headers = resp.headers_mut();
     for (name, value) in &security.headers {
         headers.insert(name.clone(), value.clone());
+    }
+    resp
+}
+
+/// The answer past `rate_limit`'s burst: 429, and when to come back.
+fn too_many_requests(limit: Option<crate::webconfig::RateLimit>) -> Response {
+    let mut resp = (StatusCode::TOO_MANY_REQUESTS, "too many requests\n").into_response();
+    if let Some(limit) = limit {
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(rate::retry_after(limit)),
+        );
     }
     resp
 }
@@ -189,6 +160,7 @@ struct Asked {
     public: bool,
     verified_cert: bool,
     credentials: Option<(String, String)>,
+    client: IpAddr,
 }
 
 async fn check(guard: &Guard, security: &WebSecurity, asked: Asked) -> Result<(), Response> {
@@ -207,20 +179,22 @@ async fn check(guard: &Guard, security: &WebSecurity, asked: Asked) -> Result<()
     let Some((user, password)) = asked.credentials else {
         return Err(unauthorized("authentication required\n", true));
     };
-    match guard.password_ok(security, &user, &password).await {
-        Ok(()) => Ok(()),
-        Err(Refusal::Wrong) => {
+    match guard
+        .password_ok(security, asked.client, &user, &password)
+        .await
+    {
+        Verdict::Accepted => Ok(()),
+        Verdict::Refused => {
             // The password may have been typed into the user field: not logged.
             tracing::debug!("basic auth failed");
             Err(unauthorized("wrong user name or password\n", true))
         }
-        Err(Refusal::Busy) => {
-            tracing::warn!("basic auth checks are queued for too long; answering 503");
-            Err((
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many authentication attempts\n",
-            )
-                .into_response())
+        Verdict::ClientBusy => {
+            tracing::debug!(client = %asked.client, "basic auth refused unchecked: a check from this client is in progress");
+            Err(unauthorized(
+                "a login from this address is being checked; try again when it is answered\n",
+                true,
+            ))
         }
     }
 }

@@ -118,6 +118,11 @@ impl fmt::Display for Summary<'_> {
         if let (Some(path), Some(security)) = (&c.web.config_file, &c.web.security) {
             let settings = security.current().describe();
             writeln!(f, "  web config file:    {} ({settings})", path.display())?;
+            writeln!(
+                f,
+                "  web config departs from the exporter-toolkit on purpose:"
+            )?;
+            write!(f, "{}", crate::webconfig::departure_lines("    "))?;
         }
         if c.campaigns.is_empty() {
             writeln!(

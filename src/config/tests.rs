@@ -360,3 +360,24 @@ fn the_summary_under_sharding_names_the_shard_and_the_other_replicas_campaigns()
 mod readme;
 mod response;
 mod views;
+
+#[test]
+fn the_summary_states_the_web_configs_departures_from_the_exporter_toolkit() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web.yml");
+    std::fs::write(&web, "rate_limit:\n  interval: 1s\n  burst: 5\n").unwrap();
+    let arg = format!("--web.config.file={}", web.display());
+    let text = merge(&[URL, &arg], "").unwrap().summary();
+    assert!(
+        text.contains("then one per 1s"),
+        "the rate limit is described: {text}"
+    );
+    assert!(
+        text.contains("  web config departs from the exporter-toolkit on purpose:\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&crate::webconfig::departure_lines("    ")),
+        "{text}"
+    );
+}

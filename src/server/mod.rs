@@ -34,7 +34,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
-use crate::auth::{Guard, VerifiedClientCert, guard_request};
+use crate::auth::{ClientAddr, Guard, VerifiedClientCert, guard_request};
 use crate::webconfig::WebConfigSource;
 pub use listen::ListenAddress;
 pub use routes::{Endpoints, ReloadHook, StatusPage, router};
@@ -96,9 +96,9 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = accept_any(&listeners) => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors, or a connection reset before
                     // it was accepted: wait a moment rather than spin.
@@ -119,7 +119,8 @@ pub async fn serve(
             match tls {
                 None => {
                     let stream = write_stall_bounded(stream);
-                    let conn = http.serve_connection(TokioIo::new(stream), service(app, false));
+                    let conn =
+                        http.serve_connection(TokioIo::new(stream), service(app, false, peer.ip()));
                     let _ = watcher.watch(conn).await;
                 }
                 Some(config) => {
@@ -146,7 +147,8 @@ pub async fn serve(
                         .peer_certificates()
                         .is_some_and(|c| !c.is_empty());
                     let stream = write_stall_bounded(stream);
-                    let conn = http.serve_connection(TokioIo::new(stream), service(app, verified));
+                    let conn = http
+                        .serve_connection(TokioIo::new(stream), service(app, verified, peer.ip()));
                     let _ = watcher.watch(conn).await;
                 }
             }
@@ -174,10 +176,11 @@ async fn accept_any(
 }
 
 /// The router as a hyper service for one connection, telling it whether
-/// the client presented a verified certificate.
+/// the client presented a verified certificate, and its address.
 fn service(
     app: Router,
     verified: bool,
+    peer: std::net::IpAddr,
 ) -> impl hyper::service::Service<
     Request<Incoming>,
     Response = Response,
@@ -186,6 +189,7 @@ fn service(
 > + Clone {
     hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(VerifiedClientCert(verified));
+        req.extensions_mut().insert(ClientAddr(peer));
         let app = app.clone();
         async move {
             // hyper bounds its read buffer, not the head: a head that came

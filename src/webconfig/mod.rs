@@ -32,9 +32,14 @@
 //! [exporter-toolkit web-config format]: https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md
 
 mod client_cert;
+mod departures;
 mod parse;
+mod rate_limit;
 mod raw;
+#[cfg(test)]
+mod reference_cases;
 mod source;
+mod suites;
 #[cfg(test)]
 mod tests;
 mod tls;
@@ -42,14 +47,22 @@ mod tls;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue};
 use rustls::ServerConfig;
 
+pub use departures::{DEPARTURES, departure_lines};
 pub use source::WebConfigSource;
 
 /// Paths reachable without credentials unless the file says otherwise.
 pub const DEFAULT_PUBLIC_PATHS: [&str; 4] = ["/healthz", "/readyz", "/-/healthy", "/-/ready"];
+
+/// The bcrypt cost of the hash unknown users are checked against: fixed
+/// and moderate, so that made-up user names cost little to refuse. A known
+/// user of a higher cost is answered more slowly than an unknown one: the
+/// difference tells which user names exist, not their passwords.
+pub const DUMMY_COST: u32 = 10;
 
 /// A web config file that cannot be used; names the field at fault.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +98,16 @@ pub enum ClientAuth {
     RequireAndVerify,
 }
 
+/// `rate_limit`: a token bucket over every request, refilled one token per
+/// `interval`, holding at most `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Time for one token to come back.
+    pub interval: Duration,
+    /// Tokens the bucket holds (and starts with); at least 1.
+    pub burst: u32,
+}
+
 /// The validated settings of one version of the file.
 #[derive(Clone)]
 pub struct WebSecurity {
@@ -98,8 +121,10 @@ pub struct WebSecurity {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Paths served without credentials.
     pub public_paths: Vec<String>,
-    /// A hash no password matches, of the highest cost in `users`: checked
-    /// for unknown users so that they take as long as known ones.
+    /// Requests past this get 429; `None`: no limit.
+    pub rate_limit: Option<RateLimit>,
+    /// A hash no password matches, of cost [`DUMMY_COST`]: checked for
+    /// unknown users.
     pub dummy_hash: String,
 }
 
@@ -112,6 +137,7 @@ impl std::fmt::Debug for WebSecurity {
             .field("users", &self.users.keys().collect::<Vec<_>>())
             .field("headers", &self.headers)
             .field("public_paths", &self.public_paths)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }
@@ -134,8 +160,15 @@ impl WebSecurity {
             ClientAuth::VerifyIfGiven => ", client certificates verified if given",
             ClientAuth::RequireAndVerify => ", client certificates required",
         };
+        let rate = match self.rate_limit {
+            Some(r) => format!(
+                ", at most {} request(s) at once then one per {:?}",
+                r.burst, r.interval
+            ),
+            None => String::new(),
+        };
         format!(
-            "{tls}{mtls}, {} basic-auth user(s), public paths {:?}",
+            "{tls}{mtls}, {} basic-auth user(s), public paths {:?}{rate}",
             self.users.len(),
             self.public_paths
         )

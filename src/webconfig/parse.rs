@@ -3,22 +3,21 @@
 //! one validation step per section: public paths, TLS (in [`super::tls`]),
 //! basic-auth users, response headers, and the dummy hash.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use axum::http::{HeaderName, HeaderValue};
 
+use super::rate_limit::rate_limit;
 use super::raw::{RawHttp, RawWebConfig};
 use super::tls::tls_config;
-use super::{ClientAuth, DEFAULT_PUBLIC_PATHS, WebConfigError, WebSecurity, field_error};
+use super::{
+    ClientAuth, DEFAULT_PUBLIC_PATHS, DUMMY_COST, WebConfigError, WebSecurity, field_error,
+};
 
 /// Salt and hash of a bcrypt hash that no password matches (a valid hash
 /// of a random 32-byte string).
 const DUMMY_SALT_AND_HASH: &str = "QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
-
-/// The bcrypt cost of the dummy hash when the file has no users.
-const DEFAULT_DUMMY_COST: u32 = 10;
 
 /// Response headers the file may set (the exporter-toolkit's list).
 pub(super) const ALLOWED_HEADERS: [&str; 5] = [
@@ -49,7 +48,8 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<WebSecurity, WebConfigErr
         Some(http) => response_headers(path, http)?,
         None => Vec::new(),
     };
-    let dummy_hash = dummy_hash(&raw.basic_auth_users);
+    let dummy_hash = dummy_hash();
+    let rate_limit = rate_limit(path, raw.rate_limit)?;
     Ok(WebSecurity {
         tls,
         client_auth,
@@ -57,6 +57,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<WebSecurity, WebConfigErr
         headers,
         public_paths,
         dummy_hash,
+        rate_limit,
     })
 }
 
@@ -134,7 +135,9 @@ pub(super) fn check_user(path: &Path, user: &str, hash: &str) -> Result<(), WebC
 }
 
 /// `http_server_config.headers` as response headers: each name one of
-/// [`ALLOWED_HEADERS`] (in any case), each value a valid header value.
+/// [`ALLOWED_HEADERS`] (in any case), each value a valid header value and,
+/// for the headers the exporter-toolkit restricts, one of
+/// [`allowed_values`] (in any case).
 pub(super) fn response_headers(
     path: &Path,
     http: RawHttp,
@@ -152,11 +155,30 @@ pub(super) fn response_headers(
                 format!("is not one of {}", ALLOWED_HEADERS.join(", ")),
             ));
         };
+        let values = allowed_values(allowed);
+        if !values.is_empty() && !values.iter().any(|v| v.eq_ignore_ascii_case(&value)) {
+            return Err(field_error(
+                path,
+                field,
+                format!("{value:?} is not one of {}", values.join(", ")),
+            ));
+        }
         let value = HeaderValue::from_str(&value)
             .map_err(|_| field_error(path, field, "is not a valid header value"))?;
         headers.push((HeaderName::from_static(static_header_name(allowed)), value));
     }
     Ok(headers)
+}
+
+/// The values an allowed header may take, in any case, when the
+/// exporter-toolkit restricts them (it does for the two whose values are an
+/// enumeration); empty when any valid header value goes.
+pub(super) fn allowed_values(allowed: &str) -> &'static [&'static str] {
+    match allowed {
+        "X-Content-Type-Options" => &["nosniff"],
+        "X-Frame-Options" => &["deny", "sameorigin"],
+        _ => &[],
+    }
 }
 
 /// The lower-case static name of an allowed header (one of
@@ -171,14 +193,8 @@ pub(super) fn static_header_name(allowed: &str) -> &'static str {
     }
 }
 
-/// A hash no password matches, of the highest cost among `users`' hashes
-/// (10 without users), so that checking it takes as long as a real one.
-pub(super) fn dummy_hash(users: &BTreeMap<String, String>) -> String {
-    let cost = users
-        .values()
-        .filter_map(|h| h.parse::<bcrypt::HashParts>().ok())
-        .map(|h| h.get_cost())
-        .max()
-        .unwrap_or(DEFAULT_DUMMY_COST);
-    format!("$2y${cost:02}${DUMMY_SALT_AND_HASH}")
+/// A hash no password matches, of the fixed cost [`DUMMY_COST`] whatever
+/// the users' costs: checked for unknown users.
+pub(super) fn dummy_hash() -> String {
+    format!("$2y${DUMMY_COST:02}${DUMMY_SALT_AND_HASH}")
 }

@@ -2,18 +2,15 @@
 //! [`parse`], and each small step (sections, TLS settings, the watch)
 //! directly.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::parse::{
-    ALLOWED_HEADERS, check_user, dummy_hash, is_usable_bcrypt_hash, parse, public_paths,
-    reported_field, response_headers, static_header_name,
+    ALLOWED_HEADERS, check_user, is_usable_bcrypt_hash, parse, public_paths, reported_field,
+    response_headers, static_header_name,
 };
-use super::raw::{RawHttp, RawTls};
+use super::raw::RawHttp;
 use super::source::{reload, stamp, watched_files};
-use super::tls::{
-    client_auth_policy, protocol_versions, refuse_unsupported_keys, tls_field, tls_version,
-};
+use super::tls::{client_auth_policy, protocol_versions, tls_field, tls_version};
 use super::{ClientAuth, DEFAULT_PUBLIC_PATHS};
 
 fn err(text: &str) -> String {
@@ -57,19 +54,19 @@ fn obsolete_tls_versions_are_refused_by_name() {
 }
 
 #[test]
-fn the_dummy_hash_follows_the_highest_cost() {
+fn the_dummy_hash_has_the_fixed_cost_whatever_the_users_cost() {
     let h4 = bcrypt::hash("x", 4).expect("hash");
-    let h5 = bcrypt::hash("x", 5).expect("hash");
+    let h12 = "$2y$12$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
     let s = parse(
         Path::new("/w.yml"),
-        &format!("basic_auth_users:\n  a: {h4}\n  b: {h5}\n"),
+        &format!("basic_auth_users:\n  a: {h4}\n  b: {h12}\n"),
     )
     .expect("valid");
     let parts = s
         .dummy_hash
         .parse::<bcrypt::HashParts>()
         .expect("a bcrypt hash");
-    assert_eq!(parts.get_cost(), 5);
+    assert_eq!(parts.get_cost(), super::DUMMY_COST);
     assert_eq!(bcrypt::verify("x", &s.dummy_hash).ok(), Some(false));
 }
 
@@ -135,15 +132,6 @@ fn users_need_a_plain_name_and_a_bcrypt_hash_of_a_usable_cost() {
 }
 
 #[test]
-fn the_dummy_hash_without_users_has_cost_10() {
-    let h = dummy_hash(&BTreeMap::new());
-    assert_eq!(
-        h.parse::<bcrypt::HashParts>().expect("a hash").get_cost(),
-        10
-    );
-}
-
-#[test]
 fn every_allowed_header_has_its_lower_case_static_name() {
     for allowed in ALLOWED_HEADERS {
         assert_eq!(static_header_name(allowed), allowed.to_ascii_lowercase());
@@ -160,12 +148,12 @@ fn header_names_match_in_any_case_and_values_must_be_valid() {
     assert_eq!(headers.len(), 1);
     assert_eq!(headers[0].0, "x-frame-options");
     assert_eq!(headers[0].1, "DENY");
-    let e = response_headers(Path::new(W), http("X-Frame-Options", "a\nb"))
+    let e = response_headers(Path::new(W), http("Content-Security-Policy", "a\nb"))
         .expect_err("newline")
         .to_string();
     assert_eq!(
         e,
-        "web config file /w.yml: http_server_config.headers.X-Frame-Options: is not a valid header value"
+        "web config file /w.yml: http_server_config.headers.Content-Security-Policy: is not a valid header value"
     );
     let e = response_headers(Path::new(W), http("Server", "x"))
         .expect_err("not allowed")
@@ -177,38 +165,44 @@ fn header_names_match_in_any_case_and_values_must_be_valid() {
 }
 
 #[test]
-fn tls_fields_are_named_under_their_section() {
-    assert_eq!(tls_field("key_file"), "tls_server_config.key_file");
+fn enumerated_header_values_are_checked_as_the_exporter_toolkit_does() {
+    let one = |name: &str, value: &str| {
+        let http = RawHttp {
+            http2: None,
+            headers: [(name.to_string(), value.to_string())].into(),
+        };
+        response_headers(Path::new(W), http).map_err(|e| e.to_string())
+    };
+    for (name, value) in [
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Content-Type-Options", "NoSniff"),
+        ("X-Frame-Options", "deny"),
+        ("X-Frame-Options", "sameorigin"),
+        ("X-Frame-Options", "SAMEORIGIN"),
+        ("X-XSS-Protection", "1; mode=block"),
+        ("Strict-Transport-Security", "max-age=31536000"),
+        ("Content-Security-Policy", "default-src 'self'"),
+    ] {
+        assert!(one(name, value).is_ok(), "{name}: {value} must be accepted");
+    }
+    assert_eq!(
+        one("X-Content-Type-Options", "sniff").expect_err("sniff"),
+        "web config file /w.yml: http_server_config.headers.X-Content-Type-Options: \"sniff\" is not one of nosniff"
+    );
+    assert_eq!(
+        one("X-Frame-Options", "foo").expect_err("foo"),
+        "web config file /w.yml: http_server_config.headers.X-Frame-Options: \"foo\" is not one of deny, sameorigin"
+    );
+    assert!(
+        one("X-Frame-Options", "").is_err(),
+        "empty is not an allowed value"
+    );
+    assert!(one("x-content-type-options", "").is_err());
 }
 
 #[test]
-fn cipher_suites_and_curves_are_refused_unless_empty() {
-    let empty = RawTls {
-        cipher_suites: Some(vec![]),
-        curve_preferences: Some(vec![]),
-        ..RawTls::default()
-    };
-    assert!(refuse_unsupported_keys(Path::new(W), &empty).is_ok());
-    let suites = RawTls {
-        cipher_suites: Some(vec!["TLS_AES_128_GCM_SHA256".into()]),
-        ..RawTls::default()
-    };
-    let e = refuse_unsupported_keys(Path::new(W), &suites).expect_err("suites");
-    assert!(
-        e.to_string()
-            .contains("tls_server_config.cipher_suites: is not supported"),
-        "{e}"
-    );
-    let curves = RawTls {
-        curve_preferences: Some(vec!["X25519".into()]),
-        ..RawTls::default()
-    };
-    let e = refuse_unsupported_keys(Path::new(W), &curves).expect_err("curves");
-    assert!(
-        e.to_string()
-            .contains("tls_server_config.curve_preferences: is not supported"),
-        "{e}"
-    );
+fn tls_fields_are_named_under_their_section() {
+    assert_eq!(tls_field("key_file"), "tls_server_config.key_file");
 }
 
 #[test]
@@ -327,4 +321,65 @@ fn a_reload_refuses_an_empty_file_and_a_switch_of_tls() {
         e.ends_with("tls_server_config: switching between TLS and plain HTTP needs a restart"),
         "{e}"
     );
+}
+
+#[test]
+fn inline_pem_and_its_file_are_exclusive_and_an_inline_key_is_never_quoted() {
+    let e = err("tls_server_config:\n  cert: x\n  cert_file: c\n  key_file: k\n");
+    assert!(
+        e.ends_with(
+            "tls_server_config.cert: and cert_file are exclusive: give the PEM inline or a file, not both"
+        ),
+        "{e}"
+    );
+    let e = err("tls_server_config:\n  cert: \"\"\n  key_file: k\n");
+    assert!(
+        e.contains("tls_server_config.cert_file: is required with TLS (or cert, inline)"),
+        "{e}"
+    );
+    let leaf = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+    let cert = leaf.cert.pem().replace('\n', "\n    ");
+    let e = err(&format!(
+        "tls_server_config:\n  cert: |\n    {cert}\n  key: SECRETKEYTEXT\n"
+    ));
+    assert!(e.contains("tls_server_config.key: inline"), "{e}");
+    assert!(!e.contains("SECRETKEYTEXT"), "the key was quoted: {e}");
+    let key = leaf.key_pair.serialize_pem().replace('\n', "\n    ");
+    let tls = format!("tls_server_config:\n  cert: |\n    {cert}\n  key: |\n    {key}\n");
+    assert!(parse(Path::new(W), &tls).is_ok_and(|s| s.tls.is_some()));
+    let e = err(&format!("{tls}  client_allowed_sans: [prometheus]\n"));
+    assert!(
+        e.contains("tls_server_config.client_allowed_sans: needs client certificates verified"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{tls}  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA]\n"
+    ));
+    assert!(
+        e.contains(
+            "tls_server_config.cipher_suites: TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA is not offered"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_readme_tables_every_departure_that_config_check_lists() {
+    let readme = include_str!("../../README.md");
+    let lines = super::departure_lines("  ");
+    assert_eq!(lines.lines().count(), super::DEPARTURES.len());
+    for (what, why) in super::DEPARTURES {
+        assert!(
+            readme.contains(&format!("| {what} | {why} |\n")),
+            "the README's table lacks {what:?}"
+        );
+        assert!(lines.contains(&format!("- {}: {why}", what.replace('`', ""))));
+    }
+    let rows = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| Departure from the exporter-toolkit |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .count();
+    assert_eq!(rows, super::DEPARTURES.len(), "a row the list lacks");
 }

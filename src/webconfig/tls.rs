@@ -1,17 +1,20 @@
-//! `tls_server_config` into a rustls [`ServerConfig`]: the keys the
-//! exporter refuses, the server certificate and key, the protocol versions,
-//! the client-certificate policy, and the assembled config. The client CA
-//! and its verifier are in [`super::client_cert`].
+//! `tls_server_config` into a rustls [`ServerConfig`]: the server
+//! certificate and key (files or inline PEM), the protocol versions, the
+//! client-certificate policy, and the assembled config. The client CA and
+//! its verifier are in [`super::client_cert`], the suites and curves in
+//! [`super::suites`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, SupportedProtocolVersion};
 
 use super::client_cert::client_cert_verifier;
 use super::raw::RawTls;
+use super::suites::{cipher_suites, curves};
 use super::{ClientAuth, WebConfigError, field_error};
 
 /// The section's name, the prefix of its fields' names in errors.
@@ -32,32 +35,50 @@ pub(super) fn tls_config(
     t: RawTls,
     admit_anonymous: bool,
 ) -> Result<(ServerConfig, ClientAuth), WebConfigError> {
-    refuse_unsupported_keys(path, &t)?;
     let (certs, key) = server_identity(path, dir, &t)?;
     let versions = protocol_versions(path, t.min_version.as_deref(), t.max_version.as_deref())?;
-    let client_auth = client_auth_policy(
+    let client_ca = pem_source(
         path,
-        t.client_auth_type.as_deref(),
-        t.client_ca_file.is_some(),
+        dir,
+        "client_ca",
+        t.client_ca.as_ref(),
+        t.client_ca_file.as_ref(),
     )?;
+    let client_auth = client_auth_policy(path, t.client_auth_type.as_deref(), client_ca.is_some())?;
+    if t.client_allowed_sans.is_some() && client_auth == ClientAuth::None {
+        return Err(field_error(
+            path,
+            tls_field("client_allowed_sans"),
+            "needs client certificates verified (client_auth_type and a client CA)",
+        ));
+    }
 
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(CryptoProvider {
+        cipher_suites: cipher_suites(path, t.cipher_suites.as_deref())?,
+        kx_groups: curves(path, t.curve_preferences.as_deref())?,
+        ..rustls::crypto::ring::default_provider()
+    });
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
-        .map_err(|e| field_error(path, tls_field("min_version"), e))?;
+        .map_err(|e| field_error(path, tls_field("cipher_suites"), e))?;
     let builder = if client_auth == ClientAuth::None {
         builder.with_no_client_auth()
     } else {
-        let ca_file = t.client_ca_file.as_ref().map(|f| dir.join(f));
         let allow_unauthenticated = admit_anonymous || client_auth == ClientAuth::VerifyIfGiven;
-        let verifier = client_cert_verifier(path, ca_file, provider, allow_unauthenticated)?;
+        let verifier = client_cert_verifier(
+            path,
+            client_ca,
+            provider,
+            allow_unauthenticated,
+            t.client_allowed_sans.clone(),
+        )?;
         builder.with_client_cert_verifier(verifier)
     };
     let mut config = builder.with_single_cert(certs, key).map_err(|e| {
         field_error(
             path,
             tls_field("key_file"),
-            format!("does not match cert_file: {e}"),
+            format!("does not match the certificate: {e}"),
         )
     })?;
     // The exporter-toolkit's default.
@@ -66,85 +87,125 @@ pub(super) fn tls_config(
     Ok((config, client_auth))
 }
 
-/// Refuses `cipher_suites` and `curve_preferences` when not empty: the
-/// exporter's choice of suites and curves is fixed.
-pub(super) fn refuse_unsupported_keys(path: &Path, t: &RawTls) -> Result<(), WebConfigError> {
-    if t.cipher_suites.as_ref().is_some_and(|c| !c.is_empty()) {
-        return Err(field_error(
-            path,
-            tls_field("cipher_suites"),
-            "is not supported: the exporter offers only modern AEAD suites (TLS 1.3, and ECDHE with AES-GCM or ChaCha20-Poly1305 for TLS 1.2); remove the key",
-        ));
-    }
-    if t.curve_preferences.as_ref().is_some_and(|c| !c.is_empty()) {
-        return Err(field_error(
-            path,
-            tls_field("curve_preferences"),
-            "is not supported: the exporter offers X25519, P-256 and P-384; remove the key",
-        ));
-    }
-    Ok(())
+/// PEM text given inline in the file or in a file it names.
+#[derive(Debug, Clone)]
+pub(super) enum PemSource {
+    /// The value of `cert`, `key` or `client_ca`.
+    Inline(String),
+    /// The file named by `cert_file`, `key_file` or `client_ca_file`,
+    /// resolved.
+    File(PathBuf),
 }
 
-/// A required file key (`cert_file`, `key_file`), resolved against `dir`.
-fn required_file(
+impl PemSource {
+    /// The dotted field name of this source of `key` (`cert`, `key`,
+    /// `client_ca`), for errors.
+    pub(super) fn field(&self, key: &str) -> String {
+        match self {
+            PemSource::Inline(_) => tls_field(key),
+            PemSource::File(_) => tls_field(&format!("{key}_file")),
+        }
+    }
+
+    /// Where the PEM comes from, for errors: the file, or "inline".
+    pub(super) fn origin(&self) -> String {
+        match self {
+            PemSource::Inline(_) => "inline".into(),
+            PemSource::File(f) => f.display().to_string(),
+        }
+    }
+
+    /// The PEM bytes. Errors name the origin, never the content.
+    pub(super) fn read(&self, path: &Path, key: &str) -> Result<Vec<u8>, WebConfigError> {
+        match self {
+            PemSource::Inline(text) => Ok(text.as_bytes().to_vec()),
+            PemSource::File(f) => std::fs::read(f)
+                .map_err(|e| field_error(path, self.field(key), format!("{}: {e}", f.display()))),
+        }
+    }
+}
+
+/// The source of `key` (`cert`, `key`, `client_ca`): inline or its
+/// `_file`, exclusive (the exporter-toolkit: "if passing the cert inline,
+/// cert_file should not be specified"); `None` when neither is given. An
+/// empty value counts as not given, as in the exporter-toolkit.
+pub(super) fn pem_source(
     path: &Path,
     dir: &Path,
     key: &str,
+    inline: Option<&String>,
     file: Option<&PathBuf>,
-) -> Result<PathBuf, WebConfigError> {
-    file.map(|f| dir.join(f))
-        .ok_or_else(|| field_error(path, tls_field(key), "is required with TLS"))
+) -> Result<Option<PemSource>, WebConfigError> {
+    let inline = inline.filter(|t| !t.is_empty());
+    let file = file.filter(|f| !f.as_os_str().is_empty());
+    match (inline, file) {
+        (Some(_), Some(_)) => Err(field_error(
+            path,
+            tls_field(key),
+            format!("and {key}_file are exclusive: give the PEM inline or a file, not both"),
+        )),
+        (Some(text), None) => Ok(Some(PemSource::Inline(text.clone()))),
+        (None, Some(f)) => Ok(Some(PemSource::File(dir.join(f)))),
+        (None, None) => Ok(None),
+    }
 }
 
-/// The server's certificate chain and private key, read from `cert_file`
-/// and `key_file` (both required, checked before either is read).
+/// A required PEM (`cert` or `key`, inline or from its file).
+fn required_pem(
+    path: &Path,
+    dir: &Path,
+    key: &str,
+    inline: Option<&String>,
+    file: Option<&PathBuf>,
+) -> Result<PemSource, WebConfigError> {
+    pem_source(path, dir, key, inline, file)?.ok_or_else(|| {
+        field_error(
+            path,
+            tls_field(&format!("{key}_file")),
+            format!("is required with TLS (or {key}, inline)"),
+        )
+    })
+}
+
+/// The server's certificate chain and private key, from `cert`/`cert_file`
+/// and `key`/`key_file` (both required, checked before either is read).
 fn server_identity(
     path: &Path,
     dir: &Path,
     t: &RawTls,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), WebConfigError> {
-    let cert_file = required_file(path, dir, "cert_file", t.cert_file.as_ref())?;
-    let key_file = required_file(path, dir, "key_file", t.key_file.as_ref())?;
-    let certs = certificate_chain(path, &cert_file)?;
-    let key = private_key(path, &key_file)?;
+    let cert = required_pem(path, dir, "cert", t.cert.as_ref(), t.cert_file.as_ref())?;
+    let key = required_pem(path, dir, "key", t.key.as_ref(), t.key_file.as_ref())?;
+    let certs = certificate_chain(path, &cert)?;
+    let key = private_key(path, &key)?;
     Ok((certs, key))
 }
 
-/// The certificates of the PEM file `cert_file`; at least one.
+/// The certificates of `cert`; at least one.
 fn certificate_chain(
     path: &Path,
-    cert_file: &Path,
+    cert: &PemSource,
 ) -> Result<Vec<CertificateDer<'static>>, WebConfigError> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
-        .and_then(|it| it.collect())
-        .map_err(|e| {
-            field_error(
-                path,
-                tls_field("cert_file"),
-                format!("{}: {e}", cert_file.display()),
-            )
-        })?;
+    let pem = cert.read(path, "cert")?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| field_error(path, cert.field("cert"), format!("{}: {e}", cert.origin())))?;
     if certs.is_empty() {
         return Err(field_error(
             path,
-            tls_field("cert_file"),
-            format!("{}: no certificate in it", cert_file.display()),
+            cert.field("cert"),
+            format!("{}: no certificate in it", cert.origin()),
         ));
     }
     Ok(certs)
 }
 
-/// The private key of the PEM file `key_file`. The error names the file,
-/// never its content.
-fn private_key(path: &Path, key_file: &Path) -> Result<PrivateKeyDer<'static>, WebConfigError> {
-    PrivateKeyDer::from_pem_file(key_file).map_err(|e| {
-        field_error(
-            path,
-            tls_field("key_file"),
-            format!("{}: {e}", key_file.display()),
-        )
-    })
+/// The private key of `key`. The error names the file (or "inline"),
+/// never the content.
+fn private_key(path: &Path, key: &PemSource) -> Result<PrivateKeyDer<'static>, WebConfigError> {
+    let pem = key.read(path, "key")?;
+    PrivateKeyDer::from_pem_slice(&pem)
+        .map_err(|e| field_error(path, key.field("key"), format!("{}: {e}", key.origin())))
 }
 
 /// A `min_version` or `max_version` value as 12 or 13; `default` when

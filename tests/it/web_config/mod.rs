@@ -16,7 +16,10 @@ use rcgen::{
 };
 use reqwest::StatusCode;
 
+mod client_certs;
+mod logins;
 mod serving;
+mod toolkit_fields;
 mod upstream_and_mistakes;
 
 /// A CA and a certificate it issued.
