@@ -18,6 +18,7 @@ use reqwest::StatusCode;
 
 mod client_certs;
 mod logins;
+mod reference_wire;
 mod serving;
 mod toolkit_fields;
 mod upstream_and_mistakes;
