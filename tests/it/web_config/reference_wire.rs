@@ -37,6 +37,8 @@ enum Outcome {
     Status(u16),
     /// A 200 over a connection that negotiated this suite.
     ServedWith(CipherSuite),
+    /// An answer without the expected headers.
+    HeadersMissing,
     /// No answer: the handshake or the connection fails.
     Refused,
 }
@@ -66,6 +68,12 @@ enum Client {
     ),
     /// A bare ClientHello that offers TLS 1.1 at most (rustls cannot).
     Hello11,
+    /// Plain HTTP: a right login and a wrong one, then this many right
+    /// and as many wrong at once; answers 200 if each got what it should
+    /// (200 and 401).
+    Crowd(usize, (String, String), (String, String)),
+    /// Plain HTTP: answers 200 if the response carries these headers.
+    Headers(Vec<(&'static str, &'static str)>),
 }
 
 fn tls() -> Client {
@@ -131,6 +139,49 @@ const SUITES: &str = "only AEAD suites";
 
 fn t(extra: &str) -> String {
     format!("{TLS}{extra}")
+}
+
+/// handler_test.go: basic auth and headers, over plain HTTP. `alice` and
+/// `carol` are hashes of `alice123` and `carol123`.
+fn handler_cases(alice: &str, carol: &str) -> Vec<Case> {
+    let users = format!("basic_auth_users:\n  alice: {alice}\n  carol: {carol}\n");
+    let login = |u: &str, p: &str| Client::Plain(Some((u.to_string(), p.to_string())));
+    let pair = |u: &str, p: &str| (u.to_string(), p.to_string());
+    vec![
+        case("alice, her password", users.clone(), login("alice", "alice123"), Status(200)),
+        case("alice, a wrong password", users.clone(), login("alice", "alice1234"), Status(401)),
+        case("alice, her password twice (remembered)", users.clone(), login("alice", "alice123"), Status(200)).times(2),
+        case(
+            "150 right and 150 wrong logins at once",
+            users.clone(),
+            Client::Crowd(150, pair("alice", "alice123"), pair("alice", "alice1234")),
+            Status(200),
+        ),
+        case("an unknown user, twice", users.clone(), login("fakeuser", "fakepassword"), Status(401)).times(2),
+        case(
+            "a user's hash glued to her name",
+            users.clone(),
+            login(&format!("alice{alice}"), "fakepassword"),
+            Status(401),
+        ),
+        case(
+            "another user's hash glued to a password",
+            users,
+            login("alice", &format!("{carol}fakepassword")),
+            Status(401),
+        ),
+        case(
+            "the configured headers on an answer",
+            "http_server_config:\n  headers:\n    X-Frame-Options: deny\n    Strict-Transport-Security: max-age=31536000; includeSubDomains\n    X-Content-Type-Options: nosniff\n    X-XSS-Protection: 1\n".into(),
+            Client::Headers(vec![
+                ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+                ("x-frame-options", "deny"),
+                ("x-content-type-options", "nosniff"),
+                ("x-xss-protection", "1"),
+            ]),
+            Status(200),
+        ),
+    ]
 }
 
 fn cases(inline_cert: &str, inline_key: &str) -> Vec<Case> {
@@ -348,6 +399,41 @@ async fn ask(
                 tcp.read_to_end(&mut raw).await.ok()?;
                 status_of(&raw).map(Status)
             }
+            Client::Crowd(n, right, wrong) => {
+                let http = reqwest::Client::new();
+                let url = format!("http://{addr}/metrics");
+                // As the reference does: one right and one wrong login
+                // first, then the crowd.
+                let mut tasks = tokio::task::JoinSet::new();
+                for ((u, p), want) in [(right.clone(), 200), (wrong.clone(), 401)] {
+                    let r = http.get(&url).basic_auth(u, Some(p)).send().await;
+                    if r.map(|r| r.status().as_u16()).ok() != Some(want) {
+                        return Some(Status(500));
+                    }
+                }
+                for _ in 0..*n {
+                    for ((u, p), want) in [(right.clone(), 200), (wrong.clone(), 401)] {
+                        let (http, url) = (http.clone(), url.clone());
+                        tasks.spawn(async move {
+                            let r = http.get(&url).basic_auth(u, Some(p)).send().await;
+                            r.map(|r| r.status().as_u16()).ok() == Some(want)
+                        });
+                    }
+                }
+                let all = tasks.join_all().await.into_iter().all(|ok| ok);
+                Some(Status(if all { 200 } else { 500 }))
+            }
+            Client::Headers(want) => {
+                let r = reqwest::get(format!("http://{addr}/metrics")).await.ok()?;
+                let has = want
+                    .iter()
+                    .all(|(k, v)| r.headers().get(*k).map(|h| h.as_bytes()) == Some(v.as_bytes()));
+                Some(if has {
+                    Status(r.status().as_u16())
+                } else {
+                    HeadersMissing
+                })
+            }
             Client::Hello11 => {
                 tcp.write_all(&hello_tls11()).await.ok()?;
                 let _ = tcp.read_to_end(&mut raw).await;
@@ -435,7 +521,10 @@ async fn the_reference_wire_cases_agree_but_for_the_documented_departures() {
     let test3 = issue_named(&pki, "test3");
     let ids = [(Who::Client, &client), (Who::Test3, &test3)];
     let (mut agree, mut depart, mut adapted) = (0, 0, 0);
-    let all = cases(&server.cert.pem(), &server.key_pair.serialize_pem());
+    let mut all = cases(&server.cert.pem(), &server.key_pair.serialize_pem());
+    let wire = all.len();
+    let hash = |p: &str| bcrypt::hash(p, 8).expect("hash");
+    all.extend(handler_cases(&hash("alice123"), &hash("carol123")));
     let total = all.len();
     for c in all {
         let web = write(dir.path(), "web.yml", &c.yml);
@@ -472,6 +561,7 @@ async fn the_reference_wire_cases_agree_but_for_the_documented_departures() {
         }
     }
     println!(
-        "tls_config_test.go wire cases: {total} ported, {agree} agree, {depart} depart ({adapted} with a client CA added)"
+        "reference wire cases ({wire} of tls_config_test.go, {} of handler_test.go): {total} ported, {agree} agree, {depart} depart ({adapted} with a client CA added)",
+        total - wire
     );
 }
