@@ -6,7 +6,7 @@
 //! direction shows: 35 cases, 26 agreeing, 9 departing (7 for want of a
 //! client CA with `VerifyClientCertIfGiven`, `RequireAnyClientCert`, and
 //! `burst: 0`). What the reference then probes over the wire (a handshake,
-//! a login, a 429) is covered by the integration tests.
+//! a login, a 429) is tabled likewise in `tests/it/web_config/reference_wire.rs`.
 
 use std::path::Path;
 
