@@ -9,6 +9,8 @@
 mod support;
 
 // The parts of tests/support this binary uses besides support/mod.rs.
+#[path = "../support/demo_pages.rs"]
+mod demo_pages;
 #[path = "../support/exporter_sigterm.rs"]
 mod exporter_sigterm;
 #[path = "../support/raw_http.rs"]

@@ -6,6 +6,8 @@ mod support;
 // The parts of tests/support this binary uses besides support/mod.rs.
 #[path = "../support/app.rs"]
 mod app;
+#[path = "../support/demo_pages.rs"]
+mod demo_pages;
 #[path = "../support/exporter_once.rs"]
 mod exporter_once;
 #[path = "../support/exporter_sigterm.rs"]

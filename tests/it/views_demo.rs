@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{Uri, header};
+use axum::http::Uri;
 use axum::middleware::Next;
 use axum::response::Response;
 use evolux_exporter::app::App;
@@ -22,6 +22,7 @@ use evolux_exporter::config::{Cli, Config};
 use evolux_exporter::demo::{self, DEMO_TOKEN, DemoOptions, PERFIL_PF, PERFIL_PJ};
 
 use crate::app::{TestApp, spawn_app};
+use crate::demo_pages::{Counts, count_pages};
 use crate::support::metrics::Metrics;
 use crate::support::wait_for;
 
@@ -29,9 +30,6 @@ use crate::support::wait_for;
 const AT: f64 = 0.0;
 /// The demo's busiest campaign (Agendamentos), for the one-campaign views.
 const AGENDAMENTOS: &str = "a8e6c4b2-3d5f-4a7e-8c9b-2f1e0d9c8b76";
-
-/// (campaign, template, state) → subscribers, zero series left out.
-type Counts = BTreeMap<(String, String, String), u64>;
 
 /// Adds `at=` to requests that carry none (the first page of a query; the
 /// next links carry their first page's).
@@ -108,34 +106,7 @@ async fn truth(upstream: SocketAddr, query: &str) -> Counts {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    let mut counts = Counts::new();
-    let mut url = format!("http://{upstream}/api/v1/reports/campaign/subscribers?{query}");
-    for page in 0.. {
-        let resp = http
-            .get(&url)
-            .header(header::AUTHORIZATION, format!("Bearer {DEMO_TOKEN}"))
-            .send()
-            .await
-            .expect("truth request");
-        assert_eq!(resp.status(), 200, "truth page {page} of {query}");
-        let bytes = resp.bytes().await.expect("truth page");
-        let body: serde_json::Value = serde_json::from_slice(&bytes).expect("truth page JSON");
-        for rec in body["data"].as_array().expect("data array") {
-            let field = |k: &str| rec[k].as_str().expect(k).to_string();
-            *counts
-                .entry((
-                    field("campaign_uuid"),
-                    field("template_uuid"),
-                    field("state"),
-                ))
-                .or_default() += 1;
-        }
-        match body["links"]["next"].as_str() {
-            Some(next) => url = format!("http://{upstream}{next}"),
-            None => break,
-        }
-    }
-    counts
+    count_pages(&http, upstream, query).await
 }
 
 /// The simulation's own count at [`AT`] of the subscribers with `perfil`

@@ -12,6 +12,8 @@
 //! - `app.rs`: the exporter in-process, on a wiremock upstream (`it`);
 //! - `ranged.rs`, `faults.rs`: the mock API's ranged responder and the fault
 //!   helpers (`it`);
+//! - `demo_pages.rs`: what the demo API serves for a query, counted page by
+//!   page (`it`, `heavy`);
 //! - `raw_http.rs`: HTTP/1.1 byte for byte over TCP (`heavy`);
 //! - `tools.rs`, `dashboard_queries.rs`, `prometheus.rs`: outside tools
 //!   (`deploy`).

@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use evolux_exporter::demo::{self, DEMO_TOKEN};
+use evolux_exporter::demo;
 use futures_util::StreamExt;
 
 use super::{FAULT_500_PCT, FAULT_SLOW_PCT, FAULT_TRUNCATE_PCT};
@@ -135,41 +135,13 @@ pub async fn serve(router: axum::Router) -> SocketAddr {
     addr
 }
 
-/// (campaign, template, state) → subscribers.
-pub type Counts = BTreeMap<(String, String, String), u64>;
+pub use crate::demo_pages::Counts;
+use crate::demo_pages::count_pages;
 
 /// Counts every record the fault-free demo at `truth` serves for simulated
 /// time `t`, following the next links.
 pub async fn truth_at(http: &reqwest::Client, truth: SocketAddr, t: f64) -> Counts {
-    let mut counts = Counts::new();
-    let mut url = format!("http://{truth}/api/v1/reports/campaign/subscribers?at={t}");
-    let mut pages = 0;
-    loop {
-        let resp = http
-            .get(&url)
-            .header(header::AUTHORIZATION, format!("Bearer {DEMO_TOKEN}"))
-            .send()
-            .await
-            .expect("truth request");
-        assert_eq!(resp.status(), 200, "truth page {pages}");
-        let body = resp.bytes().await.expect("truth page");
-        let page: serde_json::Value = serde_json::from_slice(&body).expect("truth page JSON");
-        for rec in page["data"].as_array().expect("data array") {
-            let field = |k: &str| rec[k].as_str().expect(k).to_string();
-            *counts
-                .entry((
-                    field("campaign_uuid"),
-                    field("template_uuid"),
-                    field("state"),
-                ))
-                .or_default() += 1;
-        }
-        pages += 1;
-        match page["links"]["next"].as_str() {
-            Some(next) => url = format!("http://{truth}{next}"),
-            None => break,
-        }
-    }
+    let counts = count_pages(http, truth, &format!("at={t}")).await;
     // Cross-check with the simulation itself, by campaign and state.
     let uuids: Vec<&str> = demo::campaigns().map(|(uuid, _)| uuid).collect();
     let mut by_state: BTreeMap<(String, String), u64> = BTreeMap::new();

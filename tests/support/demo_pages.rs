@@ -1,0 +1,45 @@
+//! Counting what the demo API serves for a query, page by page with
+//! `serde_json`, following its next links: the truth the soak (`heavy`)
+//! and the views' demo tests (`it`) compare the exporter with.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use axum::http::header;
+use evolux_exporter::demo::DEMO_TOKEN;
+
+/// Records by (campaign, template, state).
+pub type Counts = BTreeMap<(String, String, String), u64>;
+
+/// Every record the demo at `upstream` serves for the report query
+/// `query`, counted by campaign, template and state.
+pub async fn count_pages(http: &reqwest::Client, upstream: SocketAddr, query: &str) -> Counts {
+    let mut counts = Counts::new();
+    let mut url = format!("http://{upstream}/api/v1/reports/campaign/subscribers?{query}");
+    for page in 0.. {
+        let resp = http
+            .get(&url)
+            .header(header::AUTHORIZATION, format!("Bearer {DEMO_TOKEN}"))
+            .send()
+            .await
+            .expect("truth request");
+        assert_eq!(resp.status(), 200, "truth page {page} of {query}");
+        let bytes = resp.bytes().await.expect("truth page");
+        let body: serde_json::Value = serde_json::from_slice(&bytes).expect("truth page JSON");
+        for rec in body["data"].as_array().expect("data array") {
+            let field = |k: &str| rec[k].as_str().expect(k).to_string();
+            *counts
+                .entry((
+                    field("campaign_uuid"),
+                    field("template_uuid"),
+                    field("state"),
+                ))
+                .or_default() += 1;
+        }
+        match body["links"]["next"].as_str() {
+            Some(next) => url = format!("http://{upstream}{next}"),
+            None => break,
+        }
+    }
+    counts
+}
