@@ -106,6 +106,25 @@ fn config_file(yaml: &str) -> (tempfile::TempDir, String) {
     (dir, arg)
 }
 
+/// The exporter reading campaign A by segments (`--poll.max-interval=8h`)
+/// and the views of `yaml` from `upstream`, ready; the directory holds its
+/// config file.
+async fn segmented_with(
+    upstream: &wiremock::MockServer,
+    yaml: &str,
+) -> (tempfile::TempDir, TestApp) {
+    let (dir, file) = config_file(yaml);
+    let app = spawn_app(config(&[
+        &format!("--evolux.url={}", upstream.uri()),
+        &format!("--campaign={CAMPAIGN_A}"),
+        "--poll.max-interval=8h",
+        &file,
+    ]))
+    .await;
+    app.wait_ready().await;
+    (dir, app)
+}
+
 fn field(value: &str) -> [(&'static str, String); 2] {
     [
         ("conversation_field_key", "perfil".to_string()),
@@ -133,15 +152,7 @@ async fn views_equal_one_unsegmented_query_with_their_filters_poll_after_poll() 
     filters: {{conversation_field_key: perfil, conversation_field_value: {PF}}}
 "
     );
-    let (_dir, file) = config_file(&yaml);
-    let app = spawn_app(config(&[
-        &format!("--evolux.url={}", upstream.uri()),
-        &format!("--campaign={CAMPAIGN_A}"),
-        "--poll.max-interval=8h",
-        &file,
-    ]))
-    .await;
-    app.wait_ready().await;
+    let (_dir, app) = segmented_with(&upstream, &yaml).await;
 
     let uri = upstream.uri();
     let check = |m: Metrics, round: &'static str| {
@@ -271,15 +282,7 @@ async fn a_view_with_fixed_bounds_counts_that_range_and_never_asks_beyond_it() {
         to_rfc(start),
         to_rfc(end)
     );
-    let (_dir, file) = config_file(&yaml);
-    let app = spawn_app(config(&[
-        &format!("--evolux.url={}", upstream.uri()),
-        &format!("--campaign={CAMPAIGN_A}"),
-        "--poll.max-interval=8h",
-        &file,
-    ]))
-    .await;
-    app.wait_ready().await;
+    let (_dir, app) = segmented_with(&upstream, &yaml).await;
     let expected = truth(
         &upstream.uri(),
         &[

@@ -22,7 +22,7 @@ use evolux_exporter::config::{Cli, Config};
 use evolux_exporter::demo::{self, DEMO_TOKEN, DemoOptions, PERFIL_PF, PERFIL_PJ};
 
 use crate::app::{TestApp, spawn_app};
-use crate::demo_pages::{Counts, count_pages};
+use crate::demo_pages::{Counts, count_pages, diff};
 use crate::support::metrics::Metrics;
 use crate::support::wait_for;
 
@@ -161,20 +161,6 @@ fn view(m: &Metrics, name: &str) -> Counts {
 
 fn total(c: &Counts) -> u64 {
     c.values().sum()
-}
-
-/// Series where `a` and `b` differ, for messages.
-fn diff(truth: &Counts, got: &Counts) -> Vec<String> {
-    let keys: BTreeSet<_> = truth.keys().chain(got.keys()).collect();
-    keys.into_iter()
-        .filter_map(|k| {
-            let (t, g) = (
-                truth.get(k).copied().unwrap_or(0),
-                got.get(k).copied().unwrap_or(0),
-            );
-            (t != g).then(|| format!("{k:?}: truth {t}, exporter {g}"))
-        })
-        .collect()
 }
 
 fn enc(v: &str) -> String {

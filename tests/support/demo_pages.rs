@@ -43,3 +43,17 @@ pub async fn count_pages(http: &reqwest::Client, upstream: SocketAddr, query: &s
     }
     counts
 }
+
+/// The series where `expected` and `got` differ, for messages.
+pub fn diff(expected: &Counts, got: &Counts) -> Vec<String> {
+    let keys: std::collections::BTreeSet<_> = expected.keys().chain(got.keys()).collect();
+    keys.into_iter()
+        .filter_map(|k| {
+            let (e, g) = (
+                expected.get(k).copied().unwrap_or(0),
+                got.get(k).copied().unwrap_or(0),
+            );
+            (e != g).then(|| format!("{k:?}: truth {e}, exporter {g}"))
+        })
+        .collect()
+}

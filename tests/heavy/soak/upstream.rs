@@ -135,8 +135,8 @@ pub async fn serve(router: axum::Router) -> SocketAddr {
     addr
 }
 
-pub use crate::demo_pages::Counts;
 use crate::demo_pages::count_pages;
+pub use crate::demo_pages::{Counts, diff};
 
 /// Counts every record the fault-free demo at `truth` serves for simulated
 /// time `t`, following the next links.
@@ -175,20 +175,4 @@ pub fn scraped_counts(m: &Metrics) -> Counts {
         out.insert((get("campaign"), get("template"), get("state")), v as u64);
     }
     out
-}
-
-/// Differences between two count maps, for messages.
-pub fn diff(expected: &Counts, got: &Counts) -> Vec<String> {
-    let mut keys: Vec<_> = expected.keys().chain(got.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter_map(|k| {
-            let (e, g) = (
-                expected.get(k).copied().unwrap_or(0),
-                got.get(k).copied().unwrap_or(0),
-            );
-            (e != g).then(|| format!("{k:?}: truth {e}, exporter {g}"))
-        })
-        .collect()
 }
