@@ -45,11 +45,7 @@ async fn a_real_scrape_passes_promtool_check_metrics() {
         .write_all(scrape.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let report = crate::tools::output_text(&out);
     assert!(
         out.status.success(),
         "promtool check metrics failed:\n{report}\n--- scrape ---\n{scrape}"

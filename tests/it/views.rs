@@ -63,18 +63,10 @@ async fn truth(upstream: &str, params: &[(&str, &str)]) -> Counts {
 /// zeros left out.
 fn counts_of(m: &Metrics, family: &str, key: &str, value: &str) -> Counts {
     let mut out = Counts::new();
-    for (labels, v) in m.samples(family) {
-        let get = |k: &str| {
-            labels
-                .iter()
-                .find(|(lk, _)| lk == k)
-                .map(|(_, v)| v.clone())
-        };
-        if get(key).as_deref() != Some(value) || v == 0.0 {
-            continue;
-        }
-        let key = (get("campaign").unwrap(), get("state").unwrap());
-        *out.entry(key).or_default() += v as u64;
+    for ((campaign, _template, state), n) in
+        crate::demo_pages::scraped(m, family, Some((key, value)))
+    {
+        *out.entry((campaign, state)).or_default() += n;
     }
     out
 }

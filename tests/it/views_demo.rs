@@ -22,7 +22,7 @@ use evolux_exporter::config::{Cli, Config};
 use evolux_exporter::demo::{self, DEMO_TOKEN, DemoOptions, PERFIL_PF, PERFIL_PJ};
 
 use crate::app::{TestApp, spawn_app};
-use crate::demo_pages::{Counts, count_pages, diff};
+use crate::demo_pages::{Counts, count_pages, diff, scraped};
 use crate::support::metrics::Metrics;
 use crate::support::wait_for;
 
@@ -55,12 +55,7 @@ async fn pinned_demo() -> SocketAddr {
         speed: 1.0,
     })
     .layer(axum::middleware::from_fn_with_state(AT, pin));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    addr
+    crate::demo_pages::serve(router).await
 }
 
 /// The exporter in-process on the pinned demo, with `yaml` as its config
@@ -134,29 +129,8 @@ fn simulated(perfil: &str, campaign: Option<&str>) -> Counts {
     counts
 }
 
-/// `family`'s non-zero series whose labels include `filter`, by campaign,
-/// template and state.
-fn scraped(m: &Metrics, family: &str, filter: (&str, &str)) -> Counts {
-    let mut out = Counts::new();
-    for (labels, v) in m.samples(family) {
-        let get = |k: &str| {
-            labels
-                .iter()
-                .find(|(lk, _)| lk == k)
-                .map(|(_, lv)| lv.clone())
-                .unwrap_or_default()
-        };
-        if v == 0.0 || get(filter.0) != filter.1 {
-            continue;
-        }
-        let key = (get("campaign"), get("template"), get("state"));
-        assert!(out.insert(key.clone(), v as u64).is_none(), "{key:?} twice");
-    }
-    out
-}
-
 fn view(m: &Metrics, name: &str) -> Counts {
-    scraped(m, "evolux_view_subscribers", ("view", name))
+    scraped(m, "evolux_view_subscribers", Some(("view", name)))
 }
 
 fn total(c: &Counts) -> u64 {
@@ -263,7 +237,7 @@ async fn complementary_views_of_a_campaign_add_up_to_the_campaign() {
     let campaign = scraped(
         &m,
         "evolux_campaign_subscribers",
-        ("campaign", AGENDAMENTOS),
+        Some(("campaign", AGENDAMENTOS)),
     );
     let everyone = truth(upstream, &format!("campaigns%5B%5D={AGENDAMENTOS}")).await;
     assert!(

@@ -57,3 +57,38 @@ pub fn diff(expected: &Counts, got: &Counts) -> Vec<String> {
         })
         .collect()
 }
+
+/// Serves `router` (the demo API) on 127.0.0.1:0 in the background.
+pub async fn serve(router: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+/// `family`'s non-zero series (those labelled `filter`, if given) as the
+/// exporter serves them, by campaign, template and state.
+pub fn scraped(
+    m: &crate::support::metrics::Metrics,
+    family: &str,
+    filter: Option<(&str, &str)>,
+) -> Counts {
+    let mut out = Counts::new();
+    for (labels, v) in m.samples(family) {
+        let get = |k: &str| {
+            labels
+                .iter()
+                .find(|(lk, _)| lk == k)
+                .map(|(_, lv)| lv.clone())
+                .unwrap_or_default()
+        };
+        if v == 0.0 || filter.is_some_and(|(k, value)| get(k) != value) {
+            continue;
+        }
+        let key = (get("campaign"), get("template"), get("state"));
+        assert!(out.insert(key.clone(), v as u64).is_none(), "{key:?} twice");
+    }
+    out
+}

@@ -18,9 +18,8 @@ fn hadolint_accepts_the_dockerfile() {
         .expect("run hadolint");
     assert!(
         out.status.success(),
-        "hadolint Dockerfile:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        "hadolint Dockerfile:\n{}",
+        crate::tools::output_text(&out)
     );
 }
 

@@ -35,7 +35,7 @@ use crate::support::metrics::Metrics;
 mod scrapers;
 mod upstream;
 use scrapers::{Sample, max_of, scraper};
-use upstream::{Upstream, diff, faulty, scraped_counts, serve, truth_at};
+use upstream::{Upstream, diff, faulty, serve, truth_at};
 
 /// Simulated seconds the upstream's clock moves every [`TICK`].
 const TICK: Duration = Duration::from_secs(2);
@@ -162,7 +162,7 @@ async fn soak(duration: Duration) {
             .text()
             .await
             .expect("body");
-        last = scraped_counts(&Metrics(text));
+        last = crate::demo_pages::scraped(&Metrics(text), "evolux_campaign_subscribers", None);
         if last == expected {
             break true;
         }

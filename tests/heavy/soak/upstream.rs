@@ -16,7 +16,6 @@ use evolux_exporter::demo;
 use futures_util::StreamExt;
 
 use super::{FAULT_500_PCT, FAULT_SLOW_PCT, FAULT_TRUNCATE_PCT};
-use crate::support::metrics::Metrics;
 
 /// The faulty upstream's clock and what it did.
 #[derive(Default)]
@@ -125,18 +124,8 @@ pub async fn faulty(State(up): State<Arc<Upstream>>, mut req: Request, next: Nex
     Response::from_parts(parts, Body::from_stream(first.chain(cut)))
 }
 
-/// Serves `router` on 127.0.0.1:0 in the background.
-pub async fn serve(router: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    addr
-}
-
 use crate::demo_pages::count_pages;
-pub use crate::demo_pages::{Counts, diff};
+pub use crate::demo_pages::{Counts, diff, serve};
 
 /// Counts every record the fault-free demo at `truth` serves for simulated
 /// time `t`, following the next links.
@@ -156,23 +145,4 @@ pub async fn truth_at(http: &reqwest::Client, truth: SocketAddr, t: f64) -> Coun
     }
     assert_eq!(served, by_state, "the demo API serves its simulation");
     counts
-}
-
-/// The exporter's `evolux_campaign_subscribers`, without the zero series.
-pub fn scraped_counts(m: &Metrics) -> Counts {
-    let mut out = Counts::new();
-    for (labels, v) in m.samples("evolux_campaign_subscribers") {
-        if v == 0.0 {
-            continue;
-        }
-        let get = |k: &str| {
-            labels
-                .iter()
-                .find(|(lk, _)| lk == k)
-                .map(|(_, lv)| lv.clone())
-                .unwrap_or_default()
-        };
-        out.insert((get("campaign"), get("template"), get("state")), v as u64);
-    }
-    out
 }
