@@ -55,6 +55,9 @@ fn poll_with_exporter(url: &str, campaign: &str) -> (Exporter, Duration) {
             "--evolux.timeout=10m",
         ])
         .env("EVOLUX_TOKEN", "bench")
+        // The upstream is on loopback over http://: a developer's proxy
+        // variables would stop start-up (a proxy would see the token).
+        .envs(no_proxy_vars())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the exporter (cargo bench builds it)");
@@ -121,4 +124,11 @@ fn main() {
         );
         drop(exporter);
     }
+}
+
+/// The proxy variables, each set empty (which counts as unset).
+fn no_proxy_vars() -> impl Iterator<Item = (&'static str, &'static str)> {
+    evolux_exporter::evolux::proxy::PROXY_VARIABLES
+        .into_iter()
+        .map(|name| (name, ""))
 }

@@ -38,6 +38,13 @@ pub fn start_exporter(upstream: SocketAddr) -> (ChildGuard, SocketAddr, PollLog)
     let bin = std::env::var("SERVE_EXPORTER")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_evolux-exporter").to_string());
     let mut child = Command::new(&bin)
+        // The upstream is on loopback over http://: a developer's proxy
+        // variables would stop start-up (a proxy would see the token).
+        .envs(
+            evolux_exporter::evolux::proxy::PROXY_VARIABLES
+                .into_iter()
+                .map(|name| (name, "")),
+        )
         .args([
             &format!("--evolux.url=http://{upstream}"),
             "--web.listen-address=127.0.0.1:0",

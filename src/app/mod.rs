@@ -72,6 +72,13 @@ impl App {
         if let (Some(path), Some(source)) = (&config.web.config_file, &web_config) {
             tracing::info!(file = %path.display(), settings = %source.current().describe(), "web config loaded");
         }
+        // When one is set (used or bypassed); shown without its credentials.
+        if !matches!(
+            config.evolux.proxy,
+            crate::evolux::ProxyChoice::None | crate::evolux::ProxyChoice::Demo
+        ) {
+            tracing::info!(proxy = %config.evolux.proxy, "API proxy");
+        }
         let config = Arc::new(config);
         let self_metrics = Arc::new(
             SelfMetrics::new(config.poll.max_interval.as_secs_f64())
@@ -149,7 +156,11 @@ impl App {
                 .clone()
                 .filter(|_| self.config.web.enable_lifecycle)
                 .map(reload_hook),
-            status: Arc::new(StatusPage::new(self.started, limits(&self.config))),
+            status: Arc::new(StatusPage::new(
+                self.started,
+                limits(&self.config),
+                self.config.evolux.proxy.to_string(),
+            )),
         };
         let server = tokio::spawn(server::serve(
             listeners,

@@ -35,6 +35,12 @@ pub struct Cli {
     #[arg(long)]
     pub evolux_ca_file: Option<PathBuf>,
     #[arg(long)]
+    pub evolux_proxy_url: Option<String>,
+    /// Whether `evolux_proxy_url` came from `EVOLUX_PROXY_URL` rather than
+    /// the flag: its errors name where it was set.
+    #[arg(skip)]
+    pub evolux_proxy_url_from_env: bool,
+    #[arg(long)]
     pub evolux_timeout: Option<HumanDuration>,
     #[arg(long)]
     pub evolux_max_concurrency: Option<usize>,
@@ -127,6 +133,7 @@ impl Cli {
                 cmd.mut_arg(s.id, |a| {
                     a.long(s.flag)
                         .env(s.env)
+                        .hide_env_values(true)
                         .value_name(s.value_name)
                         .help(s.help_text())
                 })
@@ -140,7 +147,10 @@ impl Cli {
         T: Into<OsString> + Clone,
     {
         let matches = Cli::command().try_get_matches_from(args)?;
-        Cli::from_arg_matches(&matches)
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        cli.evolux_proxy_url_from_env = matches.value_source("evolux_proxy_url")
+            == Some(clap::parser::ValueSource::EnvVariable);
+        Ok(cli)
     }
 
     /// Parses the process's arguments.

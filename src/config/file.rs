@@ -58,6 +58,7 @@ pub struct FileEvolux {
     pub url: Option<String>,
     pub token_file: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
+    pub proxy_url: Option<String>,
     pub timeout: Option<HumanDuration>,
     pub max_concurrency: Option<usize>,
     pub max_rps: Option<f64>,

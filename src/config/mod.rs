@@ -27,6 +27,7 @@ pub use shard::Shard;
 
 use crate::evolux::ClientSettings;
 use crate::evolux::fields::ResponseLayout;
+use crate::evolux::proxy::ProxyEnv;
 pub use crate::model::{Campaign, Filters, View};
 use crate::poller::PollSettings;
 use crate::server::ListenAddress;
@@ -119,13 +120,30 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 
 impl Config {
     /// Builds the configuration from the parsed command line, reading the
-    /// config file it names and the environment (`EVOLUX_TOKEN`).
+    /// config file it names and the environment (`EVOLUX_TOKEN`, and the
+    /// proxy variables `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` and their
+    /// lower-case forms).
     pub fn load(cli: Cli) -> Result<Config, ConfigError> {
-        Config::load_with_token(cli, std::env::var("EVOLUX_TOKEN").ok())
+        Config::load_with_env(
+            cli,
+            std::env::var("EVOLUX_TOKEN").ok(),
+            &ProxyEnv::from_process(),
+        )
     }
 
-    /// As [`Config::load`], with the token that `EVOLUX_TOKEN` would give.
+    /// As [`Config::load`], with the token that `EVOLUX_TOKEN` would give
+    /// and no proxy variable (the process's are not read).
     pub fn load_with_token(cli: Cli, env_token: Option<String>) -> Result<Config, ConfigError> {
+        Config::load_with_env(cli, env_token, &ProxyEnv::default())
+    }
+
+    /// As [`Config::load`], with the token that `EVOLUX_TOKEN` would give
+    /// and the proxy variables `proxy_env`.
+    pub fn load_with_env(
+        cli: Cli,
+        env_token: Option<String>,
+        proxy_env: &ProxyEnv,
+    ) -> Result<Config, ConfigError> {
         let file = match &cli.config_file {
             Some(path) => {
                 let text =
@@ -140,18 +158,25 @@ impl Config {
             }
             None => file::FileConfig::default(),
         };
-        Config::merge(cli, file, env_token)
+        resources::load(validate::validate(cli, file, env_token, proxy_env)?)
     }
 
     /// The three steps on a parsed command line, a parsed file and the
-    /// token from the environment: validate (pure), then load what the
-    /// settings name (token file, CA bundle, web config, listen address).
+    /// token from the environment (no proxy variable): validate (pure), then
+    /// load what the settings name (token file, CA bundle, web config,
+    /// listen address).
+    #[cfg(test)]
     pub(crate) fn merge(
         cli: Cli,
         file: file::FileConfig,
         env_token: Option<String>,
     ) -> Result<Config, ConfigError> {
-        resources::load(validate::validate(cli, file, env_token)?)
+        resources::load(validate::validate(
+            cli,
+            file,
+            env_token,
+            &ProxyEnv::default(),
+        )?)
     }
 
     /// The campaigns this replica polls: all, or its shard's share.

@@ -46,6 +46,7 @@ pub(crate) fn load(v: Validated) -> Result<Config, ConfigError> {
             token,
             ca_file: v.ca_file,
             ca_certificates,
+            proxy: v.proxy,
             timeout: r.timeout,
             max_concurrency: r.max_concurrency,
             max_rps: r.max_rps,

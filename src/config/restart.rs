@@ -21,6 +21,7 @@ pub fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
             o.token.describe() == n.token.describe(),
         ),
         (s::EVOLUX_CA_FILE.flag, o.ca_file == n.ca_file),
+        (s::EVOLUX_PROXY_URL.flag, o.proxy == n.proxy),
         (s::EVOLUX_TIMEOUT.flag, o.timeout == n.timeout),
         (
             s::EVOLUX_MAX_CONCURRENCY.flag,

@@ -1,7 +1,7 @@
 //! Every setting, defined once: its flag, environment variable, file key,
 //! default and help. [`super::cli`] applies these to the command line
 //! (`--help` shows them), the validation takes its defaults from here, and
-//! tests keep the README's configuration table and the YAML file's keys
+//! tests keep docs/configuration.md's table and the YAML file's keys
 //! equal to this table.
 
 use std::str::FromStr;
@@ -109,6 +109,16 @@ pub const EVOLUX_CA_FILE: Setting = setting(
     "PATH",
     Absent,
     "PEM file of CA certificates to trust for the API, added to the built-in roots (a private Evolux installation). TLS is always verified.",
+);
+/// `--evolux.proxy-url`.
+pub const EVOLUX_PROXY_URL: Setting = setting(
+    "evolux_proxy_url",
+    "evolux.proxy-url",
+    "EVOLUX_PROXY_URL",
+    "evolux.proxy_url",
+    "URL",
+    Described("`HTTPS_PROXY`, else none"),
+    "HTTP proxy for the API, http://[user:password@]host:port (or https://); credentials only in EVOLUX_PROXY_URL or the file, never in the flag (ps shows it). Wins over HTTPS_PROXY/https_proxy. NO_PROXY still applies. The API is reached through it with CONNECT; an http:// --evolux.url with a proxy is refused.",
 );
 /// `--evolux.timeout`.
 pub const EVOLUX_TIMEOUT: Setting = setting(
@@ -311,8 +321,8 @@ pub const SHARD_COUNT: Setting = setting(
     "Replicas sharing the configured campaigns; each polls only its share.",
 );
 
-/// Every setting, in `--help` and README order.
-pub const SETTINGS: [Setting; 23] = [
+/// Every setting, in `--help` and docs/configuration.md order.
+pub const SETTINGS: [Setting; 24] = [
     EVOLUX_URL,
     EVOLUX_TOKEN_FILE,
     EVOLUX_TIMEOUT,
@@ -321,6 +331,7 @@ pub const SETTINGS: [Setting; 23] = [
     EVOLUX_MAX_RESPONSE_SIZE,
     EVOLUX_MAX_RETRIES,
     EVOLUX_CA_FILE,
+    EVOLUX_PROXY_URL,
     CAMPAIGN,
     POLL_INTERVAL,
     POLL_WINDOW,

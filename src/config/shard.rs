@@ -112,7 +112,7 @@ fn jump_hash(mut key: u64, buckets: u32) -> u32 {
 mod tests {
     use super::*;
 
-    /// The campaigns the tests (and the README) measure shard movement on:
+    /// The campaigns the tests (and docs/kubernetes.md) measure shard movement on:
     /// `n` UUIDs spread over the whole space, the same every run.
     fn sample_campaigns(n: u32) -> impl Iterator<Item = Uuid> {
         (0..n).map(|i| {
@@ -172,11 +172,14 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_says_how_many_moved_from_3_to_4_replicas() {
-        let readme = include_str!("../../README.md");
+    fn the_kubernetes_doc_says_how_many_moved_from_3_to_4_replicas() {
+        let doc = include_str!("../../docs/kubernetes.md");
         let moved = moved(sample_campaigns(1000), 3, 4);
         let claim = format!("{moved} of 1000 campaigns moved");
-        assert!(readme.contains(&claim), "the README should say {claim:?}");
+        assert!(
+            doc.contains(&claim),
+            "docs/kubernetes.md should say {claim:?}"
+        );
         // The modulo hash it replaced moved about three quarters.
         let modulo = sample_campaigns(1000)
             .filter(|c| fnv1a(c.as_bytes()) % 3 != fnv1a(c.as_bytes()) % 4)

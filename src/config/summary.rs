@@ -30,6 +30,7 @@ impl fmt::Display for Summary<'_> {
                 c.evolux.ca_certificates.len()
             )?;
         }
+        writeln!(f, "  proxy:              {}", c.evolux.proxy)?;
         writeln!(
             f,
             "  requests:           timeout {}, {} at once, {} per second, {} retries, max body {}",

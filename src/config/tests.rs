@@ -357,7 +357,8 @@ fn the_summary_under_sharding_names_the_shard_and_the_other_replicas_campaigns()
     }
 }
 
-mod readme;
+mod configuration_doc;
+mod proxy;
 mod response;
 mod views;
 

@@ -14,6 +14,7 @@ use super::settings::{self as s, Setting};
 use super::units::{ByteSize, HumanDuration};
 use super::{Cli, ConfigError, Shard, invalid, targets};
 use crate::evolux::fields::ResponseLayout;
+use crate::evolux::proxy::{self, Explicit, ProxyChoice, ProxyEnv};
 use crate::model::{Campaign, View};
 use crate::poller::PollSettings;
 use crate::telemetry::{LogConfig, LogFormat, LogLevel};
@@ -45,6 +46,7 @@ pub(crate) struct Validated {
     pub url: Url,
     pub token: TokenChoice,
     pub ca_file: Option<PathBuf>,
+    pub proxy: ProxyChoice,
     pub requests: Requests,
     pub campaigns: Vec<Campaign>,
     pub views: Vec<View>,
@@ -69,48 +71,26 @@ fn preset<T: FromStr>(setting: &Setting) -> T {
 }
 
 /// Checks the command line and the file together: flag, then environment
-/// (clap has merged both), then file, then default.
+/// (clap has merged both), then file, then default. `proxy_env`: the proxy
+/// variables the client honours.
 pub(crate) fn validate(
     cli: Cli,
     file: FileConfig,
     env_token: Option<String>,
+    proxy_env: &ProxyEnv,
 ) -> Result<Validated, ConfigError> {
     let demo = cli.demo;
     let fe = file.evolux;
+    let requests = requests(&cli, &fe)?;
     let url = base_url(cli.evolux_url.or(fe.url), demo)?;
     let ca_file = cli.evolux_ca_file.or(fe.ca_file);
+    let explicit = explicit_proxy(
+        cli.evolux_proxy_url,
+        cli.evolux_proxy_url_from_env,
+        fe.proxy_url,
+    );
+    let proxy = api_proxy(&url, explicit, proxy_env, demo)?;
     let token = token(cli.evolux_token_file.or(fe.token_file), env_token, demo)?;
-    let requests = Requests {
-        timeout: positive(
-            s::EVOLUX_TIMEOUT.flag,
-            cli.evolux_timeout
-                .or(fe.timeout)
-                .unwrap_or_else(|| preset(&s::EVOLUX_TIMEOUT))
-                .0,
-        )?,
-        max_concurrency: at_least_one(
-            s::EVOLUX_MAX_CONCURRENCY.flag,
-            cli.evolux_max_concurrency
-                .or(fe.max_concurrency)
-                .unwrap_or_else(|| preset(&s::EVOLUX_MAX_CONCURRENCY)),
-        )?,
-        max_rps: rate(
-            cli.evolux_max_rps
-                .or(fe.max_rps)
-                .unwrap_or_else(|| preset(&s::EVOLUX_MAX_RPS)),
-        )?,
-        max_response_size: at_least_one(
-            s::EVOLUX_MAX_RESPONSE_SIZE.flag,
-            cli.evolux_max_response_size
-                .or(fe.max_response_size)
-                .unwrap_or_else(|| preset::<ByteSize>(&s::EVOLUX_MAX_RESPONSE_SIZE))
-                .0,
-        )?,
-        max_retries: cli
-            .evolux_max_retries
-            .or(fe.max_retries)
-            .unwrap_or_else(|| preset(&s::EVOLUX_MAX_RETRIES)),
-    };
     let flags = file::FilePoll {
         interval: cli.poll_interval,
         window: cli.poll_window,
@@ -165,6 +145,7 @@ pub(crate) fn validate(
         url,
         token,
         ca_file,
+        proxy,
         requests,
         campaigns,
         views,
@@ -193,6 +174,83 @@ fn base_url(raw: Option<String>, demo: bool) -> Result<Url, ConfigError> {
         }),
     }
 }
+
+/// The API requests' settings: flag (or environment), file, default.
+fn requests(cli: &Cli, fe: &file::FileEvolux) -> Result<Requests, ConfigError> {
+    Ok(Requests {
+        timeout: positive(
+            s::EVOLUX_TIMEOUT.flag,
+            cli.evolux_timeout
+                .or(fe.timeout)
+                .unwrap_or_else(|| preset(&s::EVOLUX_TIMEOUT))
+                .0,
+        )?,
+        max_concurrency: at_least_one(
+            s::EVOLUX_MAX_CONCURRENCY.flag,
+            cli.evolux_max_concurrency
+                .or(fe.max_concurrency)
+                .unwrap_or_else(|| preset(&s::EVOLUX_MAX_CONCURRENCY)),
+        )?,
+        max_rps: rate(
+            cli.evolux_max_rps
+                .or(fe.max_rps)
+                .unwrap_or_else(|| preset(&s::EVOLUX_MAX_RPS)),
+        )?,
+        max_response_size: at_least_one(
+            s::EVOLUX_MAX_RESPONSE_SIZE.flag,
+            cli.evolux_max_response_size
+                .or(fe.max_response_size)
+                .unwrap_or_else(|| preset::<ByteSize>(&s::EVOLUX_MAX_RESPONSE_SIZE))
+                .0,
+        )?,
+        max_retries: cli
+            .evolux_max_retries
+            .or(fe.max_retries)
+            .unwrap_or_else(|| preset(&s::EVOLUX_MAX_RETRIES)),
+    })
+}
+
+/// The explicit proxy setting and where it was set: the flag (or
+/// `EVOLUX_PROXY_URL`, as clap saw it), else the file.
+fn explicit_proxy(
+    flag: Option<String>,
+    from_env: bool,
+    file: Option<String>,
+) -> Option<(&'static str, String)> {
+    // An empty value counts as unset, as for HTTPS_PROXY: it falls through.
+    let set = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    match (set(flag), set(file)) {
+        (Some(value), _) if from_env => Some((s::EVOLUX_PROXY_URL.env, value)),
+        (Some(value), _) => Some((PROXY_FLAG, value)),
+        (None, value) => value.map(|v| (PROXY_FILE_KEY, v)),
+    }
+}
+
+/// The API's proxy (see [`proxy::resolve`]); none with `--demo`, whose
+/// upstream is in-process on loopback. The error names the flag, variable
+/// or file key that set the proxy.
+fn api_proxy(
+    url: &Url,
+    explicit: Option<(&'static str, String)>,
+    env: &ProxyEnv,
+    demo: bool,
+) -> Result<ProxyChoice, ConfigError> {
+    if demo {
+        return Ok(ProxyChoice::Demo);
+    }
+    let explicit = explicit.as_ref().map(|(origin, value)| Explicit {
+        origin,
+        value: value.as_str(),
+        on_command_line: *origin == PROXY_FLAG,
+    });
+    proxy::resolve(url, explicit, env).map_err(|e| invalid(e.origin, e.problem.to_string()))
+}
+
+/// Where `--evolux.proxy-url` was set, as the summary and errors name it:
+/// the flag ...
+const PROXY_FLAG: &str = "--evolux.proxy-url";
+/// ... or the file's key (`EVOLUX_PROXY_URL` is named as it is).
+const PROXY_FILE_KEY: &str = "evolux.proxy_url (config file)";
 
 fn token(
     file: Option<PathBuf>,

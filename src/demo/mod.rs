@@ -284,7 +284,7 @@ pub fn perfil(s: &Subscriber) -> &'static str {
     }
 }
 
-/// UUIDs and names of the demo campaigns, for tests and the README.
+/// UUIDs and names of the demo campaigns, for tests and the docs.
 pub fn campaigns() -> impl Iterator<Item = (&'static str, &'static str)> {
     CAMPAIGNS.iter().map(|c| (c.uuid, c.name))
 }

@@ -15,7 +15,7 @@ use tracing::debug;
 use url::Url;
 
 use super::body::{BodyDecoder, BodyError, Encoding};
-use super::error::FetchError;
+use super::error::{FetchError, status_error};
 use super::fields::ResponseLayout;
 use super::instruments::ApiMetrics;
 use super::limiter::Limiter;
@@ -23,6 +23,7 @@ use super::pagination::{NextRef, PageFacts, Paginator, Stated, Step, Style, link
 use super::query::REPORT_PATH;
 use super::retry::{backoff, is_retryable, parse_retry_after};
 use super::scanner::PageEnd;
+use super::transport::transport_reason;
 use crate::model::Reason;
 use crate::model::RecordSink;
 use crate::token::TokenSource;
@@ -77,6 +78,9 @@ pub struct ClientSettings {
     pub ca_file: Option<PathBuf>,
     /// Its certificates, trusted in addition to the built-in roots.
     pub ca_certificates: Vec<reqwest::Certificate>,
+    /// The proxy to go through, resolved by [`super::proxy::resolve`]: the
+    /// only one used (reqwest's own lookup is off).
+    pub proxy: super::ProxyChoice,
     /// Longest a request may go without a response head or a body byte: an
     /// idle bound, reset by every byte that arrives, not a total. A slow but
     /// steady body is read to the end; the poll deadline
@@ -133,7 +137,11 @@ impl EvoluxClient {
                 attempt.stop()
             }
         });
-        let mut builder = reqwest::Client::builder();
+        // Only the proxy we resolved: reqwest would read the variables itself.
+        let mut builder = reqwest::Client::builder().no_proxy();
+        if let Some(proxy) = config.proxy.reqwest_proxy()? {
+            builder = builder.proxy(proxy);
+        }
         for ca in &config.ca_certificates {
             builder = builder.add_root_certificate(ca.clone());
         }
@@ -481,70 +489,4 @@ fn body_error(e: BodyError, bytes: u64) -> FetchError {
             message,
         },
     }
-}
-
-fn status_error(status: StatusCode) -> FetchError {
-    let hint = match status.as_u16() {
-        401 => ": the token was refused (check EVOLUX_TOKEN or the token file)",
-        403 => ": the token may not read this report",
-        404 => ": no such endpoint (check --evolux.url)",
-        429 => ": rate limited (lower --evolux.max-rps)",
-        300..=399 => ": a redirect to another host, not followed",
-        500..=599 => ": the server failed",
-        _ => "",
-    };
-    FetchError::Status { status, hint }
-}
-
-/// A reqwest error as its kind and a text without its URL (the query may
-/// hold personal data).
-fn transport_reason(e: reqwest::Error, timeout: Duration) -> (Reason, String) {
-    if e.is_timeout() {
-        return (
-            Reason::Timeout,
-            format!("timed out after {timeout:?} (--evolux.timeout)"),
-        );
-    }
-    let reason = if is_tls(&e) {
-        Reason::Tls
-    } else {
-        Reason::Connection
-    };
-    let kind = if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "body error"
-    } else {
-        "error"
-    };
-    let mut msg = kind.to_string();
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    (reason, msg)
-}
-
-/// Whether a TLS error (certificate, handshake) is behind `e`.
-fn is_tls(e: &reqwest::Error) -> bool {
-    std::error::Error::source(e).is_some_and(is_tls_error)
-}
-
-/// Whether `e` is, wraps or is caused by a `rustls::Error`. The layers
-/// between (hyper-util, hyper-rustls, tokio-rustls) wrap it in `io::Error`s,
-/// an `io::Error` in an `io::Error`: each is looked into.
-fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    if e.is::<rustls::Error>() {
-        return true;
-    }
-    if let Some(inner) = e
-        .downcast_ref::<std::io::Error>()
-        .and_then(|io| io.get_ref())
-        && is_tls_error(inner)
-    {
-        return true;
-    }
-    e.source().is_some_and(is_tls_error)
 }

@@ -114,6 +114,20 @@ impl FetchError {
     }
 }
 
+/// A non-2xx status as the error, with a hint at what to check.
+pub(super) fn status_error(status: StatusCode) -> FetchError {
+    let hint = match status.as_u16() {
+        401 => ": the token was refused (check EVOLUX_TOKEN or the token file)",
+        403 => ": the token may not read this report",
+        404 => ": no such endpoint (check --evolux.url)",
+        429 => ": rate limited (lower --evolux.max-rps)",
+        300..=399 => ": a redirect to another host, not followed",
+        500..=599 => ": the server failed",
+        _ => "",
+    };
+    FetchError::Status { status, hint }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,10 +11,13 @@ pub mod instruments;
 pub mod json;
 pub mod limiter;
 pub mod pagination;
+pub mod proxy;
 pub mod query;
 pub mod retry;
 pub mod scanner;
+mod transport;
 
 pub use client::{ClientSettings, EvoluxClient, QueryStats};
 pub use error::FetchError;
 pub use instruments::ApiMetrics;
+pub use proxy::ProxyChoice;

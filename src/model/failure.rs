@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-/// The kind of a failed read. The set is fixed and documented (README,
+/// The kind of a failed read. The set is fixed and documented (docs/metrics.md,
 /// `docs/RUNBOOK.md`): dashboards and alerts match on these labels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reason {
@@ -39,7 +39,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// Every reason, in the order the README lists them.
+    /// Every reason, in the order docs/metrics.md lists them.
     pub const ALL: [Reason; 13] = [
         Reason::Auth,
         Reason::Forbidden,

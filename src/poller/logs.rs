@@ -8,7 +8,7 @@ use super::target;
 use crate::model::Change;
 
 /// The poller's log target, as before these lines moved here: operators
-/// filter on it, and the README quotes it.
+/// filter on it, and docs/operations.md quotes it.
 const TARGET: &str = "evolux_exporter::poller";
 
 pub(super) fn log_change(change: &Change, max_series: usize) {

@@ -51,6 +51,8 @@ pub struct StatusPage {
     pub started: SystemTime,
     /// The configured limits, by flag name.
     pub limits: Vec<(String, String)>,
+    /// The API's proxy, as shown (no credentials).
+    pub proxy: String,
     cache: Mutex<Option<(PageKey, Bytes)>>,
 }
 
@@ -58,11 +60,13 @@ pub struct StatusPage {
 type PageKey = (usize, Option<SystemTime>, Option<u32>);
 
 impl StatusPage {
-    /// The page's facts; nothing rendered yet.
-    pub fn new(started: SystemTime, limits: Vec<(String, String)>) -> StatusPage {
+    /// The page's facts; nothing rendered yet. `proxy`: the API's proxy,
+    /// as shown (no credentials).
+    pub fn new(started: SystemTime, limits: Vec<(String, String)>, proxy: String) -> StatusPage {
         StatusPage {
             started,
             limits,
+            proxy,
             cache: Mutex::new(None),
         }
     }
@@ -219,6 +223,7 @@ async fn status_page(State(e): State<Endpoints>, Query(q): Query<PageQuery>) -> 
         ready: e.published.is_ready(),
         limits: &e.status.limits,
         telemetry_path: &e.telemetry_path,
+        proxy: &e.status.proxy,
     };
     let page = Bytes::from(status::render(&snapshot, &facts, refresh));
     *cache = Some((key, page.clone()));

@@ -54,6 +54,10 @@ pub struct PageFacts<'a> {
     pub limits: &'a [(String, String)],
     /// The metrics path.
     pub telemetry_path: &'a str,
+    /// The API's proxy and where it was set, as `--config.check` shows it
+    /// (never its credentials), e.g. `http://proxy.corp:3128 (from
+    /// HTTPS_PROXY)` or `none`.
+    pub proxy: &'a str,
 }
 
 /// The six states' colours: distinct, and each at least 3:1 against the
@@ -139,11 +143,12 @@ fn exporter_section(out: &mut String, snapshot: &Snapshot, f: &PageFacts<'_>) {
     let path = escape(f.telemetry_path);
     let _ = write!(
         out,
-        "<header>\n<h1>Evolux Exporter</h1>\n<p>version {} (revision {}) · up {} · {ready} · {health}</p>\n<nav><a href=\"{path}\">{path}</a> · <a href=\"/healthz\">/healthz</a> · <a href=\"/readyz\">/readyz</a> · README: Metrics, Alerts, Endpoints, Reloading the configuration</nav>\n</header>\n<main>\n",
+        "<header>\n<h1>Evolux Exporter</h1>\n<p>version {} (revision {}) · up {} · {ready} · {health}</p>\n<nav><a href=\"{path}\">{path}</a> · <a href=\"/healthz\">/healthz</a> · <a href=\"/readyz\">/readyz</a> · docs: metrics.md (the metrics), operations.md (endpoints, alerts, reloading)</nav>\n</header>\n<main>\n",
         escape(f.build.version),
         escape(f.build.revision),
         human_duration(uptime),
     );
+    let _ = writeln!(out, "<p id=\"proxy\">API proxy: {}</p>", escape(f.proxy));
     out.push_str("<section id=\"poll\">\n<h2>Last poll</h2>\n");
     match f.last_poll {
         Some(p) => {

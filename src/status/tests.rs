@@ -81,6 +81,7 @@ fn page(s: &Snapshot, refresh: Option<u32>) -> String {
             ready: true,
             limits: &limits,
             telemetry_path: "/metrics",
+            proxy: "http://proxy.corp:3128 (from HTTPS_PROXY, credentials hidden)",
         },
         refresh,
     )
@@ -314,6 +315,7 @@ fn views_waiting_for_a_first_read_are_counted_apart() {
             ready: false,
             limits: &[],
             telemetry_path: "/metrics",
+            proxy: "none",
         },
         None,
     );
@@ -327,4 +329,15 @@ fn views_waiting_for_a_first_read_are_counted_apart() {
 fn without_views_there_is_no_views_section() {
     let html = page(&snapshot(), None);
     assert!(!html.contains("id=\"views\"") && !html.contains("data-view="));
+}
+
+#[test]
+fn the_api_proxy_is_shown_in_the_header() {
+    let html = page(&snapshot(), None);
+    assert!(
+        html.contains(
+            "<p id=\"proxy\">API proxy: http://proxy.corp:3128 (from HTTPS_PROXY, credentials hidden)</p>"
+        ),
+        "{html}"
+    );
 }

@@ -1,5 +1,5 @@
 //! Where the exporter deliberately departs from the exporter-toolkit, and
-//! why: one list, printed by `--config.check` and tabled in the README (a
+//! why: one list, printed by `--config.check` and tabled in docs/security.md (a
 //! test keeps the two equal).
 
 /// Each deliberate departure: what the exporter does differently, and why.

@@ -364,18 +364,18 @@ fn inline_pem_and_its_file_are_exclusive_and_an_inline_key_is_never_quoted() {
 }
 
 #[test]
-fn the_readme_tables_every_departure_that_config_check_lists() {
-    let readme = include_str!("../../README.md");
+fn the_security_doc_tables_every_departure_that_config_check_lists() {
+    let doc = include_str!("../../docs/security.md");
     let lines = super::departure_lines("  ");
     assert_eq!(lines.lines().count(), super::DEPARTURES.len());
     for (what, why) in super::DEPARTURES {
         assert!(
-            readme.contains(&format!("| {what} | {why} |\n")),
-            "the README's table lacks {what:?}"
+            doc.contains(&format!("| {what} | {why} |\n")),
+            "docs/security.md's table lacks {what:?}"
         );
         assert!(lines.contains(&format!("- {}: {why}", what.replace('`', ""))));
     }
-    let rows = readme
+    let rows = doc
         .lines()
         .skip_while(|l| !l.starts_with("| Departure from the exporter-toolkit |"))
         .skip(2)

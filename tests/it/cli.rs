@@ -271,3 +271,26 @@ fn help_lists_every_flag_of_the_design() {
         assert!(out.contains(flag), "--help lacks {flag}");
     }
 }
+
+/// `--help` names each setting's variable but never prints its value: a
+/// proxy URL in `EVOLUX_PROXY_URL` may hold a password.
+#[test]
+fn help_never_prints_a_variables_value() {
+    let o = run(
+        &["--help"],
+        &[
+            (
+                "EVOLUX_PROXY_URL",
+                "http://ops:pr0xy-s3cret@proxy.corp:3128",
+            ),
+            ("EVOLUX_URL", "https://env.evolux.cx"),
+        ],
+    );
+    let out = &o.text;
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("[env: EVOLUX_PROXY_URL]"), "{out}");
+    assert!(
+        !out.contains("pr0xy-s3cret") && !out.contains("env.evolux.cx"),
+        "{out}"
+    );
+}

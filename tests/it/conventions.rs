@@ -17,7 +17,7 @@ use crate::support::metrics::Metrics;
 use crate::support::{CAMPAIGN_A, TEMPLATE_1, wait_for};
 
 /// An upstream that answers A with 3 records and B with 2.
-async fn upstream() -> MockServer {
+pub(crate) async fn upstream() -> MockServer {
     let server = MockServer::start().await;
     for (campaign, n) in [(CAMPAIGN_A, 3), (CAMPAIGN_B, 2)] {
         let records: Vec<_> = (0..n)

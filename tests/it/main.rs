@@ -29,6 +29,7 @@ mod pagination;
 mod parser_properties;
 mod poll;
 mod privacy;
+mod proxy;
 mod readme_quotes;
 mod segments;
 mod sharding;

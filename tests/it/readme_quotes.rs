@@ -1,5 +1,6 @@
-//! The output the README quotes is the binary's real output: its
-//! configuration-error example and its Logs section, run as the README says.
+//! The output the README and docs/ quote is the binary's real output: the
+//! configuration-error example (docs/configuration.md) and the Logs section
+//! (docs/operations.md), run as they say.
 
 use std::time::Duration;
 
@@ -9,18 +10,76 @@ use crate::mock_api::any_report;
 use crate::support::exporter::Exporter;
 use crate::support::{CAMPAIGN_A, wait_for};
 
-const README: &str = include_str!("../../README.md");
+/// The README and every docs/ file that may quote the binary's output.
+const DOCS: [(&str, &str); 9] = [
+    ("README.md", include_str!("../../README.md")),
+    (
+        "docs/configuration.md",
+        include_str!("../../docs/configuration.md"),
+    ),
+    ("docs/metrics.md", include_str!("../../docs/metrics.md")),
+    ("docs/segments.md", include_str!("../../docs/segments.md")),
+    (
+        "docs/operations.md",
+        include_str!("../../docs/operations.md"),
+    ),
+    ("docs/security.md", include_str!("../../docs/security.md")),
+    (
+        "docs/performance.md",
+        include_str!("../../docs/performance.md"),
+    ),
+    (
+        "docs/kubernetes.md",
+        include_str!("../../docs/kubernetes.md"),
+    ),
+    (
+        "docs/development.md",
+        include_str!("../../docs/development.md"),
+    ),
+];
 
-/// The lines of the first ```` ```text ```` block after `marker` in the README.
-fn quoted_after(marker: &str) -> Vec<&'static str> {
-    let (_, rest) = README
-        .split_once(marker)
-        .unwrap_or_else(|| panic!("the README has no {marker:?}"));
+/// The lines of the first ```` ```text ```` block after `marker` in the one
+/// document that holds `marker`, and that document's name.
+fn quoted_after(marker: &str) -> (&'static str, Vec<&'static str>) {
+    let mut found = DOCS
+        .iter()
+        .filter_map(|&(name, text)| Some((name, text.split_once(marker)?.1)));
+    let (name, rest) = found
+        .next()
+        .unwrap_or_else(|| panic!("no document has {marker:?}"));
+    let others: Vec<_> = found.map(|(n, _)| n).collect();
+    assert!(others.is_empty(), "{marker:?} in {name} and {others:?}");
     let (_, block) = rest
         .split_once("```text\n")
-        .unwrap_or_else(|| panic!("no text block after {marker:?}"));
+        .unwrap_or_else(|| panic!("{name}: no text block after {marker:?}"));
     let (block, _) = block.split_once("```").expect("the block ends");
-    block.lines().collect()
+    (name, block.lines().collect())
+}
+
+#[test]
+fn every_docs_file_is_searched_for_quotes() {
+    // docs/evolux-api.md describes the server's API and quotes none of the
+    // binary's output; every other docs/*.md must be in DOCS.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/docs");
+    let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+        .expect("read docs/")
+        .map(|e| {
+            e.expect("a docs/ entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|n| n.ends_with(".md") && n != "evolux-api.md")
+        .map(|n| format!("docs/{n}"))
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = DOCS
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .filter(|n| n.starts_with("docs/"))
+        .collect();
+    listed.sort();
+    assert_eq!(listed, on_disk);
 }
 
 /// A log line with what differs from run to run (the time, the address, the
@@ -37,10 +96,11 @@ fn steady(line: &str) -> String {
 
 #[test]
 fn the_config_error_example_is_what_the_binary_prints() {
-    let quoted = quoted_after("(under `poll:`) gives");
+    let (doc, quoted) = quoted_after("(under `poll:`) gives");
+    assert_eq!(doc, "docs/configuration.md");
     assert_eq!(quoted.len(), 1, "{quoted:?}");
     let dir = tempfile::tempdir().unwrap();
-    // Line 4 reads `  intervall: 60s`, under `poll:`, as the README says.
+    // Line 4 reads `  intervall: 60s`, under `poll:`, as the document says.
     std::fs::write(
         dir.path().join("c.yaml"),
         format!("campaigns:\n  - uuid: {CAMPAIGN_A}\npoll:\n  intervall: 60s\n"),
@@ -64,7 +124,9 @@ fn the_config_error_example_is_what_the_binary_prints() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_logs_section_quotes_a_real_first_poll_against_a_refused_token() {
-    let quoted: Vec<String> = quoted_after("## Logs").iter().map(|l| steady(l)).collect();
+    let (doc, quoted) = quoted_after("\n## Logs\n");
+    assert_eq!(doc, "docs/operations.md");
+    let quoted: Vec<String> = quoted.iter().map(|l| steady(l)).collect();
     assert!(quoted.len() >= 3, "{quoted:?}");
     let upstream = MockServer::start().await;
     any_report()

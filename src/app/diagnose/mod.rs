@@ -22,7 +22,7 @@ use futures_util::StreamExt;
 use crate::config::Config;
 use crate::demo::{DemoOptions, DemoServer};
 use crate::evolux::fields::ResponseLayout;
-use crate::evolux::{ApiMetrics, EvoluxClient, QueryStats, query};
+use crate::evolux::{ApiMetrics, EvoluxClient, ProxyChoice, QueryStats, query};
 use crate::model::{
     Campaign, Failure, Field, Millis, Query, Range, Reason, RecordSink, Tally, millis,
 };
@@ -57,7 +57,8 @@ pub enum DiagnoseError {
 /// Everything a diagnosis found.
 #[derive(Debug)]
 pub struct Diagnosis {
-    /// The report endpoint read (scheme, host, port and path only).
+    /// The report endpoint read (scheme, host, port and path only), and the
+    /// proxy when one is set (without credentials).
     pub endpoint: String,
     /// Per campaign (or the one discovery read), in configuration order.
     pub targets: Vec<TargetReport>,
@@ -173,8 +174,13 @@ pub async fn run(config: &Config) -> Result<Diagnosis, DiagnoseError> {
         .buffered(config.evolux.max_concurrency.max(1))
         .collect()
         .await;
+    // Through a proxy (or past one, by NO_PROXY): said, without credentials.
+    let endpoint = match &settings.proxy {
+        ProxyChoice::None | ProxyChoice::Demo => endpoint.to_string(),
+        proxy => format!("{endpoint} (proxy: {proxy})"),
+    };
     Ok(Diagnosis {
-        endpoint: endpoint.to_string(),
+        endpoint,
         targets,
         elapsed: started.elapsed(),
     })

@@ -80,7 +80,7 @@ fn odd_requests() -> Vec<Odd> {
         odd("100 KB path", &long_path(100 * 1024, "/"), &[400, 404, 414, 431], true),
         odd("1 MiB path", &long_path(1 << 20, "/"), &[400, 414, 431], true),
         odd("100 KB query on /metrics", &long_path(100 * 1024, "/metrics?q="), &[400, 414, 431], true),
-        // Request heads over the 64 KiB the README promises (431, answered).
+        // Request heads over the 64 KiB docs/operations.md promises (431, answered).
         odd("70 000-byte head on /metrics", &padded_head(70_000), &[431], false),
         odd("100 000-byte head on /metrics", &padded_head(100_000), &[431], false),
         odd("a head one byte over the limit", &padded_head(MAX_REQUEST_HEAD_BYTES + 1), &[431], false),

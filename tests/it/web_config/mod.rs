@@ -80,6 +80,25 @@ fn write_server_cert(dir: &Path, leaf: &CertifiedKey) {
     write(dir, "tls.key", &leaf.key_pair.serialize_pem());
 }
 
+/// An exporter serving mutual TLS in `dir`: a server certificate from one
+/// CA, client certificates required from another. `extra` follows the
+/// `tls_server_config` lines (indent it to add to that section). Returns the
+/// exporter, the server's CA and the clients' CA.
+async fn mutual_tls_exporter(dir: &Path, extra: &str) -> (TestApp, Pki, Pki) {
+    let server_pki = Pki::new();
+    let client_pki = Pki::new();
+    write_server_cert(dir, &server_pki.issue(false));
+    write(dir, "client-ca.crt", &client_pki.ca_pem());
+    let (app, _) = exporter(
+        dir,
+        &format!(
+            "tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n  client_ca_file: client-ca.crt\n  client_auth_type: RequireAndVerifyClientCert\n{extra}"
+        ),
+    )
+    .await;
+    (app, server_pki, client_pki)
+}
+
 /// A client that trusts `ca_pem` only, optionally presenting `identity`.
 fn tls_client(ca_pem: &str, identity: Option<&CertifiedKey>) -> reqwest::Client {
     let mut b = reqwest::Client::builder()

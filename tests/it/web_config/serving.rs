@@ -124,15 +124,7 @@ async fn basic_auth_guards_metrics_but_not_probes_unless_told() {
 #[tokio::test]
 async fn mutual_tls_requires_a_certificate_from_the_client_ca_except_for_probes() {
     let dir = tempfile::tempdir().expect("dir");
-    let server_pki = Pki::new();
-    let client_pki = Pki::new();
-    write_server_cert(dir.path(), &server_pki.issue(false));
-    write(dir.path(), "client-ca.crt", &client_pki.ca_pem());
-    let (app, _) = exporter(
-        dir.path(),
-        "tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n  client_ca_file: client-ca.crt\n  client_auth_type: RequireAndVerifyClientCert\n",
-    )
-    .await;
+    let (app, server_pki, client_pki) = mutual_tls_exporter(dir.path(), "").await;
     let base = format!("https://{}", app.addr);
 
     let anonymous = tls_client(&server_pki.ca_pem(), None);

@@ -33,13 +33,9 @@ async fn inline_certificate_and_key_serve_tls() {
 #[tokio::test]
 async fn client_allowed_sans_admits_the_listed_name_and_refuses_another() {
     let dir = tempfile::tempdir().expect("dir");
-    let server_pki = Pki::new();
-    let client_pki = Pki::new();
-    write_server_cert(dir.path(), &server_pki.issue(false));
-    write(dir.path(), "client-ca.crt", &client_pki.ca_pem());
-    let (app, _) = exporter(
+    let (app, server_pki, client_pki) = mutual_tls_exporter(
         dir.path(),
-        "tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n  client_ca_file: client-ca.crt\n  client_auth_type: RequireAndVerifyClientCert\n  client_allowed_sans: [prometheus, 10.0.0.1]\npublic_paths: []\n",
+        "  client_allowed_sans: [prometheus, 10.0.0.1]\npublic_paths: []\n",
     )
     .await;
     let url = format!("https://{}/metrics", app.addr);

@@ -1,12 +1,12 @@
-//! The README's configuration table and example file, kept true.
+//! docs/configuration.md's configuration table and example file, kept true.
 
 use super::*;
 
-/// The README's configuration table rows: (flag cell, env cell, file key
+/// docs/configuration.md's configuration table rows: (flag cell, env cell, file key
 /// cell, default cell).
-fn readme_rows() -> Vec<[String; 4]> {
-    let readme = include_str!("../../../README.md");
-    let section = readme
+fn doc_rows() -> Vec<[String; 4]> {
+    let doc = include_str!("../../../docs/configuration.md");
+    let section = doc
         .split("\n## Configuration\n")
         .nth(1)
         .expect("a Configuration section");
@@ -28,18 +28,18 @@ fn readme_rows() -> Vec<[String; 4]> {
 }
 
 #[test]
-fn the_readme_configuration_table_equals_the_settings() {
+fn the_configuration_doc_table_equals_the_settings() {
     use super::settings::{Preset, SETTINGS};
-    let rows = readme_rows();
+    let rows = doc_rows();
     for s in SETTINGS {
         let flag = format!("`--{}`", s.flag);
         let row = rows
             .iter()
             .find(|r| r[0].split_whitespace().next() == Some(flag.as_str()))
-            .unwrap_or_else(|| panic!("README has no row for {flag}"));
+            .unwrap_or_else(|| panic!("docs/configuration.md has no row for {flag}"));
         assert!(
             row[1].split_whitespace().next() == Some(format!("`{}`", s.env).as_str()),
-            "{flag}: README env {:?}, the setting's {}",
+            "{flag}: docs/configuration.md env {:?}, the setting's {}",
             row[1],
             s.env
         );
@@ -66,7 +66,7 @@ fn the_readme_configuration_table_equals_the_settings() {
         let flag = row[0].split_whitespace().next().unwrap_or_default();
         assert!(
             actions.contains(&flag) || SETTINGS.iter().any(|s| format!("`--{}`", s.flag) == flag),
-            "README row {:?} is no setting",
+            "docs/configuration.md row {:?} is no setting",
             row[0]
         );
     }
@@ -127,13 +127,13 @@ fn every_file_key_of_the_settings_is_a_key_of_the_file() {
 }
 
 #[test]
-fn the_readme_config_file_example_loads_as_it_stands() {
-    let readme = include_str!("../../../README.md");
-    let example = readme
+fn the_configuration_doc_config_file_example_loads_as_it_stands() {
+    let doc = include_str!("../../../docs/configuration.md");
+    let example = doc
         .split("### The config file\n\n```yaml\n")
         .nth(1)
         .and_then(|rest| rest.split("\n```").next())
-        .expect("the README's config file example");
+        .expect("docs/configuration.md's config file example");
     let file = file::parse(example).expect("the example parses");
     let config = Config::merge(Cli::default(), file, Some("t0ken".into()))
         .expect("the example is valid with EVOLUX_TOKEN set");
