@@ -8,6 +8,10 @@
 #   deploy/kubernetes/components/prometheus-operator/prometheusrule.yaml
 #                                                       component (kustomize cannot
 #                                                       read files above its root)
+#   deploy/helm/evolux-exporter/files/                  copies for the Helm chart
+#                                                       (dashboards/*.json and
+#                                                       evolux-rules.yml; a chart
+#                                                       reads only its own files)
 #
 # Usage:
 #   mixin/render.sh                   regenerate those files (default selector)
@@ -97,13 +101,15 @@ prune() {
     done
 }
 
-for dir in "$root/dashboards" "$root/deploy/kubernetes/components/dashboards"; do
+for dir in "$root/dashboards" "$root/deploy/kubernetes/components/dashboards" \
+    "$root/deploy/helm/evolux-exporter/files/dashboards"; do
     for file in "$tmp"/dashboards/*.json; do
         put "$file" "$dir/$(basename "$file")"
     done
     prune "$dir"
 done
 put "$tmp/prometheus/evolux-rules.yml" "$root/deploy/prometheus/evolux-rules.yml"
+put "$tmp/prometheus/evolux-rules.yml" "$root/deploy/helm/evolux-exporter/files/evolux-rules.yml"
 put "$tmp/kubernetes/prometheusrule.yaml" \
     "$root/deploy/kubernetes/components/prometheus-operator/prometheusrule.yaml"
 

@@ -17,6 +17,7 @@ mod prometheus;
 mod tools;
 
 mod dashboards;
+mod helm;
 mod kubernetes;
 mod mixin;
 mod prometheus_e2e;

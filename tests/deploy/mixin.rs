@@ -77,9 +77,8 @@ pub fn render(selector: Option<&str>) -> Option<Rendered> {
         .expect("run mixin/render.sh");
     assert!(
         out.status.success(),
-        "mixin/render.sh --selector {selector:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        "mixin/render.sh --selector {selector:?} failed:\n{}",
+        crate::tools::output_text(&out)
     );
     Some(Rendered { dir })
 }
@@ -106,7 +105,11 @@ fn the_default_rendering_is_the_committed_files_byte_for_byte() {
     let rendered = json_files(&r.dashboards());
     assert_eq!(rendered.len(), 3, "{:?}", rendered.keys());
     let hint = "run mixin/render.sh to regenerate the committed files";
-    for dir in ["dashboards", "deploy/kubernetes/components/dashboards"] {
+    for dir in [
+        "dashboards",
+        "deploy/kubernetes/components/dashboards",
+        "deploy/helm/evolux-exporter/files/dashboards",
+    ] {
         let committed = json_files(&repo().join(dir));
         assert_eq!(
             committed.keys().collect::<Vec<_>>(),
@@ -119,6 +122,10 @@ fn the_default_rendering_is_the_committed_files_byte_for_byte() {
     }
     for (rendered, committed) in [
         (r.rules(), "deploy/prometheus/evolux-rules.yml"),
+        (
+            r.rules(),
+            "deploy/helm/evolux-exporter/files/evolux-rules.yml",
+        ),
         (
             r.prometheus_rule(),
             "deploy/kubernetes/components/prometheus-operator/prometheusrule.yaml",
@@ -147,9 +154,8 @@ fn render_check_finds_the_committed_files_up_to_date() {
         .expect("run mixin/render.sh --check");
     assert!(
         out.status.success(),
-        "mixin/render.sh --check:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        "mixin/render.sh --check:\n{}",
+        crate::tools::output_text(&out)
     );
 }
 
@@ -249,11 +255,7 @@ fn promtool(promtool: &Path, dir: &Path, args: &[&str]) -> (bool, String) {
         .current_dir(dir)
         .output()
         .expect("run promtool");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = crate::tools::output_text(&out);
     (out.status.success(), text)
 }
 

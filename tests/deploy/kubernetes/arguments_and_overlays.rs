@@ -7,16 +7,21 @@ use super::*;
 // ---------------------------------------------------------------------------------
 
 /// What `--config.check` said for one pod.
-struct Checked {
-    listen: String,
-    telemetry_path: String,
-    owned: BTreeSet<String>,
+pub(crate) struct Checked {
+    pub listen: String,
+    pub telemetry_path: String,
+    pub owned: BTreeSet<String>,
 }
 
 /// Runs the binary with `--config.check` as `pod_name` of `workload` would run: the
 /// rendered arguments and environment, with every mounted ConfigMap and Secret
 /// written under a temporary root and the file arguments pointed into it.
-fn config_check(rendering: &Rendering, workload: &Value, pod_name: &str, ordinal: u32) -> Checked {
+pub(crate) fn config_check(
+    rendering: &Rendering,
+    workload: &Value,
+    pod_name: &str,
+    ordinal: u32,
+) -> Checked {
     let ctx = format!("{}: {} ({pod_name})", rendering.name, name_of(workload));
     let root = tempfile::tempdir().unwrap();
     let c = exporter_container(workload);
@@ -44,13 +49,14 @@ fn config_check(rendering: &Rendering, workload: &Value, pod_name: &str, ordinal
                         std::fs::write(dir.join(str_of(k)), base64_decode(&str_of(v))).unwrap();
                     }
                 }
-                // The base leaves the Secret to the overlay.
                 None => {
-                    assert_eq!(
-                        rendering.name, "base",
-                        "{ctx}: Secret {name} is not rendered"
-                    );
-                    std::fs::write(dir.join("token"), "dummy-token\n").unwrap();
+                    let files = rendering
+                        .external_secrets
+                        .get(name)
+                        .unwrap_or_else(|| panic!("{ctx}: Secret {name} is not rendered"));
+                    for (key, text) in files {
+                        std::fs::write(dir.join(key), text).unwrap();
+                    }
                 }
             }
         } else {
@@ -120,6 +126,8 @@ fn config_check(rendering: &Rendering, workload: &Value, pod_name: &str, ordinal
         .filter_map(|l| l.strip_prefix("    - "))
         .filter(|l| !l.ends_with("not polled here)"))
         .map(|l| l.split_whitespace().next().unwrap().to_string())
+        // Other lists (the web config's public paths) are indented alike.
+        .filter(|word| uuid::Uuid::parse_str(word).is_ok())
         .collect();
     Checked {
         listen: listen.to_string(),
@@ -128,7 +136,7 @@ fn config_check(rendering: &Rendering, workload: &Value, pod_name: &str, ordinal
     }
 }
 
-fn configured_campaigns(rendering: &Rendering, workload: &Value) -> BTreeSet<String> {
+pub(crate) fn configured_campaigns(rendering: &Rendering, workload: &Value) -> BTreeSet<String> {
     let volumes = seq(&pod_spec(workload)["volumes"]);
     let cm_name = volumes
         .iter()

@@ -28,15 +28,7 @@ fn prometheus_rule_equals_the_rules_file() {
 #[test]
 fn dashboard_config_maps_equal_the_dashboard_files() {
     let Some(r) = rendered() else { return };
-    let files: BTreeMap<String, serde_json::Value> = crate::dashboard_queries::load_dashboards()
-        .into_iter()
-        .map(|(path, json)| {
-            (
-                path.file_name().unwrap().to_string_lossy().into_owned(),
-                json,
-            )
-        })
-        .collect();
+    let files = dashboard_files();
     assert!(!files.is_empty());
     for rendering in [&r.example, &r.all] {
         let mut seen = BTreeMap::new();
@@ -91,9 +83,8 @@ fn sync_script_finds_the_copies_up_to_date() {
         .expect("run sync.sh --check");
     assert!(
         out.status.success(),
-        "deploy/kubernetes/sync.sh --check:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        "deploy/kubernetes/sync.sh --check:\n{}",
+        crate::tools::output_text(&out)
     );
 }
 

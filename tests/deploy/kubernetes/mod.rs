@@ -27,30 +27,30 @@ use serde::Deserialize;
 use serde_yaml::Value;
 use wiremock::MockServer;
 
-mod arguments_and_overlays;
+pub(crate) mod arguments_and_overlays;
 mod copies;
 mod dockerfile;
-mod objects;
+pub(crate) mod objects;
 mod ports_and_probes;
-mod render;
+pub(crate) mod render;
 mod security;
 use render::*;
 
-const METRICS_PORT: i64 = 10071;
+pub(crate) const METRICS_PORT: i64 = 10071;
 const METRICS_PORT_NAME: &str = "metrics";
-const UID: i64 = 65532;
+pub(crate) const UID: i64 = 65532;
 const TOKEN_SECRET: &str = "evolux-exporter-token";
-const NAMESPACE: &str = "monitoring";
+pub(crate) const NAMESPACE: &str = "monitoring";
 const RELEASE: &str = "kube-prometheus-stack";
 
-fn repo() -> &'static Path {
+pub(crate) fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn kube_dir() -> PathBuf {
+pub(crate) fn kube_dir() -> PathBuf {
     repo().join("deploy/kubernetes")
 }
 
-fn read(path: &Path) -> String {
+pub(crate) fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }

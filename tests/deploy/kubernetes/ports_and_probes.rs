@@ -148,12 +148,7 @@ fn ports_port_names_and_selectors_agree() {
 #[test]
 fn service_monitor_sets_the_job_the_rules_expect() {
     let Some(r) = rendered() else { return };
-    let rules = read(&repo().join("deploy/prometheus/evolux-rules.yml"));
-    let job = rules
-        .split("up{job=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the rules name the exporter's job in an up{job=...} alert");
+    let job = rules_job();
     for rendering in [&r.example, &r.all] {
         let sm = rendering
             .one("ServiceMonitor", "evolux-exporter")

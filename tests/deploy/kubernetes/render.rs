@@ -7,6 +7,9 @@ pub struct Rendering {
     pub name: &'static str,
     pub docs: Vec<Value>,
     pub yaml: String,
+    /// Secrets the rendering mounts but leaves to the user (name, then key and
+    /// content): what [`super::arguments_and_overlays::config_check`] writes for them.
+    pub external_secrets: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The three renderings, made once per test process from a copy of
@@ -62,7 +65,21 @@ pub fn render_all(kubectl: &Path) -> Renderings {
             .filter(|v| !v.is_null())
             .collect();
         assert!(!docs.is_empty(), "{rel} renders nothing");
-        Rendering { name, docs, yaml }
+        // The base leaves the token's Secret to the overlay.
+        let external_secrets = if name == "base" {
+            BTreeMap::from([(
+                TOKEN_SECRET.to_string(),
+                BTreeMap::from([("token".to_string(), "dummy-token\n".to_string())]),
+            )])
+        } else {
+            BTreeMap::new()
+        };
+        Rendering {
+            name,
+            docs,
+            yaml,
+            external_secrets,
+        }
     };
     Renderings {
         base: render("base", "base"),
@@ -206,4 +223,28 @@ pub const CRD_KINDS: &[&str] = &["ServiceMonitor", "PrometheusRule"];
 
 pub fn is_crd_kind(d: &Value) -> bool {
     CRD_KINDS.contains(&d["kind"].as_str().unwrap_or(""))
+}
+
+/// `dashboards/*.json` by file name.
+pub fn dashboard_files() -> BTreeMap<String, serde_json::Value> {
+    crate::dashboard_queries::load_dashboards()
+        .into_iter()
+        .map(|(path, json)| {
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                json,
+            )
+        })
+        .collect()
+}
+
+/// The job the rules' `up{job=...}` alert names: the one a ServiceMonitor must set.
+pub fn rules_job() -> String {
+    let rules = super::read(&super::repo().join("deploy/prometheus/evolux-rules.yml"));
+    rules
+        .split("up{job=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the rules name the exporter's job in an up{job=...} alert")
+        .to_string()
 }
