@@ -48,6 +48,14 @@ fn exporter(api_url: &str, front: &TlsFront, extra: &[String], env: &[(&str, &st
     )
 }
 
+/// The proxy carried at least one tunnel, and every one to the API.
+fn assert_tunnelled_to_the_api(proxy: &ConnectProxy, front: &TlsFront) {
+    let target = format!("{HOST}:{}", front.addr.port());
+    let tunnels = proxy.tunnels();
+    assert!(!tunnels.is_empty(), "no tunnel through the proxy");
+    assert!(tunnels.iter().all(|t| t.target == target), "{tunnels:?}");
+}
+
 /// The first poll's counts are A 3 and B 2.
 async fn assert_counts(exporter: &mut Running) {
     let m = exporter.scrape().await;
@@ -142,12 +150,10 @@ async fn https_proxy_from_the_environment_is_used() {
         .start()
         .await;
     assert_counts(&mut running).await;
-    let tunnels = proxy.tunnels();
-    assert!(!tunnels.is_empty());
-    let target = format!("{HOST}:{}", front.addr.port());
-    assert!(tunnels.iter().all(|t| t.target == target), "{tunnels:?}");
+    assert_tunnelled_to_the_api(&proxy, &front);
     assert!(
-        tunnels
+        proxy
+            .tunnels()
             .iter()
             .all(|t| t.header("proxy-authorization").is_none())
     );
@@ -172,10 +178,7 @@ async fn an_https_proxy_is_spoken_to_over_tls() {
     assert!(flag.contains("=https://"), "{flag}");
     let mut running = exporter(&api, &front, &[flag], &[]).start().await;
     assert_counts(&mut running).await;
-    let tunnels = proxy.tunnels();
-    let target = format!("{HOST}:{}", front.addr.port());
-    assert!(!tunnels.is_empty());
-    assert!(tunnels.iter().all(|t| t.target == target), "{tunnels:?}");
+    assert_tunnelled_to_the_api(&proxy, &front);
 }
 
 /// `--evolux.diagnose` reads through the proxy too, and says so without
@@ -202,10 +205,7 @@ async fn diagnose_reads_through_the_proxy() {
     );
     assert!(run.text.contains(&endpoint), "{}", run.text);
     assert!(!run.text.contains(PROXY_PASSWORD), "{}", run.text);
-    let target = format!("{HOST}:{}", front.addr.port());
-    let tunnels = proxy.tunnels();
-    assert!(!tunnels.is_empty());
-    assert!(tunnels.iter().all(|t| t.target == target), "{tunnels:?}");
+    assert_tunnelled_to_the_api(&proxy, &front);
 }
 
 /// `NO_PROXY` naming the API's host: straight to it, the proxy sees no
