@@ -73,10 +73,7 @@ impl App {
             tracing::info!(file = %path.display(), settings = %source.current().describe(), "web config loaded");
         }
         // When one is set (used or bypassed); shown without its credentials.
-        if !matches!(
-            config.evolux.proxy,
-            crate::evolux::ProxyChoice::None | crate::evolux::ProxyChoice::Demo
-        ) {
+        if config.evolux.proxy.is_set() {
             tracing::info!(proxy = %config.evolux.proxy, "API proxy");
         }
         let config = Arc::new(config);

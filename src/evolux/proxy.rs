@@ -165,6 +165,12 @@ pub enum ProxyChoice {
 }
 
 impl ProxyChoice {
+    /// Whether a proxy setting is in play (used, or bypassed by the
+    /// no-proxy variable): worth saying in the log and the diagnosis.
+    pub fn is_set(&self) -> bool {
+        matches!(self, ProxyChoice::Bypassed { .. } | ProxyChoice::Via { .. })
+    }
+
     /// The proxy for reqwest, if any; the client is built with reqwest's own
     /// lookup off (`no_proxy()`) and only this. Credentials in the URL
     /// become the `Proxy-Authorization` of each CONNECT.

@@ -22,7 +22,7 @@ use futures_util::StreamExt;
 use crate::config::Config;
 use crate::demo::{DemoOptions, DemoServer};
 use crate::evolux::fields::ResponseLayout;
-use crate::evolux::{ApiMetrics, EvoluxClient, ProxyChoice, QueryStats, query};
+use crate::evolux::{ApiMetrics, EvoluxClient, QueryStats, query};
 use crate::model::{
     Campaign, Failure, Field, Millis, Query, Range, Reason, RecordSink, Tally, millis,
 };
@@ -175,9 +175,10 @@ pub async fn run(config: &Config) -> Result<Diagnosis, DiagnoseError> {
         .collect()
         .await;
     // Through a proxy (or past one, by NO_PROXY): said, without credentials.
-    let endpoint = match &settings.proxy {
-        ProxyChoice::None | ProxyChoice::Demo => endpoint.to_string(),
-        proxy => format!("{endpoint} (proxy: {proxy})"),
+    let endpoint = if settings.proxy.is_set() {
+        format!("{endpoint} (proxy: {})", settings.proxy)
+    } else {
+        endpoint.to_string()
     };
     Ok(Diagnosis {
         endpoint,
